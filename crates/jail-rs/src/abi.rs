@@ -1,0 +1,36 @@
+//! The numbers this crate hard-codes, for the ABI conformance harness.
+
+use crate::types::{JailFlags, JailSys, MAXHOSTNAMELEN, MAXPATHLEN};
+use sysabi::abi::{AbiFact, AbiSet, CTarget};
+
+/// The iovec layout the `sys` layer relies on (`struct iovec` from `<sys/uio.h>`).
+#[repr(C)]
+#[allow(dead_code)]
+pub(crate) struct IovecLayout {
+    base: *mut u8,
+    len: usize,
+}
+
+/// Every jail ABI fact: flags, jailsys values, buffer sizes, `struct iovec`.
+pub fn abi_facts() -> Vec<AbiSet> {
+    use std::mem::offset_of;
+    vec![AbiSet::new(
+        "jail",
+        CTarget::FreeBsd,
+        &["sys/param.h", "sys/types.h", "sys/uio.h", "sys/jail.h"],
+    )
+    .facts([
+        AbiFact::value("JAIL_CREATE", JailFlags::CREATE.bits() as u64),
+        AbiFact::value("JAIL_UPDATE", JailFlags::UPDATE.bits() as u64),
+        AbiFact::value("JAIL_ATTACH", JailFlags::ATTACH.bits() as u64),
+        AbiFact::value("JAIL_DYING", JailFlags::DYING.bits() as u64),
+        AbiFact::value("JAIL_SYS_DISABLE", JailSys::Disable as u64),
+        AbiFact::value("JAIL_SYS_NEW", JailSys::New as u64),
+        AbiFact::value("JAIL_SYS_INHERIT", JailSys::Inherit as u64),
+        AbiFact::value("MAXHOSTNAMELEN", MAXHOSTNAMELEN as u64),
+        AbiFact::value("MAXPATHLEN", MAXPATHLEN as u64),
+        AbiFact::size::<IovecLayout>("struct iovec"),
+        AbiFact::offset("struct iovec", "iov_base", offset_of!(IovecLayout, base)),
+        AbiFact::offset("struct iovec", "iov_len", offset_of!(IovecLayout, len)),
+    ])]
+}

@@ -1,0 +1,60 @@
+//! The seam between jail logic and the kernel.
+
+use crate::error::Result;
+use crate::types::{JailName, JailSpec, Jid, ParamValue};
+use serde::Serialize;
+
+/// What `jail_get(2)` reports about a jail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JailInfo {
+    /// Its id.
+    pub jid: Jid,
+    /// Its name.
+    pub name: JailName,
+    /// Its root.
+    pub path: String,
+    /// Whether it is dying.
+    pub dying: bool,
+    /// Other parameters that were asked for.
+    pub params: Vec<(String, ParamValue)>,
+}
+
+/// The jail verbs of the kernel, typed. Implemented over `sys` on FreeBSD and by
+/// `hostsim::SimHost` everywhere.
+///
+/// # References
+/// [jail(2)](https://man.freebsd.org/cgi/man.cgi?query=jail&sektion=2)
+pub trait JailOps {
+    /// `jail_set(JAIL_CREATE)`—Creates a persistent jail from `spec`.
+    ///
+    /// # Privileges
+    /// Root on the host (`PRIV_JAIL_SET`).
+    ///
+    /// # Errors
+    /// `AlreadyExists` (`EEXIST`), `InvalidInput` (`EINVAL` with the kernel's errmsg, e.g.
+    /// "path is not a directory", or our own validation), `PermissionDenied` (`EPERM`).
+    #[doc(alias = "jail_set")]
+    fn create(&self, spec: &JailSpec) -> Result<Jid>;
+
+    /// `jail_set(JAIL_UPDATE)`—Changes parameters of a running jail.
+    ///
+    /// # Errors
+    /// `NotFound` (`ENOENT` "jail N not found"), `InvalidInput` for create-only parameters.
+    fn update(&self, jid: Jid, params: &[(String, ParamValue)]) -> Result<()>;
+
+    /// `jail_get(2)` by name—The jail called `name`, if any.
+    fn get(&self, name: &JailName) -> Result<Option<JailInfo>>;
+
+    /// `jail_get(2)` walking `lastjid`—Every jail visible to the caller.
+    ///
+    /// # Errors
+    /// Any error other than the terminating `ENOENT` is reported, not swallowed.
+    fn list(&self) -> Result<Vec<JailInfo>>;
+
+    /// `jail_remove(2)`—Removes a jail, killing its processes.
+    ///
+    /// # Errors
+    /// `NotFound` (the kernel's `EINVAL` for an unknown jid).
+    #[doc(alias = "jail_remove")]
+    fn remove(&self, jid: Jid) -> Result<()>;
+}

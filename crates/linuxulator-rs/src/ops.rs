@@ -1,0 +1,49 @@
+//! The seams: sysctls and mounts.
+
+use crate::error::Result;
+use crate::mount::{MountFlags, MountSpec};
+use serde::Serialize;
+
+/// Reading and writing sysctls by name.
+///
+/// # References
+/// [sysctl(3)](https://man.freebsd.org/cgi/man.cgi?query=sysctl&sektion=3)
+pub trait SysctlOps {
+    /// `sysctlbyname(3)`—The value as text (integers in decimal), `None` if the name does not exist.
+    fn get(&self, name: &str) -> Result<Option<String>>;
+    /// `sysctlbyname(3)`—Sets a value given as text, converted to the sysctl's type.
+    ///
+    /// # Privileges
+    /// Root on the host.
+    fn set(&self, name: &str, value: &str) -> Result<()>;
+}
+
+/// A mounted file system, as `getfsstat(2)` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountedFs {
+    /// Type name.
+    pub fstype: String,
+    /// Source (`f_mntfromname`).
+    pub from: String,
+    /// Mount point (`f_mntonname`), absolute.
+    pub on: String,
+}
+
+/// Mounting and unmounting under a jail root.
+///
+/// # References
+/// [nmount(2)](https://man.freebsd.org/cgi/man.cgi?query=nmount&sektion=2)
+pub trait MountOps {
+    /// `nmount(2)`—Mounts `spec` beneath `root` (the mount point is resolved without following
+    /// symlinks out of `root`); returns the absolute mount point.
+    ///
+    /// # Errors
+    /// `InvalidInput` with the kernel's errmsg, `NotFound` for a missing mount point,
+    /// `Unsupported` when the file system is not loaded, `InvalidInput` when the mount point
+    /// escapes the root.
+    fn mount(&self, root: &str, spec: &MountSpec) -> Result<String>;
+    /// `unmount(2)`—Unmounts an absolute mount point. `Busy` (`EBUSY`) while in use.
+    fn unmount(&self, on: &str, flags: MountFlags) -> Result<()>;
+    /// `getfsstat(2)`—Everything mounted.
+    fn mounts(&self) -> Result<Vec<MountedFs>>;
+}

@@ -1,0 +1,33 @@
+//! Ask the NVIDIA kernel driver what it has, without NVML: the same RM ioctls on
+//! `/dev/nvidiactl` and `/dev/nvidiaN` work on FreeBSD (`nvidia.ko`) and Linux.
+//!
+//! | driver interface | Rust |
+//! |---|---|
+//! | `NV_ESC_*` escapes, `_IOWR('F', nr, size)` | [`codec::esc`], [`codec::ioctl_nr`] |
+//! | `nv_ioctl_card_info_t`, `nv_ioctl_rm_api_version_t`, `nv_ioctl_xfer_t` | [`codec::CardInfo`], [`codec::RmApiVersion`], [`codec::Xfer`] |
+//! | `NVOS00/21/54/64_PARAMETERS` | [`codec::Nvos00`], [`codec::Nvos21`], [`codec::Nvos54`], [`codec::Nvos64`] |
+//! | RM status codes | [`codec::NvStatus`] |
+//! | the device file seam | [`NvTransport`] |
+//!
+//! NVIDIA only uses `_IOWR`, which FreeBSD and Linux encode identically below 8192 bytes, so
+//! one request number serves both systems.
+//!
+//! # Not done here (yet)
+//! The `sys` backends and the `Driver` API arrive with the nvgpu-rs issue.
+//!
+//! # References
+//! NVIDIA open-gpu-kernel-modules (`nv-ioctl.h`, `nv-ioctl-numbers.h`, `nvos.h`, the `ctrl*`
+//! headers), read for facts; [nvidia(4) on FreeBSD](https://man.freebsd.org/cgi/man.cgi?query=nvidia&sektion=4)
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod abi;
+pub mod codec;
+mod error;
+mod ops;
+
+pub use abi::abi_facts;
+pub use error::{Error, Op, Result};
+pub use ops::{NvDevice, NvTransport};
+pub use sysabi::{Errno, ErrorKind};

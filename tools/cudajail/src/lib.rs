@@ -1,0 +1,111 @@
+//! `cudajail`: Linux CUDA programs on FreeBSD, in a Linux jail on ZFS or under the Linuxulator.
+//!
+//! This is the library behind the `cudajail` command, for integrators (jail managers, node
+//! agents) who embed the flow. [`run`] takes parsed arguments and returns what to print.
+//!
+//! Exit codes of the command: 0 success, 1 the operation failed, 2 usage or spec error.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod plan;
+pub mod spec;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cudajail",
+    version,
+    about = "Linux CUDA programs on FreeBSD, in a Linux jail on ZFS",
+    after_help = "Exit codes: 0 success, 1 the operation failed, 2 usage or spec error."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every step `up` would take for a spec (the built-in default without a file); changes nothing.
+    Plan {
+        /// Spec file (TOML); every field has a default.
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Why a run failed, mapped to an exit code by the binary.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad arguments or spec: exit 2.
+    Usage(String),
+    /// The operation failed: exit 1.
+    Failed(anyhow::Error),
+}
+
+impl Failure {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+            Failure::Failed(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(m) => write!(f, "{m}"),
+            Failure::Failed(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+/// Loads and validates a spec (the default when `path` is `None`).
+///
+/// # Errors
+/// [`Failure::Usage`] listing every problem with its field path.
+pub fn load_spec(path: Option<&std::path::Path>) -> Result<spec::Valid, Failure> {
+    let s = match path {
+        None => spec::Spec::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::Usage(format!("cannot read spec {}: {e}", p.display())))?;
+            spec::parse(&text).map_err(|e| Failure::Usage(format!("spec {}: {e}", p.display())))?
+        }
+    };
+    s.validate(None).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        Failure::Usage(format!(
+            "the spec has {} problem(s):\n{}",
+            problems.len(),
+            lines.join("\n")
+        ))
+    })
+}
+
+/// Runs a command and returns its output text.
+///
+/// # Errors
+/// See [`Failure`].
+pub fn run(cli: &Cli) -> Result<String, Failure> {
+    match &cli.command {
+        Command::Plan { spec, json } => {
+            let v = load_spec(spec.as_deref())?;
+            let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
+            if *json {
+                serde_json::to_string_pretty(&p).map_err(|e| Failure::Failed(e.into()))
+            } else {
+                Ok(p.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The plan: every step `up` takes, described from a validated spec. `plan` changes nothing.
+
+use crate::spec::Valid;
+use devfs::{Ruleset, RulesetId};
+use jail::{JailFlags, JailSpec, JailSys, ParamValue};
+use linuxulator::linux_mount_set;
+use serde::Serialize;
+
+/// Kernel modules (file names for `kldload`) a CUDA jail needs, in load order.
+pub const HOST_MODULES: &[&str] = &[
+    "linux",
+    "linux64",
+    "fdescfs",
+    "linprocfs",
+    "linsysfs",
+    "tmpfs",
+    "pty",
+    "nullfs",
+    "nvidia",
+    "nvidia-modeset",
+];
+
+/// The first ruleset number tried when the spec names none.
+pub const FIRST_RULESET: u16 = 100;
+
+/// One step of the flow.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Short id (`host`, `devfs`, …).
+    pub id: &'static str,
+    /// One line.
+    pub title: String,
+    /// What it will do, one action per line.
+    pub actions: Vec<String>,
+    /// Whether `cudajail up` can already carry this step out, or which issue brings it.
+    pub status: &'static str,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The jail.
+    pub name: String,
+    /// Root directory of the jail.
+    pub root: String,
+    /// ZFS dataset of the jail.
+    pub dataset: String,
+    /// devfs ruleset number (chosen, or the first candidate).
+    pub ruleset: u16,
+    /// Whether the ruleset number still has to be checked against the host's rulesets.
+    pub ruleset_provisional: bool,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// Builds the plan for a validated spec. `used_rulesets` are the rulesets present on the host
+/// (empty when planning off-host).
+///
+/// # Errors
+/// When the jail parameters do not encode (a bug in the spec validation) or no ruleset number
+/// is free.
+pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::Result<Plan> {
+    let name = v.name.as_str();
+    let dataset = v.pool.child("cudajail")?.child(name)?;
+    let template = v
+        .pool
+        .child("cudajail")?
+        .child("templates")?
+        .child(v.suite.as_str())?
+        .snapshot("base")?;
+    let root = format!("/{dataset}");
+    let (ruleset, provisional) = match v.spec.ruleset {
+        Some(r) => (RulesetId(r), false),
+        None => (
+            devfs::types::first_free(used_rulesets, FIRST_RULESET).ok_or_else(|| {
+                anyhow::anyhow!("no free devfs ruleset number at or above {FIRST_RULESET}")
+            })?,
+            !on_host,
+        ),
+    };
+    let rs = Ruleset::gpu(
+        ruleset,
+        &format!("devfsrules_cudajail_{}", name.replace('.', "_")),
+        &v.gpus,
+        v.spec.dri,
+    );
+    let mounts = linux_mount_set(ruleset.0, v.spec.shm_size.as_deref(), &v.spec.binds);
+    let hostname = v.spec.hostname.clone().unwrap_or_else(|| name.to_string());
+    let sys = |s: &str| {
+        if s == "new" {
+            JailSys::New
+        } else {
+            JailSys::Inherit
+        }
+    };
+    let jspec = JailSpec::new(v.name.clone(), root.clone())
+        .param("host.hostname", ParamValue::Str(hostname))
+        .param("persist", ParamValue::Bool(true))
+        .param("enforce_statfs", ParamValue::Int(1))
+        .param("devfs_ruleset", ParamValue::Int(i64::from(ruleset.0)))
+        .param("allow.raw_sockets", ParamValue::Bool(v.spec.raw_sockets))
+        .param("ip4", ParamValue::Sys(sys(&v.spec.ip4)))
+        .param("ip6", ParamValue::Sys(sys(&v.spec.ip4)))
+        .param("sysvmsg", ParamValue::Sys(JailSys::New))
+        .param("sysvsem", ParamValue::Sys(JailSys::New))
+        .param("sysvshm", ParamValue::Sys(JailSys::New))
+        .param("linux", ParamValue::Sys(JailSys::New))
+        .param("linux.osname", ParamValue::Str("Linux".into()))
+        .param("linux.osrelease", ParamValue::Str(v.osrelease.to_string()));
+    // Encoding proves every parameter has the kernel's type and fits its limits.
+    let pairs = jail::codec::encode_create(&jspec, JailFlags::CREATE)?;
+
+    let mut host_actions = vec![format!(
+        "kldload, unless loaded: {}",
+        HOST_MODULES.join(", ")
+    )];
+    host_actions
+        .push("check compat.linux.emul_path exists and hw.nvidia.version is readable".into());
+    host_actions.push("check /dev/nvidiactl and the selected /dev/nvidiaN exist".into());
+    if v.spec.persist_config {
+        host_actions.push(format!(
+            "rc.conf: linux_enable=\"YES\", kld_list+=\"{}\"",
+            HOST_MODULES.join(" ")
+        ));
+    }
+    let steps = vec![
+        Step { id: "host", title: "host readiness: kernel modules and devices".into(), actions: host_actions, status: "described (kld and doctor checks: issue 7)" },
+        Step {
+            id: "dataset",
+            title: format!("ZFS dataset {dataset}"),
+            actions: vec![
+                format!("if {template} is missing: create {} and build it (rootfs step), snapshot it", template.dataset()),
+                format!("zfs clone {template} {dataset} (property cudajail:managed=on)"),
+            ],
+            status: "described (zfs: issue 8)",
+        },
+        Step {
+            id: "rootfs",
+            title: format!("{} {} root file system (template only)", v.suite.distro(), v.suite.as_str()),
+            actions: vec![
+                format!("debootstrap --variant=minbase {} {}", v.suite.as_str(), template.dataset()),
+                "fixes: usr-is-merged, second stage, /etc/hosts, resolv.conf, adjtime, policy-rc.d, apt cache".into(),
+            ],
+            status: "described (issue 10)",
+        },
+        Step {
+            id: "devfs",
+            title: format!("devfs ruleset {ruleset} ({})", rs.name),
+            actions: rs.rules.iter().map(ToString::to_string).collect(),
+            status: "described (devfs ioctls: issue 6)",
+        },
+        Step {
+            id: "mounts",
+            title: format!("Linux file systems under {root}"),
+            actions: mounts.iter().map(ToString::to_string).collect(),
+            status: "described (nmount: issue 7)",
+        },
+        Step {
+            id: "jail",
+            title: format!("jail {name} with Linux identity {} {}", "Linux", v.osrelease),
+            actions: pairs.iter().map(render_pair).collect(),
+            status: "described (jail_set: issue 5)",
+        },
+        Step {
+            id: "nvidia",
+            title: "NVIDIA userspace of exactly the host driver's version".into(),
+            actions: vec![
+                "read the host driver version (hw.nvidia.version / the version escape)".into(),
+                "copy the same version's Linux libraries into the jail's multiarch lib dir; refuse a mismatch".into(),
+            ],
+            status: "described (issues 9, 10)",
+        },
+        Step {
+            id: "uvm",
+            title: "uvm shim for Linux processes".into(),
+            actions: vec!["install the shim that answers /dev/nvidia-uvm as unsupported; preload it for Linux processes only".into()],
+            status: "described (issue 10)",
+        },
+        Step {
+            id: "verify",
+            title: "verify CUDA sees the GPUs".into(),
+            actions: vec!["enumerate GPUs inside the jail; compare names, UUIDs and memory with the host".into()],
+            status: "described (issue 10)",
+        },
+    ];
+    Ok(Plan {
+        name: name.into(),
+        root,
+        dataset: dataset.to_string(),
+        ruleset: ruleset.0,
+        ruleset_provisional: provisional,
+        steps,
+    })
+}
+
+fn render_pair(p: &jail::codec::IovPair) -> String {
+    let name = String::from_utf8_lossy(&p.name[..p.name.len().saturating_sub(1)]).into_owned();
+    match &p.value {
+        None => name,
+        Some(v)
+            if name == "name"
+                || name == "path"
+                || name.contains("host")
+                || name.starts_with("linux.os") =>
+        {
+            format!(
+                "{name}=\"{}\"",
+                String::from_utf8_lossy(&v[..v.len().saturating_sub(1)])
+            )
+        }
+        Some(v) if v.len() == 4 => {
+            let i = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
+            match name.as_str() {
+                "ip4" | "ip6" | "linux" | "sysvmsg" | "sysvsem" | "sysvshm" | "vnet" | "host" => {
+                    let word = match i {
+                        0 => "disable",
+                        1 => "new",
+                        _ => "inherit",
+                    };
+                    format!("{name}={word}")
+                }
+                _ => format!("{name}={i}"),
+            }
+        }
+        Some(v) => format!("{name}=<{} bytes>", v.len()),
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "cudajail plan for jail \"{}\" at {} (dataset {})",
+            self.name, self.root, self.dataset
+        )?;
+        if self.ruleset_provisional {
+            writeln!(f, "devfs ruleset {} is the first candidate; on the host the first free number >= {} is used", self.ruleset, FIRST_RULESET)?;
+        }
+        writeln!(f, "nothing is changed by plan\n")?;
+        for (i, s) in self.steps.iter().enumerate() {
+            writeln!(f, "{:>2}. [{}] {}", i + 1, s.id, s.title)?;
+            for a in &s.actions {
+                writeln!(f, "      {a}")?;
+            }
+            writeln!(f, "      ({})", s.status)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    fn plan(spec: &Spec, used: &[RulesetId]) -> Plan {
+        build(&spec.validate(None).unwrap(), used, true).unwrap()
+    }
+
+    #[test]
+    fn default_plan_has_every_step_in_order() {
+        let p = plan(&Spec::default(), &[]);
+        let ids: Vec<&str> = p.steps.iter().map(|s| s.id).collect();
+        assert_eq!(
+            ids,
+            ["host", "dataset", "rootfs", "devfs", "mounts", "jail", "nvidia", "uvm", "verify"]
+        );
+        assert_eq!(p.dataset, "zroot/cudajail/cuda");
+        let text = p.to_string();
+        for needle in [
+            "add 100 hide",
+            "path 'nvidiactl' unhide",
+            "path 'nvidia[0-9]*' unhide",
+            "tmpfs /dev/shm tmpfs rw,mode=1777,size=1g",
+            "fdescfs /dev/fd fdescfs rw,linrdlnk",
+            "linprocfs /proc linprocfs rw",
+            "linsysfs /sys linsysfs rw",
+            "devfs_ruleset=100",
+            "linux=new",
+            "linux.osrelease=\"6.8.0\"",
+            "allow.noraw_sockets",
+            "ip4=inherit",
+            "persist",
+            "enforce_statfs=1",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn ruleset_never_clobbers_an_existing_one() {
+        let p = plan(&Spec::default(), &[RulesetId(100), RulesetId(101)]);
+        assert_eq!(p.ruleset, 102);
+        assert!(p.to_string().contains("devfs_ruleset=102"));
+    }
+
+    #[test]
+    fn gpu_selection_reaches_the_ruleset() {
+        let s = crate::spec::parse("gpus = [1]").unwrap();
+        let t = plan(&s, &[]).to_string();
+        assert!(t.contains("'nvidia1' unhide"));
+        assert!(!t.contains("nvidia[0-9]*"));
+    }
+}

@@ -1,0 +1,312 @@
+//! The jail spec: TOML, every field defaulted, validated with all errors at once.
+
+use devfs::types::GpuSelection;
+use linuxulator::mount::Bind;
+use linuxulator::{LinuxRelease, Suite};
+use serde::{Deserialize, Serialize};
+
+/// Which GPUs the jail sees: `"all"` or a list of minors (`[0, 2]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Gpus {
+    /// The word `all`.
+    Word(String),
+    /// Minor numbers.
+    List(Vec<u8>),
+}
+
+impl Default for Gpus {
+    fn default() -> Self {
+        Gpus::Word("all".into())
+    }
+}
+
+/// A CUDA jail, as the user describes it. `Spec::default()` is the built-in spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Spec {
+    /// Jail name.
+    pub name: String,
+    /// Distribution suite: noble, jammy, bookworm, trixie.
+    pub suite: String,
+    /// ZFS pool (default: the host's pool holding `/`, else `zroot`).
+    pub pool: Option<String>,
+    /// GPUs to expose.
+    pub gpus: Gpus,
+    /// Also expose `dri`/`drm` nodes.
+    pub dri: bool,
+    /// devfs ruleset number (default: the first free ≥ 100 on the host).
+    pub ruleset: Option<u16>,
+    /// Hostname (default: the name).
+    pub hostname: Option<String>,
+    /// `linux.osrelease` (default: per suite).
+    pub osrelease: Option<String>,
+    /// Size of the tmpfs on `/dev/shm`.
+    pub shm_size: Option<String>,
+    /// Host directories bound in with nullfs (read-only unless `rw = true`).
+    pub binds: Vec<Bind>,
+    /// `allow.raw_sockets`.
+    pub raw_sockets: bool,
+    /// Network: `inherit` (share the host's) or `new`.
+    pub ip4: String,
+    /// Also edit rc.conf/loader.conf so the host setup survives a reboot.
+    pub persist_config: bool,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Spec {
+            name: "cuda".into(),
+            suite: "noble".into(),
+            pool: None,
+            gpus: Gpus::default(),
+            dri: false,
+            ruleset: None,
+            hostname: None,
+            osrelease: None,
+            shm_size: Some("1g".into()),
+            binds: Vec::new(),
+            raw_sockets: false,
+            ip4: "inherit".into(),
+            persist_config: false,
+        }
+    }
+}
+
+/// A spec whose fields all passed validation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Valid {
+    /// The source spec.
+    pub spec: Spec,
+    /// Jail name.
+    pub name: jail::JailName,
+    /// Suite.
+    pub suite: Suite,
+    /// Pool.
+    pub pool: zfs::DatasetName,
+    /// GPUs.
+    pub gpus: GpuSelection,
+    /// `linux.osrelease`.
+    pub osrelease: LinuxRelease,
+}
+
+/// One problem, with the field path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// e.g. `binds[1].host`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Parses TOML text into a spec (syntax and unknown fields).
+///
+/// # Errors
+/// The TOML error with line and column.
+pub fn parse(text: &str) -> Result<Spec, String> {
+    toml::from_str(text).map_err(|e| e.to_string())
+}
+
+impl Spec {
+    /// Validates every field, reporting all problems at once.
+    ///
+    /// # Errors
+    /// Every [`Problem`] found.
+    pub fn validate(&self, host_pool: Option<&str>) -> Result<Valid, Vec<Problem>> {
+        let mut p = Vec::new();
+        let mut push = |field: &str, m: String| {
+            p.push(Problem {
+                field: field.into(),
+                message: m,
+            })
+        };
+        let name = jail::JailName::new(&self.name)
+            .map_err(|e| push("name", e.to_string()))
+            .ok();
+        let suite = self
+            .suite
+            .parse::<Suite>()
+            .map_err(|e| push("suite", e.to_string()))
+            .ok();
+        let pool_s = self
+            .pool
+            .clone()
+            .or_else(|| host_pool.map(String::from))
+            .unwrap_or_else(|| "zroot".into());
+        let pool = zfs::DatasetName::new(&pool_s)
+            .and_then(|d| {
+                if d.as_str().contains('/') {
+                    Err(zfs::Error::new(
+                        zfs::Op::Validate,
+                        zfs::ErrorKind::InvalidInput,
+                        "must be a pool, not a dataset",
+                    ))
+                } else {
+                    Ok(d)
+                }
+            })
+            .map_err(|e| push("pool", e.to_string()))
+            .ok();
+        let gpus = match &self.gpus {
+            Gpus::Word(w) if w == "all" => Some(GpuSelection::All),
+            Gpus::Word(w) => {
+                push(
+                    "gpus",
+                    format!("{w:?}: expected \"all\" or a list of GPU minors like [0, 1]"),
+                );
+                None
+            }
+            Gpus::List(l) if l.is_empty() => {
+                push(
+                    "gpus",
+                    "empty list: a CUDA jail needs at least one GPU".into(),
+                );
+                None
+            }
+            Gpus::List(l) => Some(GpuSelection::Only(l.clone())),
+        };
+        if let Some(r) = self.ruleset {
+            if r < 5 {
+                push("ruleset", format!("{r}: rulesets 1-4 are the system's own (devfs.rules defaults); use 100 or more"));
+            }
+        }
+        if let Some(h) = &self.hostname {
+            if h.is_empty()
+                || h.len() > 255
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                push(
+                    "hostname",
+                    format!("{h:?}: letters, digits, '-' and '.', 1..255 bytes"),
+                );
+            }
+        }
+        let osrelease = match (&self.osrelease, suite) {
+            (Some(s), su) => match s.parse::<LinuxRelease>() {
+                Ok(r) => {
+                    if let Some(su) = su {
+                        if let Err(e) = linuxulator::types::check_osrelease(su, r) {
+                            push("osrelease", e.to_string());
+                        }
+                    }
+                    Some(r)
+                }
+                Err(e) => {
+                    push("osrelease", e.to_string());
+                    None
+                }
+            },
+            (None, Some(su)) => Some(linuxulator::min_osrelease(su).1),
+            (None, None) => None,
+        };
+        if let Some(s) = &self.shm_size {
+            let digits = s.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G']);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                push("shm_size", format!("{s:?}: a size like 512m or 2g"));
+            }
+        }
+        for (i, b) in self.binds.iter().enumerate() {
+            if !b.host.starts_with('/') || b.host.split('/').any(|c| c == "..") {
+                push(
+                    &format!("binds[{i}].host"),
+                    format!("{:?}: must be absolute, without '..'", b.host),
+                );
+            }
+            let t = b.target.trim_start_matches('/');
+            if t.is_empty() || t.split('/').any(|c| c.is_empty() || c == ".." || c == ".") {
+                push(
+                    &format!("binds[{i}].target"),
+                    format!(
+                        "{:?}: must be a path inside the jail, without '..'",
+                        b.target
+                    ),
+                );
+            }
+        }
+        if !matches!(self.ip4.as_str(), "inherit" | "new") {
+            push("ip4", format!("{:?}: inherit or new", self.ip4));
+        }
+        match (name, suite, pool, gpus, osrelease) {
+            (Some(name), Some(suite), Some(pool), Some(gpus), Some(osrelease)) if p.is_empty() => {
+                Ok(Valid {
+                    spec: self.clone(),
+                    name,
+                    suite,
+                    pool,
+                    gpus,
+                    osrelease,
+                })
+            }
+            _ => Err(p),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_is_valid() {
+        let v = Spec::default().validate(None).unwrap();
+        assert_eq!(v.name.as_str(), "cuda");
+        assert_eq!(v.pool.as_str(), "zroot");
+        assert_eq!(v.osrelease.to_string(), "6.8.0");
+        assert_eq!(parse("").unwrap(), Spec::default());
+    }
+
+    #[test]
+    fn all_problems_at_once_with_field_paths() {
+        let s = parse(
+            r#"
+name = "a/b"
+suite = "sid"
+gpus = "some"
+ruleset = 4
+osrelease = "5"
+shm_size = "lots"
+ip4 = "maybe"
+[[binds]]
+host = "relative"
+target = "../x"
+"#,
+        )
+        .unwrap();
+        let errs = s.validate(None).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "suite",
+                "gpus",
+                "ruleset",
+                "osrelease",
+                "shm_size",
+                "binds[0].host",
+                "binds[0].target",
+                "ip4"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(parse("nmae = \"x\"").unwrap_err().contains("unknown field"));
+    }
+
+    #[test]
+    fn low_osrelease_for_the_suite() {
+        let s = parse("osrelease = \"2.6.32\"").unwrap();
+        let e = s.validate(None).unwrap_err();
+        assert!(e[0].message.contains("minimum kernel"), "{:?}", e);
+    }
+}

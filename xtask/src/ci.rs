@@ -1,0 +1,616 @@
+//! `cargo xtask ci`: every check, in order, then a table of tiers.
+
+use crate::abi;
+use crate::setup::{self, Setup};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Where things are.
+pub struct Ctx {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// The python to use for zig and pip.
+    pub python: String,
+    /// `cargo`.
+    pub cargo: String,
+}
+
+impl Ctx {
+    /// Finds the workspace root (the parent of this crate) and the tools.
+    pub fn new() -> Result<Ctx, String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .ok_or("xtask has no parent directory")?
+            .to_path_buf();
+        let python = std::env::var("XTASK_PYTHON").unwrap_or_else(|_| "python3".into());
+        // pip puts cargo-zigbuild into python's script directory; make sure it is on PATH.
+        if let Ok(o) = Command::new(&python)
+            .args([
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('scripts'))",
+            ])
+            .output()
+        {
+            let scripts = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if !scripts.is_empty() {
+                let path = std::env::var("PATH").unwrap_or_default();
+                if !path.split(':').any(|p| p == scripts) {
+                    std::env::set_var("PATH", format!("{scripts}:{path}"));
+                }
+            }
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        Ok(Ctx {
+            root,
+            python,
+            cargo,
+        })
+    }
+
+    fn cargo(&self) -> Command {
+        let mut c = Command::new(&self.cargo);
+        c.current_dir(&self.root);
+        c
+    }
+
+    fn target_dir(&self) -> PathBuf {
+        self.root.join("target")
+    }
+}
+
+/// Runs a command quietly, true when it succeeded.
+pub fn sh_ok(cmd: &mut Command) -> bool {
+    cmd.stderr(Stdio::null());
+    if cmd.get_program() != "dpkg" {
+        cmd.stdout(Stdio::null());
+    }
+    cmd.status().is_ok_and(|s| s.success())
+}
+
+fn run_step(name: &str, cmd: &mut Command) -> Result<(), String> {
+    println!("== {name}");
+    let t = Instant::now();
+    let st = cmd
+        .status()
+        .map_err(|e| format!("{name}: cannot start: {e}"))?;
+    println!("   {name}: {:.0?}", t.elapsed());
+    if st.success() {
+        Ok(())
+    } else {
+        Err(format!("{name} failed ({st})"))
+    }
+}
+
+/// Test counts of one tier.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    passed: usize,
+    failed: usize,
+    ignored: usize,
+}
+
+/// Which tier a test binary belongs to, by its crate name.
+fn tier_of(binary: &str) -> &'static str {
+    if binary.starts_with("hostsim")
+        || binary.starts_with("sim_")
+        || binary.starts_with("workspace_tests")
+    {
+        "sim"
+    } else {
+        "pure"
+    }
+}
+
+/// Runs `cargo test`, echoing its output and counting results per tier.
+fn cargo_test(ctx: &Ctx) -> Result<(Counts, Counts), String> {
+    println!("== cargo test --workspace --all-features");
+    let t = Instant::now();
+    let mut child = ctx
+        .cargo()
+        .args(["test", "--workspace", "--all-features"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cargo test: {e}"))?;
+    let out = child.stdout.take().ok_or("cargo test: no stdout")?;
+    let (mut pure, mut sim) = (Counts::default(), Counts::default());
+    let mut current = "pure";
+    for line in BufReader::new(out).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        let l = line.trim();
+        if let Some(rest) = l.strip_prefix("Running ") {
+            // "Running unittests src/lib.rs (target/debug/deps/jail-0123abcd)"
+            let bin = rest.rsplit('/').next().unwrap_or("").trim_end_matches(')');
+            current = tier_of(bin);
+        } else if let Some(name) = l.strip_prefix("Doc-tests ") {
+            current = tier_of(name);
+        } else if let Some(r) = l.strip_prefix("test result: ") {
+            let c = if current == "sim" {
+                &mut sim
+            } else {
+                &mut pure
+            };
+            for part in r.split(';') {
+                let mut w = part.split_whitespace().rev();
+                let (Some(label), Some(num)) = (w.next(), w.next()) else {
+                    continue;
+                };
+                let n: usize = num
+                    .trim_start_matches("ok.")
+                    .trim_start_matches("FAILED.")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                match label {
+                    "passed" => c.passed += n,
+                    "failed" => c.failed += n,
+                    "ignored" => c.ignored += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let st = child.wait().map_err(|e| e.to_string())?;
+    println!("   cargo test: {:.0?}", t.elapsed());
+    if st.success() {
+        Ok((pure, sim))
+    } else {
+        Err(format!("cargo test failed ({st})"))
+    }
+}
+
+/// The backstop: the keyword that opts out of Rust's checks may appear only inside `sys/` modules.
+fn unsafe_outside_sys(root: &Path) -> Vec<String> {
+    let word = concat!("un", "safe");
+    let mut bad = Vec::new();
+    let mut stack: Vec<PathBuf> = ["crates", "tools", "tests", "xtask"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "target") {
+                    continue;
+                }
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                if rel.split('/').any(|c| c == "sys") {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                for (i, line) in text.lines().enumerate() {
+                    if contains_word(line, word) {
+                        bad.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    bad.sort();
+    bad
+}
+
+fn contains_word(line: &str, word: &str) -> bool {
+    let b = line.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    line.match_indices(word).any(|(i, _)| {
+        let before = i == 0 || !is_word(b[i - 1]);
+        let after = b.get(i + word.len()).is_none_or(|c| !is_word(*c));
+        before && after
+    })
+}
+
+/// The ABI harness as a CI step.
+pub fn abi_step(ctx: &Ctx, s: &Setup) -> Result<usize, String> {
+    println!("== abi conformance (zig cc, FreeBSD + Linux headers, amd64 + arm64)");
+    let Some(python) = &s.python else {
+        return Err(
+            "zig is not installed (pip install ziglang failed); the ABI tier cannot run".into(),
+        );
+    };
+    let zig = abi::Zig {
+        python: python.clone(),
+        cache: ctx.target_dir().join("zig-cache"),
+    };
+    let sets = abi::all_sets();
+    let o = abi::check(&sets, &zig, &ctx.target_dir().join("abi"));
+    for e in &o.errors {
+        println!("   ERROR {e}");
+    }
+    for m in &o.mismatches {
+        println!("   {m}");
+    }
+    println!(
+        "   {} facts from {} sets checked on their targets, {} mismatches, {} errors",
+        o.checked,
+        sets.len(),
+        o.mismatches.len(),
+        o.errors.len()
+    );
+    if o.errors.is_empty() && o.mismatches.is_empty() {
+        Ok(o.checked)
+    } else {
+        Err(format!(
+            "ABI conformance failed: {} mismatches, {} compile errors",
+            o.mismatches.len(),
+            o.errors.len()
+        ))
+    }
+}
+
+/// Links every tool for FreeBSD and checks each result is a FreeBSD ELF.
+pub fn cross_link(ctx: &Ctx) -> Result<usize, String> {
+    run_step(
+        "cargo zigbuild --target x86_64-unknown-freebsd (link every tool)",
+        ctx.cargo()
+            .args(["zigbuild", "--target", "x86_64-unknown-freebsd", "--bins"])
+            .args(TOOLS.iter().flat_map(|t| ["-p", t]))
+            .env("ZIG_GLOBAL_CACHE_DIR", ctx.target_dir().join("zig-cache"))
+            .env("ZIG_LOCAL_CACHE_DIR", ctx.target_dir().join("zig-cache")),
+    )?;
+    let dir = ctx.target_dir().join("x86_64-unknown-freebsd/debug");
+    let mut n = 0;
+    for bin in TOOL_BINS {
+        let path = dir.join(bin);
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let what = freebsd_elf(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("   {}: {what}", path.display());
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Tool packages linked for FreeBSD.
+const TOOLS: &[&str] = &["cudajail"];
+/// Their binaries.
+const TOOL_BINS: &[&str] = &["cudajail"];
+
+/// Checks an executable is a FreeBSD ELF: reads the program headers, requires the interpreter
+/// (`PT_INTERP`) to be FreeBSD's run-time linker and the OS/ABI byte or a `PT_NOTE` ABI tag to
+/// say FreeBSD.
+pub fn freebsd_elf(b: &[u8]) -> Result<String, String> {
+    let u16_at = |o: usize| b.get(o..o + 2).map(|x| u16::from_le_bytes([x[0], x[1]]));
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .and_then(|x| x.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || b[4] != 2 || b[5] != 1 {
+        return Err("not a little-endian 64-bit ELF file".into());
+    }
+    let osabi = b[7];
+    let phoff = u64_at(0x20).ok_or("truncated header")? as usize;
+    let phentsize = usize::from(u16_at(0x36).ok_or("truncated header")?);
+    let phnum = usize::from(u16_at(0x38).ok_or("truncated header")?);
+    let (mut interp, mut note) = (None, false);
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let p_type = u32_at(ph).ok_or("truncated program header")?;
+        let off = u64_at(ph + 8).ok_or("truncated program header")? as usize;
+        let size = u64_at(ph + 0x20).ok_or("truncated program header")? as usize;
+        let data = b.get(off..off + size).ok_or("segment outside the file")?;
+        match p_type {
+            3 => {
+                interp = Some(
+                    String::from_utf8_lossy(data)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                )
+            }
+            4 => {
+                // Notes: namesz, descsz, type, name (padded to 4), desc (padded to 4).
+                let mut at = 0;
+                while at + 12 <= data.len() {
+                    let word = |o: usize| {
+                        u32::from_le_bytes([data[o], data[o + 1], data[o + 2], data[o + 3]])
+                            as usize
+                    };
+                    let (namesz, descsz) = (word(at), word(at + 4));
+                    let name = data.get(at + 12..at + 12 + namesz).unwrap_or(&[]);
+                    note |= name == b"FreeBSD\0";
+                    at += 12 + namesz.div_ceil(4) * 4 + descsz.div_ceil(4) * 4;
+                }
+            }
+            _ => {}
+        }
+    }
+    let interp_ok = interp.as_deref() == Some("/libexec/ld-elf.so.1");
+    if (osabi == 9 || note) && interp_ok {
+        Ok(format!(
+            "FreeBSD ELF (OS/ABI byte {osabi}{}, interpreter /libexec/ld-elf.so.1, {} bytes)",
+            if note { ", FreeBSD ABI note" } else { "" },
+            b.len()
+        ))
+    } else {
+        Err(format!("not a FreeBSD executable (OS/ABI {osabi}, FreeBSD note {note}, interpreter {interp:?})"))
+    }
+}
+
+struct Row {
+    tier: &'static str,
+    status: String,
+    detail: String,
+}
+
+/// The whole CI run.
+pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
+    let start = Instant::now();
+    let s = setup::setup(ctx)?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
+    let record = |r: Result<(), String>, failures: &mut Vec<String>| {
+        if let Err(e) = r {
+            println!("   FAILED: {e}");
+            failures.push(e);
+        }
+    };
+
+    record(
+        run_step(
+            "cargo fmt --check",
+            ctx.cargo().args(["fmt", "--all", "--check"]),
+        ),
+        &mut failures,
+    );
+
+    println!("== {} only in sys/ modules", concat!("un", "safe"));
+    let bad = unsafe_outside_sys(&ctx.root);
+    for b in &bad {
+        println!("   {b}");
+    }
+    record(
+        if bad.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the word {} appears outside sys/ ({} places)",
+                concat!("un", "safe"),
+                bad.len()
+            ))
+        },
+        &mut failures,
+    );
+
+    let abi = abi_step(ctx, &s);
+    rows.push(match &abi {
+        Ok(n) => Row {
+            tier: "abi",
+            status: "ran".into(),
+            detail: format!("{n} facts matched (FreeBSD + Linux headers, amd64 + arm64)"),
+        },
+        Err(e) => Row {
+            tier: "abi",
+            status: "FAILED".into(),
+            detail: e.clone(),
+        },
+    });
+    record(abi.map(|_| ()), &mut failures);
+
+    record(
+        run_step(
+            "cargo clippy (host)",
+            ctx.cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        &mut failures,
+    );
+
+    let tests = cargo_test(ctx);
+    match &tests {
+        Ok((pure, sim)) => {
+            rows.insert(
+                0,
+                Row {
+                    tier: "pure",
+                    status: "ran".into(),
+                    detail: format!("{} passed, {} failed", pure.passed, pure.failed),
+                },
+            );
+            rows.push(Row {
+                tier: "sim",
+                status: if sim.passed > 0 {
+                    "ran".into()
+                } else {
+                    "skipped".into()
+                },
+                detail: if sim.passed > 0 {
+                    format!("{} passed, {} failed", sim.passed, sim.failed)
+                } else {
+                    "no hostsim scenarios yet (issue 4)".into()
+                },
+            });
+        }
+        Err(e) => rows.insert(
+            0,
+            Row {
+                tier: "pure",
+                status: "FAILED".into(),
+                detail: e.clone(),
+            },
+        ),
+    }
+    let ignored = tests
+        .as_ref()
+        .map(|(p, s)| p.ignored + s.ignored)
+        .unwrap_or(0);
+    record(
+        tests.as_ref().map(|_| ()).map_err(Clone::clone),
+        &mut failures,
+    );
+
+    record(
+        run_step(
+            "cargo doc (host, -D warnings)",
+            ctx.cargo()
+                .args(["doc", "--workspace", "--no-deps", "--all-features"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        ),
+        &mut failures,
+    );
+
+    if s.freebsd_target {
+        let clippy = run_step(
+            "cargo clippy --target x86_64-unknown-freebsd",
+            ctx.cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--target",
+                "x86_64-unknown-freebsd",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        );
+        let doc = run_step(
+            "cargo doc --target x86_64-unknown-freebsd (-D warnings)",
+            ctx.cargo()
+                .args([
+                    "doc",
+                    "--workspace",
+                    "--no-deps",
+                    "--all-features",
+                    "--target",
+                    "x86_64-unknown-freebsd",
+                ])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        );
+        let link = if s.zigbuild {
+            cross_link(ctx)
+        } else {
+            Err("cargo-zigbuild is not installed".into())
+        };
+        let ok = clippy.is_ok() && doc.is_ok() && link.is_ok();
+        rows.push(Row {
+            tier: "cross",
+            status: if ok { "ran".into() } else { "FAILED".into() },
+            detail: match &link {
+                Ok(n) => format!(
+                    "clippy + doc for x86_64-unknown-freebsd; {n} tool(s) linked as FreeBSD ELF"
+                ),
+                Err(e) => e.clone(),
+            },
+        });
+        record(clippy, &mut failures);
+        record(doc, &mut failures);
+        record(link.map(|_| ()), &mut failures);
+    } else {
+        println!("FREEBSD CHECK SKIPPED: the x86_64-unknown-freebsd target could not be installed");
+        rows.push(Row {
+            tier: "cross",
+            status: "SKIPPED".into(),
+            detail: "rustup target add x86_64-unknown-freebsd failed".into(),
+        });
+        failures.push("cross tier could not run".into());
+    }
+
+    rows.push(Row {
+        tier: "real-linux",
+        status: "skipped".into(),
+        detail: "no real-Linux tests yet: OpenZFS VM tier comes with issue 8, debootstrap/uvm shim with issue 10".into(),
+    });
+    rows.push(Row {
+        tier: "freebsd-root",
+        status: "skipped".into(),
+        detail: format!(
+            "needs a FreeBSD host as root: `cargo test -- --ignored` ({ignored} ignored tests)"
+        ),
+    });
+    let gpu = Path::new("/dev/nvidiactl").exists();
+    rows.push(Row {
+        tier: "gpu",
+        status: "skipped".into(),
+        detail: if gpu {
+            "/dev/nvidiactl exists but the nvgpu probe lands with issue 9".into()
+        } else {
+            "no /dev/nvidiactl on this machine".into()
+        },
+    });
+
+    println!();
+    println!("{:<13} {:<8} detail", "tier", "status");
+    println!("{}", "-".repeat(90));
+    let order = [
+        "pure",
+        "abi",
+        "cross",
+        "sim",
+        "real-linux",
+        "freebsd-root",
+        "gpu",
+    ];
+    for t in order {
+        for r in rows.iter().filter(|r| r.tier == t) {
+            println!("{:<13} {:<8} {}", r.tier, r.status, r.detail);
+        }
+    }
+    println!("{}", "-".repeat(90));
+    println!("total time {:.0?}", start.elapsed());
+    let (p, f) = match &tests {
+        Ok((a, b)) => (a.passed + b.passed, a.failed + b.failed),
+        Err(_) => (0, 1),
+    };
+    println!("ci: {p} passed, {f} failed, {ignored} skipped");
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} step(s) failed: {}",
+            failures.len(),
+            failures.join("; ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_matching() {
+        let w = concat!("un", "safe");
+        assert!(contains_word(&format!("{w} {{"), w));
+        assert!(contains_word(&format!("let x = {w} fn"), w));
+        assert!(!contains_word(&format!("{w}_code"), w));
+        assert!(!contains_word(&format!("#![deny({w}_op_in_{w}_fn)]"), w));
+    }
+
+    #[test]
+    fn elf_check_rejects_linux_binaries() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(freebsd_elf(&me).is_err());
+        assert!(freebsd_elf(b"#!/bin/sh").is_err());
+    }
+
+    #[test]
+    fn tiers_by_binary_name() {
+        assert_eq!(tier_of("hostsim-0123"), "sim");
+        assert_eq!(tier_of("jail-0123"), "pure");
+    }
+}

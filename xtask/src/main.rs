@@ -1,0 +1,42 @@
+//! `cargo xtask`: the CI driver of the cudajail workspace.
+//!
+//! | command | does |
+//! |---|---|
+//! | `cargo xtask ci` | everything CI checks, every tier this machine can run, and a summary table |
+//! | `cargo xtask setup` | only installs the toolchain pieces (idempotent) |
+//! | `cargo xtask abi` | only the ABI conformance harness |
+//! | `cargo xtask cross` | only the FreeBSD link of every tool |
+
+mod abi;
+mod ci;
+mod setup;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ctx = match ci::Ctx::new() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let res = match args.first().map(String::as_str) {
+        Some("ci") => ci::run_ci(&ctx),
+        Some("setup") => setup::setup(&ctx).map(|_| ()),
+        Some("abi") => setup::setup(&ctx).and_then(|s| ci::abi_step(&ctx, &s).map(|_| ())),
+        Some("cross") => setup::setup(&ctx).and_then(|_| ci::cross_link(&ctx).map(|_| ())),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|setup|abi|cross>");
+            return ExitCode::from(2);
+        }
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
