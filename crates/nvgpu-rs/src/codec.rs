@@ -386,3 +386,247 @@ mod tests {
         assert_eq!(version_from_reply(&r), None);
     }
 }
+
+/// Little helpers to read native-endian integers from a reply without trusting its length.
+pub mod bytes {
+    /// `u16` at `off`, `None` past the end.
+    pub fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+        b.get(off..off + 2)
+            .map(|x| u16::from_ne_bytes([x[0], x[1]]))
+    }
+    /// `u32` at `off`.
+    pub fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+        b.get(off..off + 4)
+            .map(|x| u32::from_ne_bytes([x[0], x[1], x[2], x[3]]))
+    }
+    /// `u64` at `off`.
+    pub fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+        b.get(off..off + 8)
+            .and_then(|x| x.try_into().ok())
+            .map(u64::from_ne_bytes)
+    }
+    /// Writes a `u32` at `off` (the buffer is ours and sized by the caller).
+    pub fn put_u32(b: &mut [u8], off: usize, v: u32) {
+        if let Some(x) = b.get_mut(off..off + 4) {
+            x.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+    /// Text up to the first NUL, lossy.
+    pub fn c_text(b: &[u8]) -> String {
+        let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).trim().to_string()
+    }
+}
+
+/// Size of one `nv_ioctl_card_info_t`.
+pub const CARD_INFO_SIZE: usize = std::mem::size_of::<CardInfo>();
+
+/// Decodes the `CARD_INFO` reply: one entry per valid GPU. Never panics on short or garbage input.
+pub fn decode_card_info(buf: &[u8]) -> Vec<CardInfo> {
+    use bytes::*;
+    buf.chunks_exact(CARD_INFO_SIZE)
+        .filter(|c| c[0] != 0)
+        .map(|c| {
+            let mut dev_name = [0u8; 10];
+            dev_name.copy_from_slice(&c[60..70]);
+            CardInfo {
+                valid: c[0],
+                pci_info: PciInfo {
+                    domain: u32_at(c, 4).unwrap_or(0),
+                    bus: c[8],
+                    slot: c[9],
+                    function: c[10],
+                    _pad0: 0,
+                    vendor_id: u16_at(c, 12).unwrap_or(0),
+                    device_id: u16_at(c, 14).unwrap_or(0),
+                },
+                gpu_id: u32_at(c, 16).unwrap_or(0),
+                interrupt_line: u16_at(c, 20).unwrap_or(0),
+                reg_address: u64_at(c, 24).unwrap_or(0),
+                reg_size: u64_at(c, 32).unwrap_or(0),
+                fb_address: u64_at(c, 40).unwrap_or(0),
+                fb_size: u64_at(c, 48).unwrap_or(0),
+                minor_number: u32_at(c, 56).unwrap_or(0),
+                dev_name,
+            }
+        })
+        .collect()
+}
+
+/// Encodes card-info entries the way the driver lays them out (used by simulated drivers).
+pub fn encode_card_info(cards: &[CardInfo], buf: &mut [u8]) {
+    for (c, out) in cards.iter().zip(buf.chunks_exact_mut(CARD_INFO_SIZE)) {
+        out.fill(0);
+        out[0] = c.valid;
+        out[4..8].copy_from_slice(&c.pci_info.domain.to_ne_bytes());
+        out[8] = c.pci_info.bus;
+        out[9] = c.pci_info.slot;
+        out[10] = c.pci_info.function;
+        out[12..14].copy_from_slice(&c.pci_info.vendor_id.to_ne_bytes());
+        out[14..16].copy_from_slice(&c.pci_info.device_id.to_ne_bytes());
+        out[16..20].copy_from_slice(&c.gpu_id.to_ne_bytes());
+        out[20..22].copy_from_slice(&c.interrupt_line.to_ne_bytes());
+        out[48..56].copy_from_slice(&c.fb_size.to_ne_bytes());
+        out[56..60].copy_from_slice(&c.minor_number.to_ne_bytes());
+        out[60..70].copy_from_slice(&c.dev_name);
+    }
+}
+
+/// Size of the version-string block.
+pub const RM_API_VERSION_SIZE: usize = std::mem::size_of::<RmApiVersion>();
+
+/// The `CHECK_VERSION_STR` block for `cmd` and an optional version string.
+pub fn encode_version(cmd: u32, version: &str) -> [u8; RM_API_VERSION_SIZE] {
+    let mut b = [0u8; RM_API_VERSION_SIZE];
+    b[0..4].copy_from_slice(&cmd.to_ne_bytes());
+    let v = version.as_bytes();
+    let n = v.len().min(63);
+    b[8..8 + n].copy_from_slice(&v[..n]);
+    b
+}
+
+/// The version from a `CHECK_VERSION_STR` query reply, `None` unless the driver recognised it.
+pub fn decode_version(b: &[u8]) -> Option<String> {
+    if bytes::u32_at(b, 4)? != RM_API_VERSION_REPLY_RECOGNIZED {
+        return None;
+    }
+    let s = bytes::c_text(b.get(8..72)?);
+    (!s.is_empty() && s.bytes().all(|c| c.is_ascii_graphic())).then_some(s)
+}
+
+/// `NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS` (32 bytes): `gpuId` in; instances out.
+pub const ID_INFO_V2_SIZE: usize = 32;
+/// `NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS` (132 bytes).
+pub const NAME_STRING_SIZE: usize = 132;
+/// `NV2080_CTRL_GPU_GET_GID_INFO_PARAMS` (268 bytes).
+pub const GID_INFO_SIZE: usize = 268;
+/// `NV2080_ALLOC_PARAMETERS` (4 bytes).
+pub const SUBDEVICE_ALLOC_SIZE: usize = 4;
+/// `NV2080_CTRL_FB_INFO_MAX_LIST_SIZE` values seen across driver releases, most recent first;
+/// the V2 block is `4 + 8 × n` bytes and the driver rejects any other size.
+pub const FB_INFO_MAX_LIST_SIZES: &[usize] = &[
+    0x80, 0x39, 0x36, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x38, 0x37,
+];
+
+/// FB info indices (`NV2080_CTRL_FB_INFO_INDEX_*`), values in KiB.
+pub mod fb_index {
+    /// `RAM_SIZE`.
+    pub const RAM_SIZE: u32 = 0x7;
+    /// `TOTAL_RAM_SIZE`.
+    pub const TOTAL_RAM_SIZE: u32 = 0x8;
+    /// `HEAP_SIZE`.
+    pub const HEAP_SIZE: u32 = 0x9;
+    /// `HEAP_FREE`.
+    pub const HEAP_FREE: u32 = 0x16;
+    /// `USABLE_RAM_SIZE`.
+    pub const USABLE_RAM_SIZE: u32 = 0x20;
+}
+
+/// A `FB_GET_INFO_V2` block of `max` entries asking for `indices`.
+pub fn encode_fb_info(max: usize, indices: &[u32]) -> Vec<u8> {
+    let mut b = vec![0u8; 4 + 8 * max];
+    let n = indices.len().min(max);
+    bytes::put_u32(&mut b, 0, n as u32);
+    for (i, idx) in indices.iter().take(n).enumerate() {
+        bytes::put_u32(&mut b, 4 + 8 * i, *idx);
+    }
+    b
+}
+
+/// `(index, data)` pairs of a `FB_GET_INFO_V2` reply; never panics on garbage.
+pub fn decode_fb_info(b: &[u8]) -> Vec<(u32, u32)> {
+    let n = bytes::u32_at(b, 0).unwrap_or(0) as usize;
+    (0..n.min(b.len().saturating_sub(4) / 8))
+        .filter_map(|i| Some((bytes::u32_at(b, 4 + 8 * i)?, bytes::u32_at(b, 8 + 8 * i)?)))
+        .collect()
+}
+
+/// The name from a `GET_NAME_STRING` reply (ASCII form).
+pub fn decode_name(b: &[u8]) -> Option<String> {
+    let s = bytes::c_text(b.get(4..68)?);
+    (!s.is_empty()).then_some(s)
+}
+
+/// The UUID text (`GPU-xxxxxxxx-xxxx-…`) from a `GET_GID_INFO` reply in ASCII format.
+pub fn decode_gid(b: &[u8]) -> Option<String> {
+    let len = bytes::u32_at(b, 8)? as usize;
+    let data = b.get(12..12 + len.min(256))?;
+    let s = bytes::c_text(data);
+    (s.starts_with("GPU-")
+        && s.len() > 4
+        && s.bytes()
+            .all(|c| c.is_ascii_hexdigit() || c == b'-' || c.is_ascii_uppercase()))
+    .then_some(s)
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn card_info_round_trip() {
+        let card = CardInfo {
+            valid: 1,
+            pci_info: PciInfo {
+                domain: 0,
+                bus: 0x65,
+                slot: 0,
+                function: 0,
+                _pad0: 0,
+                vendor_id: 0x10de,
+                device_id: 0x2330,
+            },
+            gpu_id: 0x6500,
+            minor_number: 0,
+            fb_size: 1 << 30,
+            ..CardInfo::default()
+        };
+        let mut buf = vec![0u8; CARD_INFO_SIZE * NV_MAX_DEVICES];
+        encode_card_info(&[card], &mut buf);
+        assert_eq!(decode_card_info(&buf), vec![card]);
+    }
+
+    #[test]
+    fn fb_info_round_trip() {
+        let mut b = encode_fb_info(0x39, &[fb_index::TOTAL_RAM_SIZE, fb_index::HEAP_FREE]);
+        assert_eq!(b.len(), 460);
+        bytes::put_u32(&mut b, 8, 1000);
+        bytes::put_u32(&mut b, 16, 500);
+        assert_eq!(decode_fb_info(&b), vec![(0x8, 1000), (0x16, 500)]);
+    }
+
+    #[test]
+    fn name_and_gid() {
+        let mut n = [0u8; NAME_STRING_SIZE];
+        n[4..20].copy_from_slice(b"NVIDIA H100 80GB");
+        assert_eq!(decode_name(&n).as_deref(), Some("NVIDIA H100 80GB"));
+        let mut g = [0u8; GID_INFO_SIZE];
+        let u = b"GPU-12345678-abcd-ef01-2345-6789abcdef01";
+        g[8..12].copy_from_slice(&(u.len() as u32).to_ne_bytes());
+        g[12..12 + u.len()].copy_from_slice(u);
+        assert_eq!(
+            decode_gid(&g).as_deref(),
+            Some("GPU-12345678-abcd-ef01-2345-6789abcdef01")
+        );
+        g[12] = b'X';
+        assert_eq!(decode_gid(&g), None);
+    }
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic(b in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            let _ = decode_card_info(&b);
+            let _ = decode_version(&b);
+            let _ = decode_fb_info(&b);
+            let _ = decode_name(&b);
+            let _ = decode_gid(&b);
+        }
+        #[test]
+        fn fb_count_is_bounded_by_the_buffer(n: u32, tail in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let mut b = n.to_ne_bytes().to_vec();
+            b.extend(tail);
+            prop_assert!(decode_fb_info(&b).len() <= (b.len() - 4) / 8);
+        }
+    }
+}

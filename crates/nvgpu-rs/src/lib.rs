@@ -12,8 +12,17 @@
 //! NVIDIA only uses `_IOWR`, which FreeBSD and Linux encode identically below 8192 bytes, so
 //! one request number serves both systems.
 //!
-//! # Not done here (yet)
-//! The `sys` backends and the `Driver` API arrive with the nvgpu-rs issue.
+//! # Example
+//! ```no_run
+//! # #[cfg(any(target_os = "linux", target_os = "freebsd"))] {
+//! let d = nvgpu::Driver::open(nvgpu::NativeTransport::new())?;
+//! println!("driver {}", d.version());
+//! for g in d.gpus()? {
+//!     println!("{} {} {} MiB", g.pci_bus_id, g.name, g.memory_total_mib);
+//! }
+//! # }
+//! # Ok::<(), nvgpu::Error>(())
+//! ```
 //!
 //! # References
 //! NVIDIA open-gpu-kernel-modules (`nv-ioctl.h`, `nv-ioctl-numbers.h`, `nvos.h`, the `ctrl*`
@@ -24,10 +33,18 @@
 
 mod abi;
 pub mod codec;
+mod driver;
 mod error;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod native;
 mod ops;
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+mod sys;
 
 pub use abi::abi_facts;
+pub use driver::{Driver, GpuInfo};
 pub use error::{Error, Op, Result};
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+pub use native::NativeTransport;
 pub use ops::{NvDevice, NvTransport};
 pub use sysabi::{Errno, ErrorKind};

@@ -1,5 +1,6 @@
 //! The seam between the RM client logic and the device files.
 
+use crate::codec::NvStatus;
 use crate::error::Result;
 
 /// Which device file a request goes to.
@@ -11,15 +12,41 @@ pub enum NvDevice {
     Gpu(u32),
 }
 
-/// Opening NVIDIA device files and sending them `_IOWR` requests. The real implementation wraps
-/// `open(2)`/`ioctl(2)`; hostsim answers like a driver of a chosen version.
+impl NvDevice {
+    /// The device node path.
+    pub fn path(self) -> String {
+        match self {
+            NvDevice::Ctl => "/dev/nvidiactl".into(),
+            NvDevice::Gpu(n) => format!("/dev/nvidia{n}"),
+        }
+    }
+}
+
+/// The NVIDIA driver's verbs: escapes on a device file, and the three RM calls on
+/// `/dev/nvidiactl`. The real implementation wraps `open(2)`/`ioctl(2)` (the RM calls build the
+/// `NVOS*` blocks that point at `params`); `hostsim` answers like a driver of a chosen version.
+///
+/// RM failures are reported as `Ok(status)` with a non-`NV_OK` status, as the driver does;
+/// `Err` is for `ioctl(2)` itself failing (errno).
 pub trait NvTransport {
-    /// Opens (or reuses) the device file. `NotFound` when it does not exist.
+    /// Opens the device file (idempotent). `NotFound` when it does not exist.
     fn open(&self, dev: NvDevice) -> Result<()>;
-    /// `ioctl(fd, request, buf)`: the driver reads and writes `buf` in place.
-    ///
-    /// # Errors
-    /// The errno of `ioctl(2)`, in FreeBSD numbering. RM failures usually come back as success
-    /// with a non-zero status field inside `buf`.
-    fn ioctl(&self, dev: NvDevice, request: u32, buf: &mut [u8]) -> Result<()>;
+    /// `ioctl(fd, _IOWR('F', nr, buf.len()), buf)`: the driver reads and writes `buf` in place.
+    fn escape(&self, dev: NvDevice, nr: u8, buf: &mut [u8]) -> Result<()>;
+    /// `NV_ESC_RM_ALLOC`: allocates `class` under `parent` as handle `new` (0 for a new client,
+    /// whose handle is returned). Returns the handle and the RM status.
+    fn rm_alloc(
+        &self,
+        client: u32,
+        parent: u32,
+        new: u32,
+        class: u32,
+        params: &mut [u8],
+    ) -> Result<(u32, NvStatus)>;
+    /// `NV_ESC_RM_CONTROL`: runs control `cmd` on `object`; `params` must have the command's
+    /// exact size.
+    fn rm_control(&self, client: u32, object: u32, cmd: u32, params: &mut [u8])
+        -> Result<NvStatus>;
+    /// `NV_ESC_RM_FREE`: frees `object` (the client itself frees everything under it).
+    fn rm_free(&self, client: u32, parent: u32, object: u32) -> Result<NvStatus>;
 }

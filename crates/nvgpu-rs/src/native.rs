@@ -1,0 +1,167 @@
+//! [`NvTransport`] over the real device files (Linux and FreeBSD).
+
+use crate::codec::{self, bytes, NvStatus};
+use crate::error::{Error, Op, Result};
+use crate::ops::{NvDevice, NvTransport};
+use crate::sys;
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Mutex;
+use sysabi::{Errno, ErrorKind};
+
+/// The host's NVIDIA driver, through `/dev/nvidiactl` and `/dev/nvidiaN`. Device files are
+/// opened on demand and closed on drop.
+#[derive(Default)]
+pub struct NativeTransport {
+    fds: Mutex<HashMap<NvDevice, OwnedFd>>,
+}
+
+impl NativeTransport {
+    /// A transport with nothing opened yet.
+    pub fn new() -> NativeTransport {
+        NativeTransport::default()
+    }
+}
+
+fn errno_of(e: &std::io::Error) -> Errno {
+    let raw = e.raw_os_error().unwrap_or(0);
+    if cfg!(target_os = "linux") {
+        Errno::from_linux(raw)
+    } else {
+        Errno(raw)
+    }
+}
+
+impl NativeTransport {
+    fn call(
+        &self,
+        dev: NvDevice,
+        op: Op,
+        nr: u8,
+        block: &mut [u8],
+        pointee: &mut [u8],
+    ) -> Result<()> {
+        let request = codec::ioctl_nr(nr, block.len()).ok_or_else(|| {
+            Error::new(
+                op,
+                ErrorKind::InvalidInput,
+                format!("{}-byte block too large for an ioctl", block.len()),
+            )
+        })?;
+        let fds = self
+            .fds
+            .lock()
+            .map_err(|_| Error::new(op, ErrorKind::Other, "transport lock poisoned"))?;
+        let fd = fds.get(&dev).ok_or_else(|| {
+            Error::new(op, ErrorKind::InvalidInput, "device not opened").subject(dev.path())
+        })?;
+        sys::ioctl(fd.as_fd(), request, block, pointee).map_err(|e| {
+            Error::from_errno(op, errno_of(&e))
+                .subject(dev.path())
+                .source_err(e)
+        })
+    }
+}
+
+impl NvTransport for NativeTransport {
+    fn open(&self, dev: NvDevice) -> Result<()> {
+        let mut fds = self
+            .fds
+            .lock()
+            .map_err(|_| Error::new(Op::Open, ErrorKind::Other, "transport lock poisoned"))?;
+        if fds.contains_key(&dev) {
+            return Ok(());
+        }
+        let path = dev.path();
+        let c = CString::new(path.clone())
+            .map_err(|_| Error::new(Op::Open, ErrorKind::InvalidInput, "NUL in path"))?;
+        let fd = sys::open_rdwr(&c).map_err(|e| {
+            Error::from_errno(Op::Open, errno_of(&e))
+                .subject(&path)
+                .source_err(e)
+        })?;
+        fds.insert(dev, fd);
+        Ok(())
+    }
+
+    fn escape(&self, dev: NvDevice, nr: u8, buf: &mut [u8]) -> Result<()> {
+        self.call(dev, Op::Escape("ioctl"), nr, buf, &mut [])
+    }
+
+    fn rm_alloc(
+        &self,
+        client: u32,
+        parent: u32,
+        new: u32,
+        class: u32,
+        params: &mut [u8],
+    ) -> Result<(u32, NvStatus)> {
+        let mut b = [0u8; std::mem::size_of::<codec::Nvos21>()];
+        bytes::put_u32(&mut b, 0, client);
+        bytes::put_u32(&mut b, 4, parent);
+        bytes::put_u32(&mut b, 8, new);
+        bytes::put_u32(&mut b, 12, class);
+        let ptr = if params.is_empty() {
+            0
+        } else {
+            params.as_mut_ptr() as u64
+        };
+        b[16..24].copy_from_slice(&ptr.to_ne_bytes());
+        bytes::put_u32(&mut b, 24, params.len() as u32);
+        self.call(
+            NvDevice::Ctl,
+            Op::Escape("NV_ESC_RM_ALLOC"),
+            codec::esc::RM_ALLOC,
+            &mut b,
+            params,
+        )?;
+        Ok((
+            bytes::u32_at(&b, 8).unwrap_or(0),
+            NvStatus(bytes::u32_at(&b, 28).unwrap_or(u32::MAX)),
+        ))
+    }
+
+    fn rm_control(
+        &self,
+        client: u32,
+        object: u32,
+        cmd: u32,
+        params: &mut [u8],
+    ) -> Result<NvStatus> {
+        let mut b = [0u8; std::mem::size_of::<codec::Nvos54>()];
+        bytes::put_u32(&mut b, 0, client);
+        bytes::put_u32(&mut b, 4, object);
+        bytes::put_u32(&mut b, 8, cmd);
+        let ptr = if params.is_empty() {
+            0
+        } else {
+            params.as_mut_ptr() as u64
+        };
+        b[16..24].copy_from_slice(&ptr.to_ne_bytes());
+        bytes::put_u32(&mut b, 24, params.len() as u32);
+        self.call(
+            NvDevice::Ctl,
+            Op::Escape("NV_ESC_RM_CONTROL"),
+            codec::esc::RM_CONTROL,
+            &mut b,
+            params,
+        )?;
+        Ok(NvStatus(bytes::u32_at(&b, 28).unwrap_or(u32::MAX)))
+    }
+
+    fn rm_free(&self, client: u32, parent: u32, object: u32) -> Result<NvStatus> {
+        let mut b = [0u8; std::mem::size_of::<codec::Nvos00>()];
+        bytes::put_u32(&mut b, 0, client);
+        bytes::put_u32(&mut b, 4, parent);
+        bytes::put_u32(&mut b, 8, object);
+        self.call(
+            NvDevice::Ctl,
+            Op::Escape("NV_ESC_RM_FREE"),
+            codec::esc::RM_FREE,
+            &mut b,
+            &mut [],
+        )?;
+        Ok(NvStatus(bytes::u32_at(&b, 12).unwrap_or(u32::MAX)))
+    }
+}

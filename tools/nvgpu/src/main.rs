@@ -1,0 +1,180 @@
+//! `nvgpu`: what the NVIDIA kernel driver has, without NVML.
+//!
+//! - `nvgpu list [--json]`: like `nvidia-smi -L`, plus memory and PCI.
+//! - `nvgpu version`: the kernel driver's version.
+//! - `nvgpu bench [--iters N]`: times `gpus()` against `nvidia-smi --query-gpu=…` and prints the ratio.
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "nvgpu",
+    version,
+    about = "NVIDIA GPUs from the kernel driver, without NVML",
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List GPUs (name, UUID, PCI, memory).
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the kernel driver version.
+    Version,
+    /// Time gpus() against nvidia-smi.
+    Bench {
+        /// Iterations of each.
+        #[arg(long, default_value_t = 20)]
+        iters: u32,
+    },
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn driver() -> anyhow::Result<nvgpu_lib::Driver<nvgpu_lib::NativeTransport>> {
+    nvgpu_lib::Driver::open(nvgpu_lib::NativeTransport::new())
+        .context("opening the NVIDIA driver (is nvidia.ko loaded and /dev/nvidiactl present?)")
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn driver() -> anyhow::Result<nvgpu_lib::Driver<NoDriver>> {
+    anyhow::bail!("nvgpu talks to the NVIDIA driver on Linux and FreeBSD only")
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+struct NoDriver;
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+impl nvgpu_lib::NvTransport for NoDriver {
+    fn open(&self, _: nvgpu_lib::NvDevice) -> nvgpu_lib::Result<()> {
+        unreachable!()
+    }
+    fn escape(&self, _: nvgpu_lib::NvDevice, _: u8, _: &mut [u8]) -> nvgpu_lib::Result<()> {
+        unreachable!()
+    }
+    fn rm_alloc(
+        &self,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: &mut [u8],
+    ) -> nvgpu_lib::Result<(u32, nvgpu_lib::codec::NvStatus)> {
+        unreachable!()
+    }
+    fn rm_control(
+        &self,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: &mut [u8],
+    ) -> nvgpu_lib::Result<nvgpu_lib::codec::NvStatus> {
+        unreachable!()
+    }
+    fn rm_free(&self, _: u32, _: u32, _: u32) -> nvgpu_lib::Result<nvgpu_lib::codec::NvStatus> {
+        unreachable!()
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Version => println!("{}", driver()?.version()),
+        Cmd::List { json } => {
+            let d = driver()?;
+            let gpus = d.gpus()?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "driver_version": d.version(), "gpus": gpus })
+                    )?
+                );
+            } else {
+                for g in &gpus {
+                    println!(
+                        "GPU {}: {} (UUID: {}) pci {} [{:04x}:{:04x}] memory {} MiB total, {} MiB free",
+                        g.minor, g.name, g.uuid, g.pci_bus_id, g.vendor_id, g.device_id, g.memory_total_mib, g.memory_free_mib
+                    );
+                }
+            }
+        }
+        Cmd::Bench { iters } => {
+            let iters = iters.max(1);
+            let t = std::time::Instant::now();
+            let mut n = 0;
+            for _ in 0..iters {
+                let d = driver()?;
+                n = d.gpus()?.len();
+            }
+            let cold = t.elapsed() / iters;
+            let d = driver()?;
+            d.gpus()?;
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                n = d.gpus()?.len();
+            }
+            let ours = t.elapsed() / iters;
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                let out = std::process::Command::new("nvidia-smi")
+                    .args([
+                        "--query-gpu=name,uuid,memory.total,driver_version,pci.bus_id",
+                        "--format=csv,noheader",
+                    ])
+                    .output()
+                    .context("running nvidia-smi")?;
+                anyhow::ensure!(out.status.success(), "nvidia-smi failed");
+            }
+            let smi = t.elapsed() / iters;
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                let out = std::process::Command::new("nvidia-smi")
+                    .arg("-L")
+                    .output()
+                    .context("running nvidia-smi -L")?;
+                anyhow::ensure!(out.status.success(), "nvidia-smi -L failed");
+            }
+            let smi_l = t.elapsed() / iters;
+            let ratio = |a: std::time::Duration, b: std::time::Duration| {
+                a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+            };
+            println!("nvgpu gpus() on an open driver ({n} GPUs): {ours:?} per call");
+            println!("nvgpu open + version + gpus():           {cold:?} per call");
+            println!("nvidia-smi --query-gpu=...:              {smi:?} per call");
+            println!("nvidia-smi -L:                           {smi_l:?} per call");
+            println!(
+                "ratio gpus() vs nvidia-smi -L:           {:.1}x",
+                ratio(smi_l, ours)
+            );
+            println!(
+                "ratio gpus() vs nvidia-smi --query-gpu:  {:.1}x",
+                ratio(smi, ours)
+            );
+            println!(
+                "ratio open+gpus() vs nvidia-smi -L:      {:.1}x",
+                ratio(smi_l, cold)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nvgpu: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
