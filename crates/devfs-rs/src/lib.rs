@@ -26,6 +26,7 @@
 mod abi;
 pub mod codec;
 mod error;
+pub mod eval;
 mod ops;
 pub mod types;
 

@@ -52,7 +52,9 @@ pub struct Loaded {
     pub loaded: Vec<(String, KldFileId)>,
 }
 
-/// Loads each file of `files` that is not loaded yet (by `kldfind`), in order.
+/// Loads each file of `files` that is not loaded yet, in order. Like `kldload -n`, a file
+/// counts as present when `kldfind` finds it or when a module of its name exists (compiled
+/// into the kernel, or provided by another file).
 ///
 /// # Errors
 /// The first failing load. Files loaded before it are reported in the error's detail and stay
@@ -60,7 +62,8 @@ pub struct Loaded {
 pub fn ensure_loaded(ops: &dyn KldOps, files: &[&str]) -> Result<Loaded> {
     let mut out = Loaded::default();
     for f in files {
-        if ops.find(f)?.is_some() {
+        let stem = f.rsplit('/').next().unwrap_or(f).trim_end_matches(".ko");
+        if ops.find(f)?.is_some() || ops.modfind(stem)? {
             out.present.push((*f).to_string());
             continue;
         }

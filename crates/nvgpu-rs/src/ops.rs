@@ -50,3 +50,34 @@ pub trait NvTransport {
     /// `NV_ESC_RM_FREE`: frees `object` (the client itself frees everything under it).
     fn rm_free(&self, client: u32, parent: u32, object: u32) -> Result<NvStatus>;
 }
+
+impl<T: NvTransport + ?Sized> NvTransport for &T {
+    fn open(&self, dev: NvDevice) -> Result<()> {
+        (**self).open(dev)
+    }
+    fn escape(&self, dev: NvDevice, nr: u8, buf: &mut [u8]) -> Result<()> {
+        (**self).escape(dev, nr, buf)
+    }
+    fn rm_alloc(
+        &self,
+        client: u32,
+        parent: u32,
+        new: u32,
+        class: u32,
+        params: &mut [u8],
+    ) -> Result<(u32, NvStatus)> {
+        (**self).rm_alloc(client, parent, new, class, params)
+    }
+    fn rm_control(
+        &self,
+        client: u32,
+        object: u32,
+        cmd: u32,
+        params: &mut [u8],
+    ) -> Result<NvStatus> {
+        (**self).rm_control(client, object, cmd, params)
+    }
+    fn rm_free(&self, client: u32, parent: u32, object: u32) -> Result<NvStatus> {
+        (**self).rm_free(client, parent, object)
+    }
+}

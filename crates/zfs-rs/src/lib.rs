@@ -27,7 +27,7 @@ mod ops;
 pub mod types;
 
 pub use abi::abi_facts;
-pub use error::{Error, Op, Result};
+pub use error::{from_errno, Error, Op, Result};
 pub use ops::ZfsOps;
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{DatasetName, PropName, SnapshotName};

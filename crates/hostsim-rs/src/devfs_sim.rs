@@ -1,0 +1,278 @@
+//! devfs rules and rulesets, after devfs_rule.c and devfs(8).
+//!
+//! Rules modelled: every verb needs an fd on a devfs mount (`ENOTTY` otherwise: the ioctl reaches
+//! a vnode that does not know it); rulesets are global, the current ruleset is per mount;
+//! RADD into ruleset 0 means the mount's current ruleset and is `EIO` when that is 0; rule
+//! number 0 is numbered last + 100 (`ERANGE` past 65535); an existing rule id is `EEXIST`;
+//! `include` of a missing ruleset is `ESRCH`; RDEL of a missing rule is `ENOENT`; a ruleset
+//! emptied by RDEL and in use by no mount disappears ("reaped"); SUSE creates the ruleset.
+//! What a devfs mount shows is [`devfs::eval::visible`] of its ruleset at depth
+//! `vfs.devfs.rule_depth`. SUSE alone does not re-apply to existing nodes in the kernel; the
+//! simulation evaluates visibility on demand, so it shows SUSE+SAPPLY's result (a simplification).
+
+use crate::{SimHost, State, Verb};
+use devfs::{from_errno, DevfsOps, Op, Result, Rule, RuleId, RulesetId};
+use std::path::Path;
+use sysabi::Errno;
+
+fn devfs_mount(s: &State, mount: &Path) -> std::result::Result<String, Errno> {
+    let p = crate::fs::normalize(&mount.to_string_lossy());
+    match s.mounts.get(&p).and_then(|v| v.last()) {
+        Some(m) if m.fstype == "devfs" => Ok(p),
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+fn current(s: &State, mount: &str) -> u16 {
+    s.mounts
+        .get(mount)
+        .and_then(|v| v.last())
+        .and_then(|m| m.ruleset)
+        .unwrap_or(0)
+}
+
+impl SimHost {
+    /// The device nodes a devfs mount at `mount` shows now.
+    pub fn devfs_nodes(&self, mount: &str) -> Vec<String> {
+        let s = self.st();
+        let depth = s
+            .sysctls
+            .get("vfs.devfs.rule_depth")
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(1);
+        let rs = current(&s, &crate::fs::normalize(mount));
+        if rs == 0 {
+            let mut all: Vec<String> = s.devices.iter().map(|n| n.name.clone()).collect();
+            all.sort();
+            return all;
+        }
+        devfs::eval::visible(&s.devices, &s.rulesets, RulesetId(rs), depth)
+    }
+
+    fn devfs_enter(
+        &self,
+        verb: Verb,
+        op: Op,
+        mount: &Path,
+    ) -> Result<(std::sync::MutexGuard<'_, State>, String)> {
+        if let Some(e) = self.enter(verb, mount.to_string_lossy()) {
+            return Err(from_errno(op, e, mount.display()));
+        }
+        let s = self.st();
+        match devfs_mount(&s, mount) {
+            Ok(p) => Ok((s, p)),
+            Err(e) => {
+                self.failed(e);
+                Err(from_errno(op, e, mount.display()).detail("not a devfs mount"))
+            }
+        }
+    }
+}
+
+impl DevfsOps for SimHost {
+    fn add_rule(&self, mount: &Path, ruleset: RulesetId, rule: &Rule) -> Result<RuleId> {
+        rule.validate()?;
+        let (mut s, mp) = self.devfs_enter(Verb::DevfsAddRule, Op::RuleAdd, mount)?;
+        let rs = if ruleset.0 == 0 {
+            current(&s, &mp)
+        } else {
+            ruleset.0
+        };
+        let fail = |e: Errno| {
+            self.failed(e);
+            Err(from_errno(Op::RuleAdd, e, format!("{rs}")))
+        };
+        if rs == 0 {
+            return fail(Errno::EIO);
+        }
+        for a in &rule.actions {
+            if let devfs::Action::Include(inc) = a {
+                if !s.rulesets.contains_key(inc) {
+                    return fail(Errno::ESRCH);
+                }
+            }
+        }
+        let rules = s.rulesets.entry(RulesetId(rs)).or_default();
+        let num = match rule.number {
+            Some(n) if n != 0 => n,
+            _ => {
+                let last = rules.iter().filter_map(|r| r.number).max().unwrap_or(0);
+                match last.checked_add(100) {
+                    Some(n) => n,
+                    None => return fail(Errno::ERANGE),
+                }
+            }
+        };
+        if rules.iter().any(|r| r.number == Some(num)) {
+            return fail(Errno::EEXIST);
+        }
+        let mut r = rule.clone();
+        r.number = Some(num);
+        rules.push(r);
+        rules.sort_by_key(|r| r.number);
+        Ok(RuleId {
+            ruleset: RulesetId(rs),
+            rule: num,
+        })
+    }
+
+    fn delete_rule(&self, mount: &Path, id: RuleId) -> Result<()> {
+        let (mut s, mp) = self.devfs_enter(Verb::DevfsDeleteRule, Op::RuleDelete, mount)?;
+        let rs = if id.ruleset.0 == 0 {
+            RulesetId(current(&s, &mp))
+        } else {
+            id.ruleset
+        };
+        let Some(rules) = s.rulesets.get_mut(&rs) else {
+            self.failed(Errno::ENOENT);
+            return Err(from_errno(Op::RuleDelete, Errno::ENOENT, id));
+        };
+        let n = rules.len();
+        rules.retain(|r| r.number != Some(id.rule));
+        if rules.len() == n {
+            self.failed(Errno::ENOENT);
+            return Err(from_errno(Op::RuleDelete, Errno::ENOENT, id));
+        }
+        let empty = rules.is_empty();
+        let in_use = s.mounts.values().flatten().any(|m| m.ruleset == Some(rs.0));
+        if empty && !in_use {
+            s.rulesets.remove(&rs);
+        }
+        Ok(())
+    }
+
+    fn rules(&self, mount: &Path, ruleset: RulesetId) -> Result<Vec<Rule>> {
+        let (s, mp) = self.devfs_enter(Verb::DevfsRules, Op::RuleList, mount)?;
+        let rs = if ruleset.0 == 0 {
+            RulesetId(current(&s, &mp))
+        } else {
+            ruleset
+        };
+        Ok(s.rulesets.get(&rs).cloned().unwrap_or_default())
+    }
+
+    fn rulesets(&self, mount: &Path) -> Result<Vec<RulesetId>> {
+        let (s, _) = self.devfs_enter(Verb::DevfsRulesets, Op::RuleList, mount)?;
+        Ok(s.rulesets.keys().copied().collect())
+    }
+
+    fn use_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()> {
+        let (mut s, mp) = self.devfs_enter(Verb::DevfsUseRuleset, Op::RulesetUse, mount)?;
+        if ruleset.0 != 0 {
+            s.rulesets.entry(ruleset).or_default();
+        }
+        if let Some(m) = s.mounts.get_mut(&mp).and_then(|v| v.last_mut()) {
+            m.ruleset = Some(ruleset.0);
+        }
+        Ok(())
+    }
+
+    fn apply_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()> {
+        let (s, _) = self.devfs_enter(Verb::DevfsApplyRuleset, Op::RulesetApply, mount)?;
+        if !s.rulesets.contains_key(&ruleset) {
+            self.failed(Errno::ESRCH);
+            return Err(from_errno(Op::RulesetApply, Errno::ESRCH, ruleset));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SimHost;
+    use devfs::types::GpuSelection;
+    use devfs::{DevfsOps, ErrorKind, Rule, RuleId, Ruleset, RulesetId};
+    use std::path::Path;
+
+    #[test]
+    fn gpu_ruleset_live_on_a_mount() {
+        let h = SimHost::freebsd14_with_gpus(2);
+        let dev = Path::new("/dev");
+        assert!(
+            h.devfs_nodes("/dev").contains(&"nvidia0".to_string()),
+            "host /dev shows everything"
+        );
+        let rs = Ruleset::gpu(RulesetId(100), "cuda", &GpuSelection::Only(vec![1]), false);
+        for r in &rs.rules {
+            h.add_rule(dev, rs.id, r).unwrap();
+        }
+        h.use_ruleset(dev, rs.id).unwrap();
+        h.apply_ruleset(dev, rs.id).unwrap();
+        let v = h.devfs_nodes("/dev");
+        assert!(v.contains(&"nvidia1".to_string()) && v.contains(&"nvidiactl".to_string()));
+        assert!(!v.contains(&"nvidia0".to_string()) && !v.contains(&"mem".to_string()));
+        assert_eq!(
+            devfs::delete_ruleset(&h, dev, rs.id).unwrap(),
+            rs.rules.len()
+        );
+        assert!(h.rules(dev, rs.id).unwrap().is_empty());
+    }
+
+    #[test]
+    fn kernel_errors() {
+        let h = SimHost::freebsd14_with_gpus(0);
+        let dev = Path::new("/dev");
+        assert_eq!(
+            h.add_rule(dev, RulesetId(0), &Rule::hide_all())
+                .unwrap_err()
+                .errno(),
+            Some(devfs::Errno::EIO)
+        );
+        assert_eq!(
+            h.add_rule(dev, RulesetId(9), &Rule::include(RulesetId(77)))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        let id = h.add_rule(dev, RulesetId(9), &Rule::hide_all()).unwrap();
+        assert_eq!(
+            id,
+            RuleId {
+                ruleset: RulesetId(9),
+                rule: 100
+            }
+        );
+        assert_eq!(
+            h.add_rule(dev, RulesetId(9), &Rule::unhide("null"))
+                .unwrap()
+                .rule,
+            200
+        );
+        let mut dup = Rule::hide_all();
+        dup.number = Some(100);
+        assert_eq!(
+            h.add_rule(dev, RulesetId(9), &dup).unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+        let mut top = Rule::hide_all();
+        top.number = Some(65500);
+        h.add_rule(dev, RulesetId(9), &top).unwrap();
+        assert_eq!(
+            h.add_rule(dev, RulesetId(9), &Rule::hide_all())
+                .unwrap_err()
+                .errno(),
+            Some(devfs::Errno::ERANGE)
+        );
+        assert_eq!(
+            h.delete_rule(
+                dev,
+                RuleId {
+                    ruleset: RulesetId(9),
+                    rule: 7
+                }
+            )
+            .unwrap_err()
+            .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            h.rules(Path::new("/tmp"), RulesetId(9))
+                .unwrap_err()
+                .errno(),
+            Some(devfs::Errno::ENOTTY)
+        );
+        // Deleting every rule of an unused ruleset reaps it.
+        devfs::delete_ruleset(&h, dev, RulesetId(9)).unwrap();
+        assert!(!h.rulesets(dev).unwrap().contains(&RulesetId(9)));
+    }
+}

@@ -1,0 +1,186 @@
+//! A small file tree for jail roots: directories, files and symbolic links.
+
+use crate::State;
+use sysabi::Errno;
+
+/// A file tree entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// A directory.
+    Dir,
+    /// A regular file with its contents.
+    File(Vec<u8>),
+    /// A symbolic link with its target (absolute or relative).
+    Symlink(String),
+}
+
+/// Joins and normalises an absolute path lexically (no symlinks): `.` dropped, `..` pops.
+pub(crate) fn normalize(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+impl State {
+    /// Creates a directory and its parents (`mkdir -p`). Fails with `ENOTDIR` when a component
+    /// is a file, `EEXIST` never.
+    pub fn mkdir_p(&mut self, path: &str) -> Result<(), Errno> {
+        let p = normalize(path);
+        let mut cur = String::new();
+        for c in p.split('/').filter(|c| !c.is_empty()) {
+            cur.push('/');
+            cur.push_str(c);
+            match self.files.get(&cur) {
+                Some(Node::Dir) => {}
+                Some(_) => return Err(Errno::ENOTDIR),
+                None => {
+                    self.files.insert(cur.clone(), Node::Dir);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a file, creating parents.
+    pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), Errno> {
+        let p = normalize(path);
+        if let Some((parent, _)) = p.rsplit_once('/') {
+            self.mkdir_p(if parent.is_empty() { "/" } else { parent })?;
+        }
+        self.files.insert(p, Node::File(data.to_vec()));
+        Ok(())
+    }
+
+    /// Plants a symbolic link.
+    pub fn symlink(&mut self, path: &str, target: &str) -> Result<(), Errno> {
+        let p = normalize(path);
+        if let Some((parent, _)) = p.rsplit_once('/') {
+            self.mkdir_p(if parent.is_empty() { "/" } else { parent })?;
+        }
+        self.files.insert(p, Node::Symlink(target.into()));
+        Ok(())
+    }
+
+    /// Resolves an absolute path following symlinks, as namei(9) does (40 links at most,
+    /// then `ELOOP`). Returns the final path and its node.
+    pub fn resolve(&self, path: &str) -> Result<(String, Node), Errno> {
+        let mut todo: Vec<String> = normalize(path)
+            .split('/')
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
+        todo.reverse();
+        let mut cur = String::from("/");
+        let mut links = 0;
+        while let Some(c) = todo.pop() {
+            if c == ".." {
+                cur = normalize(&format!("{cur}/.."));
+                continue;
+            }
+            let next = normalize(&format!("{cur}/{c}"));
+            match self.files.get(&next) {
+                None => return Err(Errno::ENOENT),
+                Some(Node::Symlink(t)) => {
+                    links += 1;
+                    if links > 40 {
+                        return Err(Errno::ELOOP);
+                    }
+                    let base = if t.starts_with('/') {
+                        String::from("/")
+                    } else {
+                        cur.clone()
+                    };
+                    let mut parts: Vec<String> = t
+                        .split('/')
+                        .filter(|c| !c.is_empty() && *c != ".")
+                        .map(String::from)
+                        .collect();
+                    parts.reverse();
+                    todo.extend(parts);
+                    cur = base;
+                }
+                Some(Node::File(_)) if !todo.is_empty() => return Err(Errno::ENOTDIR),
+                Some(_) => cur = next,
+            }
+        }
+        let node = self.files.get(&cur).cloned().ok_or(Errno::ENOENT)?;
+        Ok((cur, node))
+    }
+
+    /// Resolves `rel` beneath `root` without following any symbolic link and without leaving
+    /// `root`: the policy every mount point and every delete under a jail root follows.
+    /// `..` components and symlinks are refused with `ENOTCAPABLE` (what FreeBSD's
+    /// `O_RESOLVE_BENEATH` answers for an escape); a missing component is `ENOENT`.
+    pub fn resolve_beneath(&self, root: &str, rel: &str) -> Result<(String, Node), Errno> {
+        let root = normalize(root);
+        match self.files.get(&root) {
+            Some(Node::Dir) => {}
+            Some(_) => return Err(Errno::ENOTDIR),
+            None => return Err(Errno::ENOENT),
+        }
+        let mut cur = root;
+        for c in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
+            if c == ".." {
+                return Err(Errno::ENOTCAPABLE);
+            }
+            let next = normalize(&format!("{cur}/{c}"));
+            match self.files.get(&next) {
+                None => return Err(Errno::ENOENT),
+                Some(Node::Symlink(_)) => return Err(Errno::ENOTCAPABLE),
+                Some(_) => cur = next,
+            }
+        }
+        let node = self.files.get(&cur).cloned().ok_or(Errno::ENOENT)?;
+        Ok((cur, node))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution() {
+        let mut s = State::default();
+        s.files.insert("/".into(), Node::Dir);
+        s.mkdir_p("/j/root/etc").unwrap();
+        s.symlink("/j/root/proc", "/").unwrap();
+        s.symlink("/j/root/etc2", "etc").unwrap();
+        s.write_file("/j/root/etc/hosts", b"x").unwrap();
+        assert_eq!(
+            s.resolve("/j/root/etc2/hosts").unwrap().0,
+            "/j/root/etc/hosts"
+        );
+        assert_eq!(s.resolve("/j/root/proc").unwrap().0, "/");
+        assert_eq!(
+            s.resolve_beneath("/j/root", "proc").unwrap_err(),
+            Errno::ENOTCAPABLE
+        );
+        assert_eq!(
+            s.resolve_beneath("/j/root", "../root/etc").unwrap_err(),
+            Errno::ENOTCAPABLE
+        );
+        assert_eq!(
+            s.resolve_beneath("/j/root", "etc").unwrap().0,
+            "/j/root/etc"
+        );
+        assert_eq!(
+            s.resolve_beneath("/j/root", "nope").unwrap_err(),
+            Errno::ENOENT
+        );
+        assert_eq!(
+            s.resolve("/j/root/etc/hosts/x").unwrap_err(),
+            Errno::ENOTDIR
+        );
+        s.symlink("/loop", "/loop").unwrap();
+        assert_eq!(s.resolve("/loop").unwrap_err(), Errno::ELOOP);
+    }
+}

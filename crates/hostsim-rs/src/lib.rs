@@ -1,0 +1,310 @@
+//! A simulated FreeBSD host for testing code that embeds the cudajail crates, on any OS.
+//!
+//! One [`SimHost`] holds one consistent state — jails, devfs rulesets and mounts, kernel
+//! modules, sysctls, a file tree for jail roots, ZFS datasets, NVIDIA GPUs behind a fake
+//! driver — and implements every seam: [`jail::JailOps`], [`devfs::DevfsOps`],
+//! [`kld::KldOps`], [`linuxulator::SysctlOps`], [`linuxulator::MountOps`], [`zfs::ZfsOps`],
+//! [`nvgpu::NvTransport`]. It follows the kernel's documented rules and errors; each verb's
+//! documentation names the man page or kernel behaviour it follows and says where it guesses.
+//!
+//! # Testing your code without root
+//! ```
+//! use hostsim::{SimHost, Verb};
+//! use kld::KldOps;
+//!
+//! let host = SimHost::freebsd14_with_gpus(1);
+//! let before = host.snapshot();
+//! host.fail_at(Verb::KldLoad, 1, kld::Errno::EPERM);
+//! assert!(kld::ensure_loaded(&host, &["linux64"]).is_err());
+//! assert_eq!(host.snapshot(), before, "a failed load changed nothing");
+//! assert!(kld::ensure_loaded(&host, &["linux64"]).is_ok());
+//! assert!(host.modfind("linux_common").unwrap(), "linux64 pulled in linux_common");
+//! ```
+//!
+//! # Fault injection
+//! [`SimHost::fail_at`] fails the n-th call of a verb with an errno; [`SimHost::fail_after`]
+//! fails every call after the n-th. [`SimHost::calls`] is the ordered, typed call log, and
+//! [`SimHost::snapshot`] the whole state, comparable with `==`.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod devfs_sim;
+mod fs;
+mod jail_sim;
+mod kld_sim;
+mod linux_sim;
+mod nv_sim;
+mod zfs_sim;
+
+pub use fs::Node;
+pub use nv_sim::SimGpu;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
+use sysabi::Errno;
+
+/// Every verb of every seam, for fault injection and the call log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Verb {
+    JailCreate,
+    JailUpdate,
+    JailGet,
+    JailList,
+    JailRemove,
+    DevfsAddRule,
+    DevfsDeleteRule,
+    DevfsRules,
+    DevfsRulesets,
+    DevfsUseRuleset,
+    DevfsApplyRuleset,
+    KldLoad,
+    KldUnload,
+    KldFind,
+    KldModfind,
+    KldList,
+    SysctlGet,
+    SysctlSet,
+    Mount,
+    Unmount,
+    Mounts,
+    ZfsCreate,
+    ZfsSnapshot,
+    ZfsClone,
+    ZfsDestroy,
+    ZfsRollback,
+    ZfsExists,
+    ZfsChildren,
+    ZfsGetProp,
+    ZfsSetProp,
+    ZfsJail,
+    ZfsUnjail,
+    NvOpen,
+    NvEscape,
+    NvRmAlloc,
+    NvRmControl,
+    NvRmFree,
+}
+
+/// One logged call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The verb.
+    pub verb: Verb,
+    /// Its main argument, as text (jail name, module, path, dataset…).
+    pub subject: String,
+    /// Whether it failed, and with which errno.
+    pub failed: Option<Errno>,
+}
+
+/// The whole simulated kernel state; compare two snapshots with `==`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct State {
+    /// Jails by jid.
+    pub jails: BTreeMap<i32, jail_sim::SimJail>,
+    /// The last jid handed out (the kernel's `lastprid`).
+    pub last_jid: i32,
+    /// Loaded linker files by file name.
+    pub klds: BTreeMap<String, kld_sim::SimKld>,
+    /// Next linker file id.
+    pub next_kld_id: i32,
+    /// Sysctls by name, values as text.
+    pub sysctls: BTreeMap<String, String>,
+    /// devfs rulesets (global to the kernel).
+    pub rulesets: BTreeMap<devfs::RulesetId, Vec<devfs::Rule>>,
+    /// Mounts by mount point; several can stack on one point.
+    pub mounts: BTreeMap<String, Vec<linux_sim::SimMount>>,
+    /// The file tree (absolute paths).
+    pub files: BTreeMap<String, Node>,
+    /// Device nodes devfs knows (names below `/dev`).
+    pub devices: Vec<devfs::eval::Node>,
+    /// ZFS datasets and snapshots by full name.
+    pub datasets: BTreeMap<String, zfs_sim::SimDataset>,
+    /// NVIDIA GPUs.
+    pub gpus: Vec<SimGpu>,
+    /// The NVIDIA kernel driver version (`None`: no driver loaded).
+    pub nvidia_version: Option<String>,
+    /// RM objects: (client, handle) → (class, GPU index). A client is its own object.
+    pub rm_objects: BTreeMap<(u32, u32), (u32, u32)>,
+    /// ZFS transaction group counter (creation order of snapshots).
+    pub txg: u64,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    at: Vec<(Verb, u32, Errno)>,
+    after: Vec<(Verb, u32, Errno)>,
+    counts: BTreeMap<Verb, u32>,
+}
+
+/// The simulated host. Cheap to create; share it by reference (`&SimHost` implements the traits
+/// through `&self`).
+#[derive(Debug, Default)]
+pub struct SimHost {
+    state: Mutex<State>,
+    faults: Mutex<Faults>,
+    log: Mutex<Vec<Call>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in a test while holding the lock must not hide the state from the next assertion.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SimHost {
+    /// An empty host: no jails, no modules, no files but `/`.
+    pub fn empty() -> SimHost {
+        let h = SimHost::default();
+        lock(&h.state).files.insert("/".into(), Node::Dir);
+        h
+    }
+
+    /// A FreeBSD 14 host with `n` NVIDIA GPUs: the kernel with its built-in file systems,
+    /// `zfs.ko` and `nvidia.ko`/`nvidia-modeset.ko` loaded, the stock devfs rulesets 1–5, devfs on
+    /// `/dev`, a pool `zroot` mounted at `/zroot`, and the usual directories.
+    pub fn freebsd14_with_gpus(n: u32) -> SimHost {
+        let h = SimHost::empty();
+        {
+            let mut s = lock(&h.state);
+            kld_sim::seed(&mut s);
+            for d in [
+                "/dev",
+                "/etc",
+                "/compat",
+                "/compat/linux",
+                "/tmp",
+                "/usr",
+                "/zroot",
+            ] {
+                s.files.insert(d.into(), Node::Dir);
+            }
+            s.rulesets = devfs::eval::stock_rulesets();
+            s.sysctls
+                .insert("kern.osrelease".into(), "14.3-RELEASE".into());
+            s.sysctls.insert("security.jail.jailed".into(), "0".into());
+            s.sysctls
+                .insert("kern.elf64.fallback_brand".into(), "-1".into());
+            s.sysctls.insert("vfs.devfs.rule_depth".into(), "1".into());
+            let base = [
+                "null", "zero", "random", "urandom", "crypto", "ptmx", "pts", "fd", "fd/0", "fd/1",
+                "fd/2", "stdin", "stdout", "stderr", "mem", "kmem", "console", "ada0", "ada0p1",
+                "zfs", "fuse", "pf", "ttyv0",
+            ];
+            s.devices = base.iter().map(|d| devfs::eval::Node::new(d)).collect();
+            nv_sim::seed(&mut s, n, "580.95.05");
+            s.mounts.insert(
+                "/dev".into(),
+                vec![linux_sim::SimMount::new("devfs", "devfs", Some(0))],
+            );
+            zfs_sim::seed(&mut s, "zroot");
+        }
+        h
+    }
+
+    /// Fails the `nth` call (1-based, counted from now) of `verb` with `errno`; that call
+    /// changes nothing.
+    pub fn fail_at(&self, verb: Verb, nth: u32, errno: Errno) {
+        let mut f = lock(&self.faults);
+        let done = f.counts.get(&verb).copied().unwrap_or(0);
+        f.at.push((verb, done + nth, errno));
+    }
+
+    /// Fails every call of `verb` after the next `n` succeed.
+    pub fn fail_after(&self, verb: Verb, n: u32, errno: Errno) {
+        let mut f = lock(&self.faults);
+        let done = f.counts.get(&verb).copied().unwrap_or(0);
+        f.after.push((verb, done + n, errno));
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        let mut f = lock(&self.faults);
+        f.at.clear();
+        f.after.clear();
+    }
+
+    /// The ordered call log.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.log).clone()
+    }
+
+    /// A copy of the whole state.
+    pub fn snapshot(&self) -> State {
+        lock(&self.state).clone()
+    }
+
+    /// Changes the state directly (to plant files, devices, modules…).
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut lock(&self.state))
+    }
+
+    /// Counts and logs a call; returns the injected errno if this call must fail.
+    fn enter(&self, verb: Verb, subject: impl Into<String>) -> Option<Errno> {
+        let mut f = lock(&self.faults);
+        let n = {
+            let c = f.counts.entry(verb).or_insert(0);
+            *c += 1;
+            *c
+        };
+        let hit =
+            f.at.iter()
+                .find(|(v, k, _)| *v == verb && *k == n)
+                .or_else(|| f.after.iter().find(|(v, k, _)| *v == verb && n > *k))
+                .map(|(_, _, e)| *e);
+        lock(&self.log).push(Call {
+            verb,
+            subject: subject.into(),
+            failed: hit,
+        });
+        hit
+    }
+
+    /// Marks the last logged call as failed with `errno` (for kernel-rule failures).
+    fn failed(&self, errno: Errno) {
+        if let Some(c) = lock(&self.log).last_mut() {
+            c.failed = Some(errno);
+        }
+    }
+
+    fn st(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kld::KldOps;
+
+    #[test]
+    fn fail_at_counts_from_now_and_logs() {
+        let h = SimHost::freebsd14_with_gpus(0);
+        let _ = h.find("linux64");
+        h.fail_at(Verb::KldFind, 2, Errno::EIO);
+        assert!(h.find("a").is_ok());
+        assert_eq!(h.find("b").unwrap_err().errno(), Some(Errno::EIO));
+        assert!(h.find("c").is_ok());
+        let log = h.calls();
+        assert_eq!(log.len(), 4);
+        assert_eq!(
+            log[2],
+            Call {
+                verb: Verb::KldFind,
+                subject: "b".into(),
+                failed: Some(Errno::EIO)
+            }
+        );
+    }
+
+    #[test]
+    fn fail_after_fails_every_later_call() {
+        let h = SimHost::freebsd14_with_gpus(0);
+        h.fail_after(Verb::KldFind, 1, Errno::EPERM);
+        assert!(h.find("a").is_ok());
+        assert!(h.find("b").is_err());
+        assert!(h.find("c").is_err());
+        h.clear_faults();
+        assert!(h.find("d").is_ok());
+    }
+}

@@ -1,0 +1,365 @@
+//! Sysctls and mounts, after sysctl(3), nmount(2), unmount(2) and the file systems' mount code.
+//!
+//! Sysctls: a missing name is `ENOENT`; read-only names (`kern.osrelease`,
+//! `security.jail.jailed`, `hw.nvidia.version`) are `EPERM` on write; `compat.linux.*` exist only
+//! while `linux_common` is loaded (see the kld simulation).
+//!
+//! Mounts: the mount point is resolved beneath the jail root without following symlinks or `..`
+//! (`ENOTCAPABLE`), must exist (`ENOENT`) and be a directory (`ENOTDIR`); the file system must be
+//! compiled in or loaded (`ENODEV`); options a file system does not know fail with `EINVAL` and
+//! errmsg `"mount option <x> is unknown"` (vfs_filteropt); devfs's `ruleset` must be a decimal
+//! 0..65535 (`EINVAL` "invalid ruleset specification"); nullfs's source must be an existing
+//! directory. Mounts stack on a mount point; unmounting a path with nothing mounted is `EINVAL`,
+//! and one with mounts beneath it is `EBUSY`.
+
+use crate::kld_sim::module_loaded;
+use crate::{SimHost, Verb};
+use linuxulator::{from_errno, MountFlags, MountOps, MountSpec, MountedFs, Op, Result, SysctlOps};
+use sysabi::Errno;
+
+/// A mounted file system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMount {
+    /// Type.
+    pub fstype: String,
+    /// Source.
+    pub from: String,
+    /// devfs: the mount's current ruleset.
+    pub ruleset: Option<u16>,
+    /// Options as given.
+    pub options: Vec<(String, Option<String>)>,
+    /// Flags.
+    pub flags: u32,
+}
+
+impl SimMount {
+    pub(crate) fn new(fstype: &str, from: &str, ruleset: Option<u16>) -> SimMount {
+        SimMount {
+            fstype: fstype.into(),
+            from: from.into(),
+            ruleset,
+            options: vec![],
+            flags: 0,
+        }
+    }
+}
+
+const READ_ONLY: &[&str] = &[
+    "kern.osrelease",
+    "security.jail.jailed",
+    "hw.nvidia.version",
+];
+
+fn known_options(fstype: &str) -> &'static [&'static str] {
+    match fstype {
+        "devfs" => &["ruleset"],
+        "tmpfs" => &[
+            "mode",
+            "size",
+            "uid",
+            "gid",
+            "inodes",
+            "maxfilesize",
+            "nonc",
+            "nomtime",
+            "easize",
+        ],
+        "fdescfs" => &["linrdlnk", "nodup"],
+        "nullfs" => &["nocache", "cache"],
+        _ => &[],
+    }
+}
+
+impl SysctlOps for SimHost {
+    fn get(&self, name: &str) -> Result<Option<String>> {
+        if let Some(e) = self.enter(Verb::SysctlGet, name) {
+            return Err(from_errno(Op::SysctlGet, e, name));
+        }
+        Ok(self.st().sysctls.get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &str) -> Result<()> {
+        if let Some(e) = self.enter(Verb::SysctlSet, name) {
+            return Err(from_errno(Op::SysctlSet, e, name));
+        }
+        let mut s = self.st();
+        let Some(cur) = s.sysctls.get(name) else {
+            self.failed(Errno::ENOENT);
+            return Err(from_errno(Op::SysctlSet, Errno::ENOENT, name));
+        };
+        if READ_ONLY.contains(&name) {
+            self.failed(Errno::EPERM);
+            return Err(from_errno(Op::SysctlSet, Errno::EPERM, name).detail("read-only sysctl"));
+        }
+        if cur.parse::<i64>().is_ok() && value.parse::<i64>().is_err() {
+            self.failed(Errno::EINVAL);
+            return Err(from_errno(Op::SysctlSet, Errno::EINVAL, name).detail("integer sysctl"));
+        }
+        if name == "compat.linux.osrelease" {
+            if let Err(e) = value.parse::<linuxulator::LinuxRelease>() {
+                self.failed(Errno::EINVAL);
+                return Err(from_errno(Op::SysctlSet, Errno::EINVAL, name).detail(e.to_string()));
+            }
+        }
+        s.sysctls.insert(name.into(), value.into());
+        Ok(())
+    }
+}
+
+impl MountOps for SimHost {
+    fn mount(&self, root: &str, spec: &MountSpec) -> Result<String> {
+        let subject = format!("{root}/{}", spec.target);
+        if let Some(e) = self.enter(Verb::Mount, &subject) {
+            return Err(from_errno(Op::Mount, e, &subject));
+        }
+        let pairs = spec.nmount_pairs(&subject)?;
+        let mut s = self.st();
+        let fail = |e: Errno, msg: Option<String>| {
+            self.failed(e);
+            let err = from_errno(Op::Mount, e, &subject);
+            Err(match msg {
+                Some(m) => err.kernel_msg(m),
+                None => err,
+            })
+        };
+        let (on, node) = match s.resolve_beneath(root, &spec.target) {
+            Ok(x) => x,
+            Err(e) => return fail(e, None),
+        };
+        if node != crate::Node::Dir {
+            return fail(Errno::ENOTDIR, None);
+        }
+        let fs_ok = match spec.fstype.as_str() {
+            "devfs" | "tmpfs" | "nullfs" => module_loaded(&s, &spec.fstype),
+            "fdescfs" | "linprocfs" | "linsysfs" | "procfs" | "zfs" => {
+                module_loaded(&s, &spec.fstype)
+            }
+            _ => false,
+        };
+        if !fs_ok {
+            return fail(Errno::ENODEV, None);
+        }
+        let known = known_options(&spec.fstype);
+        for (k, _) in pairs.iter().skip(3) {
+            if !known.contains(&k.as_str()) {
+                return fail(
+                    Errno::EINVAL,
+                    Some(format!("mount option <{k}> is unknown")),
+                );
+            }
+        }
+        let mut ruleset = None;
+        if spec.fstype == "devfs" {
+            let r = spec
+                .options
+                .iter()
+                .find(|(k, _)| k == "ruleset")
+                .and_then(|(_, v)| v.clone());
+            match r.map(|v| v.parse::<u16>()) {
+                None => ruleset = Some(0),
+                Some(Ok(n)) => ruleset = Some(n),
+                Some(Err(_)) => {
+                    return fail(Errno::EINVAL, Some("invalid ruleset specification".into()))
+                }
+            }
+        }
+        if spec.fstype == "nullfs" {
+            match s.resolve(&spec.from) {
+                Ok((_, crate::Node::Dir)) => {}
+                Ok(_) => return fail(Errno::ENOTDIR, None),
+                Err(e) => return fail(e, None),
+            }
+        }
+        s.mounts.entry(on.clone()).or_default().push(SimMount {
+            fstype: spec.fstype.clone(),
+            from: spec.from.clone(),
+            ruleset,
+            options: spec.options.clone(),
+            flags: spec.flags.bits(),
+        });
+        Ok(on)
+    }
+
+    fn unmount(&self, on: &str, _flags: MountFlags) -> Result<()> {
+        if let Some(e) = self.enter(Verb::Unmount, on) {
+            return Err(from_errno(Op::Unmount, e, on));
+        }
+        let mut s = self.st();
+        let p = crate::fs::normalize(on);
+        if s.mounts.get(&p).is_none_or(|v| v.is_empty()) {
+            self.failed(Errno::EINVAL);
+            return Err(from_errno(Op::Unmount, Errno::EINVAL, on).detail("not a mount point"));
+        }
+        let prefix = format!("{p}/");
+        if s.mounts
+            .iter()
+            .any(|(k, v)| k.starts_with(&prefix) && !v.is_empty())
+        {
+            self.failed(Errno::EBUSY);
+            return Err(from_errno(Op::Unmount, Errno::EBUSY, on));
+        }
+        if let Some(v) = s.mounts.get_mut(&p) {
+            v.pop();
+            if v.is_empty() {
+                s.mounts.remove(&p);
+            }
+        }
+        Ok(())
+    }
+
+    fn mounts(&self) -> Result<Vec<MountedFs>> {
+        if let Some(e) = self.enter(Verb::Mounts, "") {
+            return Err(from_errno(Op::MountList, e, ""));
+        }
+        let s = self.st();
+        Ok(s.mounts
+            .iter()
+            .flat_map(|(on, v)| {
+                v.iter().map(move |m| MountedFs {
+                    fstype: m.fstype.clone(),
+                    from: m.from.clone(),
+                    on: on.clone(),
+                })
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SimHost;
+    use kld::KldOps;
+    use linuxulator::mount::Bind;
+    use linuxulator::{linux_mount_set, ErrorKind, MountFlags, MountOps, SysctlOps};
+
+    fn host() -> SimHost {
+        let h = SimHost::freebsd14_with_gpus(1);
+        h.with_state(|s| {
+            for d in ["dev", "dev/shm", "dev/fd", "proc", "sys", "home"] {
+                s.mkdir_p(&format!("/j/r/{d}")).unwrap();
+            }
+            s.mkdir_p("/home").unwrap();
+        });
+        h
+    }
+
+    #[test]
+    fn the_linux_set_mounts_and_unmounts_in_reverse() {
+        let h = host();
+        let set = linux_mount_set(
+            100,
+            Some("1g"),
+            &[Bind {
+                host: "/home".into(),
+                target: "home".into(),
+                rw: false,
+            }],
+        );
+        // Without the modules, fdescfs is not there.
+        assert_eq!(
+            h.mount("/j/r", &set[2]).unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
+        kld::ensure_loaded(&h, &["fdescfs", "linprocfs", "linsysfs"]).unwrap();
+        let mut done = Vec::new();
+        for m in &set {
+            done.push(h.mount("/j/r", m).unwrap());
+        }
+        assert_eq!(done[0], "/j/r/dev");
+        assert_eq!(
+            h.unmount("/j/r/dev", MountFlags::empty())
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Busy
+        );
+        for on in done.iter().rev() {
+            h.unmount(on, MountFlags::empty()).unwrap();
+        }
+        assert_eq!(
+            h.unmount("/j/r/dev", MountFlags::empty())
+                .unwrap_err()
+                .errno(),
+            Some(linuxulator::Errno::EINVAL)
+        );
+        assert_eq!(
+            h.mounts().unwrap().len(),
+            2,
+            "only /dev and the pool remain"
+        );
+    }
+
+    #[test]
+    fn a_planted_symlink_never_leads_a_mount_onto_the_host() {
+        let h = host();
+        h.load("linprocfs").unwrap();
+        h.with_state(|s| {
+            s.files.remove("/j/r/proc");
+            s.symlink("/j/r/proc", "/").unwrap();
+        });
+        let before = h.snapshot();
+        let set = linux_mount_set(100, None, &[]);
+        let e = h.mount("/j/r", &set[3]).unwrap_err();
+        assert_eq!(e.errno(), Some(linuxulator::Errno::ENOTCAPABLE));
+        assert_eq!(
+            h.snapshot(),
+            before,
+            "nothing mounted anywhere, on / least of all"
+        );
+    }
+
+    #[test]
+    fn option_and_ruleset_checks() {
+        let h = host();
+        let mut devfs = linux_mount_set(100, None, &[])[0].clone();
+        devfs.options = vec![("ruleset".into(), Some("x".into()))];
+        assert_eq!(
+            h.mount("/j/r", &devfs).unwrap_err().kernel_message(),
+            Some("invalid ruleset specification")
+        );
+        devfs.options = vec![("bogus".into(), None)];
+        assert_eq!(
+            h.mount("/j/r", &devfs).unwrap_err().kernel_message(),
+            Some("mount option <bogus> is unknown")
+        );
+        let bind = linux_mount_set(
+            0,
+            None,
+            &[Bind {
+                host: "/nope".into(),
+                target: "home".into(),
+                rw: true,
+            }],
+        );
+        assert_eq!(
+            h.mount("/j/r", &bind[5]).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn sysctl_rules() {
+        let h = host();
+        assert_eq!(
+            h.set("kern.osrelease", "x").unwrap_err().kind(),
+            ErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            h.set("no.such", "1").unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            h.set("kern.elf64.fallback_brand", "linux")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidInput
+        );
+        h.set("kern.elf64.fallback_brand", "3").unwrap();
+        h.load("linux64").unwrap();
+        assert!(h.set("compat.linux.osrelease", "6.8").is_err());
+        h.set("compat.linux.osrelease", "6.8.0").unwrap();
+        assert_eq!(
+            h.get("compat.linux.osrelease").unwrap().as_deref(),
+            Some("6.8.0")
+        );
+    }
+}
