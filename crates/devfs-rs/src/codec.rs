@@ -131,6 +131,15 @@ impl RawRule {
                     r.iacts |= DRA_INCSET;
                     r.incset = rs.0;
                 }
+                Action::UserName(n) | Action::GroupName(n) => {
+                    return Err(Error::new(
+                        Op::Validate,
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "rule `{rule}`: user/group {n:?} must be resolved to a number first"
+                        ),
+                    ))
+                }
             }
         }
         Ok(r)

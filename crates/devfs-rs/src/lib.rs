@@ -11,9 +11,10 @@
 //! Layering: [`types`] and [`codec`] are pure → [`DevfsOps`] → the FreeBSD implementation (on
 //! an fd of a devfs mount) or `hostsim::SimHost`.
 //!
-//! # Not done here (yet)
-//! devfs.rules(5) parsing, the visibility evaluator and the FreeBSD backend arrive with the
-//! devfs-rs issue.
+//! | devfs.rules(5) files, `add …` lines | [`text::RulesFile`], [`text::parse_rule_line`] |
+//! | which nodes a mount shows (fnmatch, includes, depth) | [`eval::visible`], [`eval::fnmatch`] |
+//!
+//! On FreeBSD, `DevfsHost` implements [`DevfsOps`] with the ioctls.
 //!
 //! # References
 //! [devfs(8)](https://man.freebsd.org/cgi/man.cgi?query=devfs&sektion=8),
@@ -27,11 +28,18 @@ mod abi;
 pub mod codec;
 mod error;
 pub mod eval;
+#[cfg(target_os = "freebsd")]
+mod native;
 mod ops;
+#[cfg(target_os = "freebsd")]
+mod sys;
+pub mod text;
 pub mod types;
 
 pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
+#[cfg(target_os = "freebsd")]
+pub use native::DevfsHost;
 pub use ops::{delete_ruleset, DevfsOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{Action, Condition, DevType, Rule, RuleId, Ruleset, RulesetId};

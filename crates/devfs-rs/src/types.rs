@@ -105,6 +105,10 @@ pub enum Action {
     User(u32),
     /// `group N`.
     Group(u32),
+    /// `user NAME`: resolved to a uid on the host (getpwnam) before it reaches the kernel.
+    UserName(String),
+    /// `group NAME`: resolved to a gid on the host (getgrnam) before it reaches the kernel.
+    GroupName(String),
     /// `mode 0660` (octal in text).
     Mode(u16),
     /// `include N`.
@@ -211,7 +215,7 @@ impl fmt::Display for Rule {
         }
         for c in &self.conditions {
             match c {
-                Condition::Path(p) => write!(f, " path '{p}'")?,
+                Condition::Path(p) => write!(f, " path {}", crate::text::quote_pattern(p))?,
                 Condition::Type(t) => write!(f, " type {}", t.as_str())?,
             }
         }
@@ -221,6 +225,8 @@ impl fmt::Display for Rule {
                 Action::Unhide => f.write_str(" unhide")?,
                 Action::User(u) => write!(f, " user {u}")?,
                 Action::Group(g) => write!(f, " group {g}")?,
+                Action::UserName(u) => write!(f, " user {}", crate::text::quote(u))?,
+                Action::GroupName(g) => write!(f, " group {}", crate::text::quote(g))?,
                 Action::Mode(m) => write!(f, " mode {m:04o}")?,
                 Action::Include(r) => write!(f, " include {r}")?,
             }

@@ -3,17 +3,8 @@
 use crate::types::{JailFlags, JailSys, MAXHOSTNAMELEN, MAXPATHLEN};
 use sysabi::abi::{AbiFact, AbiSet, CTarget};
 
-/// The iovec layout the `sys` layer relies on (`struct iovec` from `<sys/uio.h>`).
-#[repr(C)]
-#[allow(dead_code)]
-pub(crate) struct IovecLayout {
-    base: *mut u8,
-    len: usize,
-}
-
-/// Every jail ABI fact: flags, jailsys values, buffer sizes, `struct iovec`.
+/// Every jail ABI fact: flags, jailsys values, buffer sizes (`struct iovec` is in sysabi's).
 pub fn abi_facts() -> Vec<AbiSet> {
-    use std::mem::offset_of;
     vec![AbiSet::new(
         "jail",
         CTarget::FreeBsd,
@@ -29,8 +20,5 @@ pub fn abi_facts() -> Vec<AbiSet> {
         AbiFact::value("JAIL_SYS_INHERIT", JailSys::Inherit as u64),
         AbiFact::value("MAXHOSTNAMELEN", MAXHOSTNAMELEN as u64),
         AbiFact::value("MAXPATHLEN", MAXPATHLEN as u64),
-        AbiFact::size::<IovecLayout>("struct iovec"),
-        AbiFact::offset("struct iovec", "iov_base", offset_of!(IovecLayout, base)),
-        AbiFact::offset("struct iovec", "iov_len", offset_of!(IovecLayout, len)),
     ])]
 }

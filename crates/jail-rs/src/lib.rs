@@ -18,9 +18,11 @@
 //! # Testing your code without root
 //! Write your orchestration against `&dyn JailOps` and hand it a `hostsim::SimHost` in tests.
 //!
+//! On FreeBSD, `JailHost` implements [`JailOps`] with the system calls and `JailCommandExt`
+//! runs a command inside a jail.
+//!
 //! # Not done here (yet)
-//! The FreeBSD `sys` backend and jail.conf(5) arrive with the jail-rs issue; this crate so far
-//! holds the pure layer and the seam.
+//! jail.conf(5) reading and writing arrives with the jail-rs issue.
 //!
 //! # References
 //! [jail(2)](https://man.freebsd.org/cgi/man.cgi?query=jail&sektion=2),
@@ -32,11 +34,17 @@
 mod abi;
 pub mod codec;
 mod error;
+#[cfg(target_os = "freebsd")]
+mod native;
 mod ops;
+#[cfg(target_os = "freebsd")]
+mod sys;
 pub mod types;
 
 pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
+#[cfg(target_os = "freebsd")]
+pub use native::{JailCommandExt, JailHost};
 pub use ops::{JailInfo, JailOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{JailFlags, JailName, JailSpec, JailSys, Jid, ParamType, ParamValue, KNOWN_PARAMS};

@@ -22,9 +22,15 @@
 mod abi;
 pub mod codec;
 mod error;
+#[cfg(target_os = "freebsd")]
+mod native;
 mod ops;
+#[cfg(target_os = "freebsd")]
+mod sys;
 
 pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
+#[cfg(target_os = "freebsd")]
+pub use native::KldHost;
 pub use ops::{ensure_loaded, KldFile, KldFileId, KldOps, Loaded};
 pub use sysabi::{Errno, ErrorKind};

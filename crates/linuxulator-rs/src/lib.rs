@@ -25,12 +25,19 @@
 mod abi;
 mod error;
 pub mod mount;
+#[cfg(target_os = "freebsd")]
+mod native;
 mod ops;
+#[cfg(target_os = "freebsd")]
+mod sys;
+pub mod sysctl;
 pub mod types;
 
 pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
 pub use mount::{linux_mount_set, MountFlags, MountSpec};
+#[cfg(target_os = "freebsd")]
+pub use native::LinuxHost;
 pub use ops::{MountOps, MountedFs, SysctlOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{min_osrelease, LinuxRelease, Suite};

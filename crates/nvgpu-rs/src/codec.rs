@@ -630,3 +630,42 @@ mod decode_tests {
         }
     }
 }
+
+/// The version number in FreeBSD's `hw.nvidia.version` sysctl
+/// (`"NVIDIA UNIX x86_64 Kernel Module  580.95.05  Release Build  (builder@host)  Tue …"`):
+/// the first word that looks like `N.N` or `N.N.N`.
+pub fn parse_sysctl_version(s: &str) -> Option<String> {
+    s.split_whitespace()
+        .find(|w| {
+            let parts: Vec<&str> = w.split('.').collect();
+            (2..=3).contains(&parts.len())
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(String::from)
+}
+
+#[cfg(test)]
+mod sysctl_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn freebsd_version_line() {
+        let s = "NVIDIA UNIX x86_64 Kernel Module  580.95.05  Release Build  (root@14amd64)  Tue Oct 21 2025";
+        assert_eq!(parse_sysctl_version(s).as_deref(), Some("580.95.05"));
+        assert_eq!(
+            parse_sysctl_version("NVIDIA UNIX x86_64 Kernel Module  390.157").as_deref(),
+            Some("390.157")
+        );
+        assert_eq!(parse_sysctl_version("no version here 1.2.3.4 x86_64"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC{0,80}") {
+            let _ = parse_sysctl_version(&s);
+        }
+    }
+}

@@ -44,6 +44,8 @@ mod sys;
 pub use abi::abi_facts;
 pub use driver::{Driver, GpuInfo};
 pub use error::{Error, Op, Result};
+#[cfg(target_os = "freebsd")]
+pub use native::sysctl_version;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 pub use native::NativeTransport;
 pub use ops::{NvDevice, NvTransport};

@@ -165,3 +165,26 @@ impl NvTransport for NativeTransport {
         Ok(NvStatus(bytes::u32_at(&b, 12).unwrap_or(u32::MAX)))
     }
 }
+
+/// The driver version from FreeBSD's `hw.nvidia.version` sysctl, without opening any device.
+///
+/// # Errors
+/// `NotFound` when `nvidia.ko` is not loaded (no such sysctl); `VersionMismatch` when the text
+/// holds no version.
+#[cfg(target_os = "freebsd")]
+pub fn sysctl_version() -> Result<String> {
+    let op = Op::Escape("sysctl hw.nvidia.version");
+    let text = sys::sysctl_string(c"hw.nvidia.version").map_err(|e| {
+        Error::from_errno(op, errno_of(&e))
+            .subject("hw.nvidia.version")
+            .detail("is nvidia.ko loaded?")
+    })?;
+    codec::parse_sysctl_version(&text).ok_or_else(|| {
+        Error::new(
+            op,
+            ErrorKind::VersionMismatch,
+            format!("no version in {text:?}"),
+        )
+        .subject("hw.nvidia.version")
+    })
+}

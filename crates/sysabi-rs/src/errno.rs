@@ -67,6 +67,7 @@ errnos! {
     EFBIG = 27, Some(27), "file too large";
     ENOSPC = 28, Some(28), "no space left on device";
     EROFS = 30, Some(30), "read-only file system";
+    EMLINK = 31, Some(31), "too many links (O_NOFOLLOW on a symlink)";
     EPIPE = 32, Some(32), "broken pipe";
     ERANGE = 34, Some(34), "result too large";
     EAGAIN = 35, Some(11), "resource temporarily unavailable";

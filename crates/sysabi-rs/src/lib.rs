@@ -28,6 +28,7 @@ pub mod abi;
 mod errno;
 mod error;
 pub mod ioc;
+pub mod iov;
 
 pub use errno::Errno;
 pub use error::{Error, ErrorKind, OpName};

@@ -87,7 +87,14 @@ impl nvgpu_lib::NvTransport for NoDriver {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Version => println!("{}", driver()?.version()),
+        Cmd::Version => {
+            #[cfg(target_os = "freebsd")]
+            match nvgpu_lib::sysctl_version() {
+                Ok(v) => println!("hw.nvidia.version: {v}"),
+                Err(e) => eprintln!("nvgpu: {e}"),
+            }
+            println!("{}", driver()?.version());
+        }
         Cmd::List { json } => {
             let d = driver()?;
             let gpus = d.gpus()?;

@@ -43,3 +43,43 @@ pub fn ioctl(
         }
     }
 }
+
+/// Reads a string sysctl by name with `sysctlbyname(3)` (FreeBSD only: `hw.nvidia.version`).
+#[cfg(target_os = "freebsd")]
+pub fn sysctl_string(name: &CStr) -> io::Result<String> {
+    let mut len: libc::size_t = 0;
+    // SAFETY: a NULL old buffer with a valid length pointer asks only for the size; `name` is a
+    // valid C string for the call.
+    let r = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            &mut len,
+            std::ptr::null(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = vec![0u8; len + 1];
+    let mut len2 = buf.len();
+    // SAFETY: `buf` is writable for `len2` bytes and outlives the call; the kernel writes at most
+    // `len2` bytes and stores the written length in `len2`.
+    let r = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut len2,
+            std::ptr::null(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(len2);
+    Ok(String::from_utf8_lossy(&buf)
+        .trim_end_matches('\0')
+        .to_string())
+}
