@@ -23,11 +23,13 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod abi;
+pub mod doctor;
 mod error;
 pub mod mount;
 #[cfg(target_os = "freebsd")]
 mod native;
 mod ops;
+pub mod rcconf;
 #[cfg(target_os = "freebsd")]
 mod sys;
 pub mod sysctl;

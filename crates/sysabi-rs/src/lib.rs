@@ -29,6 +29,7 @@ mod errno;
 mod error;
 pub mod ioc;
 pub mod iov;
+pub mod testing;
 
 pub use errno::Errno;
 pub use error::{Error, ErrorKind, OpName};

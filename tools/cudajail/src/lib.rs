@@ -39,6 +39,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check whether this host is ready for CUDA jails; every problem comes with the command
+    /// that fixes it. Exits 1 when a check fails.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Check a simulated FreeBSD 14 host with one GPU instead of this one (for trying the
+        /// tool on any OS).
+        #[arg(long)]
+        sim: bool,
+    },
 }
 
 /// Why a run failed, mapped to an exit code by the binary.
@@ -48,6 +59,13 @@ pub enum Failure {
     Usage(String),
     /// The operation failed: exit 1.
     Failed(anyhow::Error),
+    /// A report to print on standard output, whose findings make the run fail (exit 1).
+    Report {
+        /// The report (text or JSON).
+        out: String,
+        /// One line for standard error.
+        summary: String,
+    },
 }
 
 impl Failure {
@@ -55,7 +73,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
-            Failure::Failed(_) => 1,
+            Failure::Failed(_) | Failure::Report { .. } => 1,
         }
     }
 }
@@ -65,6 +83,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Usage(m) => write!(f, "{m}"),
             Failure::Failed(e) => write!(f, "{e:#}"),
+            Failure::Report { summary, .. } => f.write_str(summary),
         }
     }
 }
@@ -92,12 +111,66 @@ pub fn load_spec(path: Option<&std::path::Path>) -> Result<spec::Valid, Failure>
     })
 }
 
+/// Renders doctor checks as a table or JSON; fails when any check fails.
+fn report_doctor(checks: &[linuxulator::doctor::Check], json: bool) -> Result<String, Failure> {
+    use linuxulator::doctor::Status;
+    let text = if json {
+        serde_json::to_string_pretty(checks).map_err(|e| Failure::Failed(e.into()))?
+    } else {
+        let mut t = String::new();
+        for c in checks {
+            let s = match c.status {
+                Status::Ok => "ok  ",
+                Status::Warn => "WARN",
+                Status::Fail => "FAIL",
+            };
+            t.push_str(&format!("{s} {:<22} {}\n", c.id, c.evidence));
+            if let Some(f) = &c.fix {
+                t.push_str(&format!("     {:<22} fix: {f}\n", ""));
+            }
+        }
+        t
+    };
+    if checks.iter().any(|c| c.status == Status::Fail) {
+        let n = checks.iter().filter(|c| c.status == Status::Fail).count();
+        return Err(Failure::Report {
+            out: text,
+            summary: format!("{n} check(s) failed; run the fix commands as root"),
+        });
+    }
+    Ok(text)
+}
+
+fn doctor(json: bool, sim: bool) -> Result<String, Failure> {
+    if sim {
+        let h = hostsim::SimHost::freebsd14_with_gpus(1);
+        return report_doctor(&linuxulator::doctor::doctor(&h, &h, &h, &h), json);
+    }
+    #[cfg(target_os = "freebsd")]
+    {
+        let (k, l) = (kld::KldHost, linuxulator::LinuxHost);
+        report_doctor(
+            &linuxulator::doctor::doctor(&k, &l, &l, &linuxulator::doctor::StdFs),
+            json,
+        )
+    }
+    #[cfg(not(target_os = "freebsd"))]
+    {
+        let _ = json;
+        Err(Failure::Failed(anyhow::anyhow!(
+            "doctor checks a FreeBSD host and this is {}; run it on FreeBSD, or try `cudajail doctor --sim`",
+            std::env::consts::OS
+        )))
+    }
+}
+
 /// Runs a command and returns its output text.
 ///
 /// # Errors
 /// See [`Failure`].
 pub fn run(cli: &Cli) -> Result<String, Failure> {
     match &cli.command {
+        Command::Doctor { json, sim } => doctor(*json, *sim),
         Command::Plan { spec, json } => {
             let v = load_spec(spec.as_deref())?;
             let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;

@@ -11,6 +11,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(f) => {
+            if let cudajail::Failure::Report { out, .. } = &f {
+                println!("{out}");
+            }
             eprintln!("cudajail: {f}");
             if matches!(f, cudajail::Failure::Usage(_)) {
                 eprintln!("hint: every spec field has a default; see `cudajail plan` with no file for a working example");

@@ -1,0 +1,92 @@
+//! Privileged tests on a real FreeBSD kernel: `sudo cargo test -p jail-rs -- --ignored`.
+#![cfg(target_os = "freebsd")]
+
+use jail::{ErrorKind, JailCommandExt, JailHost, JailName, JailOps, JailSpec, ParamValue};
+use sysabi::testing::{require_root, unique};
+
+struct Guard(Option<jail::Jid>);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(j) = self.0.take() {
+            let _ = JailHost.remove(j);
+        }
+    }
+}
+
+#[test]
+#[ignore = "root: creates jails"]
+fn create_get_list_update_attach_remove() {
+    require_root();
+    let root = std::env::temp_dir().join(unique("jailroot"));
+    std::fs::create_dir_all(&root).unwrap();
+    let name = JailName::new(&unique("rstest")).unwrap();
+    let spec = JailSpec::new(name.clone(), root.to_str().unwrap())
+        .param("persist", ParamValue::Bool(true))
+        .param("host.hostname", ParamValue::Str("rstest".into()));
+    let jid = JailHost.create(&spec).unwrap();
+    let mut g = Guard(Some(jid));
+    let got = JailHost.get(&name).unwrap().unwrap();
+    assert_eq!(got.jid, jid);
+    assert_eq!(got.path, root.to_str().unwrap());
+    assert!(JailHost
+        .list()
+        .unwrap()
+        .iter()
+        .any(|j| j.jid == jid && j.name == name));
+    assert_eq!(
+        JailHost.create(&spec).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    JailHost
+        .update(
+            jid,
+            &[("host.hostname".into(), ParamValue::Str("renamed".into()))],
+        )
+        .unwrap();
+    JailHost.remove(jid).unwrap();
+    g.0 = None;
+    assert!(JailHost.get(&name).unwrap().is_none());
+    assert_eq!(
+        JailHost.remove(jid).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "root: asks the kernel to create jails it must refuse"]
+fn the_kernel_refuses_bad_roots_and_params_and_says_why() {
+    require_root();
+    let file = std::env::temp_dir().join(unique("notadir"));
+    std::fs::write(&file, b"x").unwrap();
+    let name = JailName::new(&unique("rsbad")).unwrap();
+    let e = JailHost
+        .create(
+            &JailSpec::new(name.clone(), file.to_str().unwrap())
+                .param("persist", ParamValue::Bool(true)),
+        )
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(jail::Errno::ENOTDIR), "{e}");
+    std::fs::remove_file(&file).unwrap();
+    assert!(JailHost.get(&name).unwrap().is_none(), "nothing created");
+}
+
+#[test]
+#[ignore = "root: creates a jail and runs a command in it"]
+fn a_command_runs_inside_the_jail() {
+    require_root();
+    // Rooted at / so that /bin/hostname exists inside; host=new gives it its own hostname.
+    let name = JailName::new(&unique("rsexec")).unwrap();
+    let spec = JailSpec::new(name, "/")
+        .param("persist", ParamValue::Bool(true))
+        .param("host", ParamValue::Sys(jail::JailSys::New))
+        .param("host.hostname", ParamValue::Str("rsexec-host".into()));
+    let jid = JailHost.create(&spec).unwrap();
+    let _g = Guard(Some(jid));
+    let out = std::process::Command::new("/bin/hostname")
+        .jail(jid)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "rsexec-host");
+}

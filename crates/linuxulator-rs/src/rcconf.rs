@@ -1,0 +1,369 @@
+//! rc.conf(5) and loader.conf(5) editing that behaves like sysrc(8): comments, blank lines and
+//! order are kept; only the assignment touched is rewritten; the file is replaced atomically.
+//!
+//! Both files are sequences of shell assignments `name="value"` (loader.conf the same
+//! syntax); the last assignment of a name wins. Lines that are not plain assignments (shell
+//! code, `if` blocks) are kept byte for byte and never edited.
+//!
+//! # References
+//! [sysrc(8)](https://man.freebsd.org/cgi/man.cgi?query=sysrc&sektion=8),
+//! [rc.conf(5)](https://man.freebsd.org/cgi/man.cgi?query=rc.conf&sektion=5),
+//! [loader.conf(5)](https://man.freebsd.org/cgi/man.cgi?query=loader.conf&sektion=5)
+
+use crate::error::{Error, Op, Result};
+use std::fmt;
+use std::path::Path;
+use sysabi::ErrorKind;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    /// `name=value` with its value decoded; `text` is the original line.
+    Assign {
+        name: String,
+        value: String,
+        text: String,
+    },
+    /// Anything else, kept as is.
+    Other(String),
+}
+
+/// An rc.conf-style file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RcConf {
+    lines: Vec<Line>,
+    trailing_newline: bool,
+}
+
+fn valid_name(n: &str) -> bool {
+    n.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Decodes a shell word (the value part): `"…"` with `\` escapes, `'…'` literal, bare words;
+/// then optional whitespace and a `#` comment. `None` when it is not a simple value (unclosed
+/// quote, `$(…)`, several words).
+fn decode_value(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut it = s.chars().peekable();
+    loop {
+        match it.peek().copied() {
+            None => return Some(out),
+            Some(c) if c.is_whitespace() => {
+                let rest: String = it.collect();
+                let r = rest.trim_start();
+                return (r.is_empty() || r.starts_with('#')).then_some(out);
+            }
+            Some('"') => {
+                it.next();
+                loop {
+                    match it.next()? {
+                        '"' => break,
+                        '\\' => {
+                            let n = it.next()?;
+                            if !matches!(n, '"' | '\\' | '$' | '`' | '\n') {
+                                out.push('\\');
+                            }
+                            out.push(n);
+                        }
+                        '$' | '`' => return None,
+                        c => out.push(c),
+                    }
+                }
+            }
+            Some('\'') => {
+                it.next();
+                loop {
+                    match it.next()? {
+                        '\'' => break,
+                        c => out.push(c),
+                    }
+                }
+            }
+            Some('$' | '`' | ';' | '&' | '|' | '(' | ')' | '<' | '>') => return None,
+            Some('\\') => {
+                it.next();
+                out.push(it.next()?);
+            }
+            Some(c) => {
+                it.next();
+                out.push(c);
+            }
+        }
+    }
+}
+
+/// Encodes a value in double quotes, escaping what the shell would expand.
+fn encode_value(v: &str) -> String {
+    let mut s = String::from("\"");
+    for c in v.chars() {
+        if matches!(c, '"' | '\\' | '$' | '`') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    s
+}
+
+impl RcConf {
+    /// Parses a file; never fails: what is not a plain assignment is kept verbatim.
+    pub fn parse(text: &str) -> RcConf {
+        let lines = text
+            .split_inclusive('\n')
+            .map(|l| {
+                let raw = l.strip_suffix('\n').unwrap_or(l);
+                let t = raw.trim_start();
+                if let Some((name, rest)) = t.split_once('=') {
+                    if valid_name(name) {
+                        if let Some(value) = decode_value(rest) {
+                            return Line::Assign {
+                                name: name.into(),
+                                value,
+                                text: raw.into(),
+                            };
+                        }
+                    }
+                }
+                Line::Other(raw.into())
+            })
+            .collect();
+        RcConf {
+            lines,
+            trailing_newline: text.is_empty() || text.ends_with('\n'),
+        }
+    }
+
+    /// The value of `name` (the last assignment, as the shell sees it).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.lines.iter().rev().find_map(|l| match l {
+            Line::Assign { name: n, value, .. } if n == name => Some(value.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `sysrc name=value`: rewrites the last assignment of `name` in place, or appends one.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a name that is not a shell variable name or a value
+    /// with a newline or NUL.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        if !valid_name(name) {
+            return Err(Error::new(
+                Op::Validate,
+                ErrorKind::InvalidInput,
+                format!("{name:?} is not a variable name"),
+            ));
+        }
+        if value.contains(['\n', '\0']) {
+            return Err(Error::new(
+                Op::Validate,
+                ErrorKind::InvalidInput,
+                format!("value for {name}: no newlines or NUL"),
+            ));
+        }
+        let text = format!("{name}={}", encode_value(value));
+        let new = Line::Assign {
+            name: name.into(),
+            value: value.into(),
+            text,
+        };
+        let pos = self
+            .lines
+            .iter()
+            .rposition(|l| matches!(l, Line::Assign { name: n, .. } if n == name));
+        match pos {
+            Some(i) => self.lines[i] = new,
+            None => {
+                self.lines.push(new);
+                self.trailing_newline = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// `sysrc name+=word`: adds `word` to a space-separated list unless present. Returns whether
+    /// it changed anything.
+    ///
+    /// # Errors
+    /// As [`RcConf::set`].
+    pub fn add_word(&mut self, name: &str, word: &str) -> Result<bool> {
+        let cur = self.get(name).unwrap_or("").to_string();
+        if cur.split_whitespace().any(|w| w == word) {
+            return Ok(false);
+        }
+        let v = if cur.trim().is_empty() {
+            word.to_string()
+        } else {
+            format!("{} {word}", cur.trim_end())
+        };
+        self.set(name, &v)?;
+        Ok(true)
+    }
+
+    /// `sysrc name-=word`: removes `word` from a space-separated list. Returns whether it
+    /// changed anything.
+    ///
+    /// # Errors
+    /// As [`RcConf::set`].
+    pub fn remove_word(&mut self, name: &str, word: &str) -> Result<bool> {
+        let Some(cur) = self.get(name).map(String::from) else {
+            return Ok(false);
+        };
+        let words: Vec<&str> = cur.split_whitespace().filter(|w| *w != word).collect();
+        if words.len() == cur.split_whitespace().count() {
+            return Ok(false);
+        }
+        self.set(name, &words.join(" "))?;
+        Ok(true)
+    }
+
+    /// `sysrc -x name`: deletes every assignment of `name`.
+    pub fn delete(&mut self, name: &str) -> bool {
+        let n = self.lines.len();
+        self.lines
+            .retain(|l| !matches!(l, Line::Assign { name: x, .. } if x == name));
+        n != self.lines.len()
+    }
+}
+
+impl fmt::Display for RcConf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, l) in self.lines.iter().enumerate() {
+            let t = match l {
+                Line::Assign { text, .. } | Line::Other(text) => text,
+            };
+            f.write_str(t)?;
+            if i + 1 < self.lines.len() || self.trailing_newline {
+                f.write_str("\n")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Replaces `path` with `text` atomically: a temporary file in the same directory, flushed to
+/// disk, then renamed over the original (keeping its permissions). Readers see the old or the
+/// new file, never half of one.
+///
+/// # Errors
+/// [`ErrorKind::Other`] (or the io kind) naming the path.
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let io = |e: std::io::Error| {
+        Error::new(Op::Validate, ErrorKind::Other, e.to_string()).subject(path.display())
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io(std::io::Error::other("no file name")))?;
+    let tmp = dir.join(format!(
+        ".{}.cudajail.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    let res = (|| {
+        f.write_all(text.as_bytes())?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = "# /etc/rc.conf\nhostname=\"gpu1\"\nifconfig_em0=\"DHCP\" # uplink\nzfs_enable=\"YES\"\n\nkld_list=\"nvidia-modeset\"\nif [ -f /x ]; then foo=1; fi\nlinux_enable='NO'\n";
+
+    #[test]
+    fn edits_like_sysrc_and_keeps_everything_else() {
+        let mut c = RcConf::parse(SAMPLE);
+        assert_eq!(c.to_string(), SAMPLE, "untouched files print identically");
+        assert_eq!(c.get("ifconfig_em0"), Some("DHCP"));
+        assert_eq!(c.get("linux_enable"), Some("NO"));
+        c.set("linux_enable", "YES").unwrap();
+        assert!(c.add_word("kld_list", "linux64").unwrap());
+        assert!(!c.add_word("kld_list", "linux64").unwrap(), "no duplicates");
+        c.set("nvidia_name", "a \"quoted\" $value").unwrap();
+        let out = c.to_string();
+        assert!(out.contains("linux_enable=\"YES\"\n"));
+        assert!(out.contains("kld_list=\"nvidia-modeset linux64\"\n"));
+        assert!(
+            out.contains("ifconfig_em0=\"DHCP\" # uplink\n"),
+            "comments kept"
+        );
+        assert!(
+            out.contains("if [ -f /x ]; then foo=1; fi\n"),
+            "shell code kept"
+        );
+        assert!(out.ends_with("nvidia_name=\"a \\\"quoted\\\" \\$value\"\n"));
+        assert_eq!(
+            RcConf::parse(&out).get("nvidia_name"),
+            Some("a \"quoted\" $value")
+        );
+        assert!(c.remove_word("kld_list", "nvidia-modeset").unwrap());
+        assert_eq!(c.get("kld_list"), Some("linux64"));
+        assert!(c.delete("hostname"));
+        assert_eq!(c.get("hostname"), None);
+        assert!(c.set("bad-name", "x").is_err());
+        assert!(c.set("x", "a\nb").is_err());
+    }
+
+    #[test]
+    fn last_assignment_wins_and_is_the_one_edited() {
+        let mut c = RcConf::parse("a=\"1\"\na=\"2\"\n");
+        assert_eq!(c.get("a"), Some("2"));
+        c.set("a", "3").unwrap();
+        assert_eq!(c.to_string(), "a=\"1\"\na=\"3\"\n");
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file() {
+        let dir = std::env::temp_dir().join(format!("rcconf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("rc.conf");
+        std::fs::write(&p, SAMPLE).unwrap();
+        let mut c = RcConf::parse(&std::fs::read_to_string(&p).unwrap());
+        c.set("linux_enable", "YES").unwrap();
+        write_atomic(&p, &c.to_string()).unwrap();
+        assert_eq!(
+            RcConf::parse(&std::fs::read_to_string(&p).unwrap()).get("linux_enable"),
+            Some("YES")
+        );
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_and_prints_back_identically(s in "\\PC{0,200}") {
+            prop_assert_eq!(RcConf::parse(&s).to_string(), s);
+        }
+
+        #[test]
+        fn set_then_get(name in "[a-z_][a-z0-9_]{0,12}", v in "[^\n\0]{0,30}", base in "\\PC{0,100}") {
+            let mut c = RcConf::parse(&base);
+            c.set(&name, &v).unwrap();
+            let again = RcConf::parse(&c.to_string());
+            prop_assert_eq!(again.get(&name), Some(v.as_str()));
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Privileged tests on a real FreeBSD kernel: `sudo cargo test -p linuxulator-rs -- --ignored`.
+#![cfg(target_os = "freebsd")]
+
+use linuxulator::mount::Bind;
+use linuxulator::{linux_mount_set, ErrorKind, LinuxHost, MountFlags, MountOps, SysctlOps};
+use sysabi::testing::{require_root, unique};
+
+#[test]
+fn sysctls_read_typed() {
+    assert_eq!(
+        LinuxHost.get("kern.ostype").unwrap().as_deref(),
+        Some("FreeBSD")
+    );
+    let n: i64 = LinuxHost
+        .get("kern.maxproc")
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 0);
+    assert_eq!(LinuxHost.get("no.such.sysctl").unwrap(), None);
+}
+
+#[test]
+#[ignore = "root: mounts file systems"]
+fn tmpfs_and_nullfs_mount_idempotently_and_unmount_in_reverse() {
+    require_root();
+    let root = std::env::temp_dir().join(unique("lxroot"));
+    for d in ["dev/shm", "home"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let r = root.to_str().unwrap();
+    let set = linux_mount_set(
+        0,
+        Some("16m"),
+        &[Bind {
+            host: "/tmp".into(),
+            target: "home".into(),
+            rw: false,
+        }],
+    );
+    let shm = LinuxHost.mount(r, &set[1]).unwrap();
+    assert_eq!(
+        LinuxHost.mount(r, &set[1]).unwrap(),
+        shm,
+        "mounting again is a no-op"
+    );
+    let home = LinuxHost.mount(r, &set[5]).unwrap();
+    assert!(LinuxHost
+        .mounts()
+        .unwrap()
+        .iter()
+        .any(|m| m.on == shm && m.fstype == "tmpfs"));
+    let e = LinuxHost.unmount(r, MountFlags::empty()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "not a mount point: {e}");
+    LinuxHost.unmount(&home, MountFlags::empty()).unwrap();
+    LinuxHost.unmount(&shm, MountFlags::empty()).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "root: tries to mount through a planted symlink"]
+fn a_symlink_to_the_host_root_is_refused() {
+    require_root();
+    let root = std::env::temp_dir().join(unique("lxesc"));
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink("/", root.join("proc")).unwrap();
+    let before = LinuxHost.mounts().unwrap();
+    let set = linux_mount_set(0, None, &[]);
+    let e = LinuxHost
+        .mount(root.to_str().unwrap(), &set[3])
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(
+        LinuxHost.mounts().unwrap(),
+        before,
+        "nothing mounted anywhere"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+#[ignore = "root: makes a busy mount"]
+fn unmounting_a_busy_mount_is_reported() {
+    require_root();
+    let root = std::env::temp_dir().join(unique("lxbusy"));
+    std::fs::create_dir_all(root.join("dev/shm")).unwrap();
+    let r = root.to_str().unwrap();
+    let mut outer = linux_mount_set(0, None, &[])[1].clone();
+    outer.target = "dev".into();
+    let dev = LinuxHost.mount(r, &outer).unwrap();
+    std::fs::create_dir_all(root.join("dev/shm")).unwrap();
+    let shm = LinuxHost
+        .mount(r, &linux_mount_set(0, None, &[])[1])
+        .unwrap();
+    let e = LinuxHost.unmount(&dev, MountFlags::empty()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    LinuxHost.unmount(&shm, MountFlags::empty()).unwrap();
+    LinuxHost.unmount(&dev, MountFlags::empty()).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1,0 +1,80 @@
+//! The `cudajail` binary as a user runs it: output, JSON and exit codes.
+
+use std::process::Command;
+
+fn cj(args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_cudajail"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plan_prints_every_step() {
+    let (code, out, _) = cj(&["plan"]);
+    assert_eq!(code, 0);
+    for s in [
+        "[host]",
+        "[dataset]",
+        "[rootfs]",
+        "[devfs]",
+        "[mounts]",
+        "[jail]",
+        "[nvidia]",
+        "[uvm]",
+        "[verify]",
+    ] {
+        assert!(out.contains(s), "{s} missing:\n{out}");
+    }
+}
+
+#[test]
+fn plan_json_is_machine_readable() {
+    let (code, out, _) = cj(&["plan", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["name"], "cuda");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 9);
+    assert_eq!(v["steps"][3]["id"], "devfs");
+}
+
+#[test]
+fn a_bad_spec_is_a_usage_error_listing_every_problem() {
+    let dir = std::env::temp_dir().join(format!("cj-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("bad.toml");
+    std::fs::write(&p, "name = \"a/b\"\nsuite = \"sid\"\n").unwrap();
+    let (code, _, err) = cj(&["plan", p.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("2 problem(s)") && err.contains("name:") && err.contains("suite:"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"));
+    let (code, _, _) = cj(&["frobnicate"]);
+    assert_eq!(code, 2, "unknown subcommand is a usage error");
+    let (code, _, err) = cj(&["plan", "/nonexistent/spec.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read spec"));
+}
+
+#[test]
+fn doctor_on_a_simulated_host_reports_fixes_and_fails() {
+    let (code, out, err) = cj(&["doctor", "--sim", "--json"]);
+    assert_eq!(code, 1, "a fresh host is not ready");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let linux64 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "module:linux64")
+        .unwrap();
+    assert_eq!(linux64["fix"], "kldload linux64");
+    assert!(err.contains("check(s) failed"));
+}
