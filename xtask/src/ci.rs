@@ -557,7 +557,8 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         tier: "freebsd-root",
         status: "skipped".into(),
         detail: format!(
-            "needs a FreeBSD host as root: `cargo test -- --ignored` ({ignored} ignored tests)"
+            "{} root tests written (FreeBSD only; compiled by the cross tier); run there as root: `cargo test -- --ignored`",
+            count_root_tests(&ctx.root)
         ),
     });
     if Path::new("/dev/nvidiactl").exists() {
