@@ -33,6 +33,7 @@
 
 mod abi;
 pub mod codec;
+pub mod conf;
 mod error;
 #[cfg(target_os = "freebsd")]
 mod native;

@@ -276,6 +276,8 @@ pub const KNOWN_PARAMS: &[ParamDef] = &[
     m("allow.mount.linprocfs", ParamType::Bool, "linprocfs"),
     m("allow.mount.linsysfs", ParamType::Bool, "linsysfs"),
     m("allow.mount.zfs", ParamType::Bool, "zfs"),
+    c("osrelease", ParamType::String(32)),
+    c("osreldate", ParamType::Int),
     m("sysvmsg", ParamType::JailSys, "sysvmsg"),
     m("sysvsem", ParamType::JailSys, "sysvsem"),
     m("sysvshm", ParamType::JailSys, "sysvshm"),

@@ -27,6 +27,7 @@
 pub mod abi;
 mod errno;
 mod error;
+pub mod fnmatch;
 pub mod ioc;
 pub mod iov;
 pub mod testing;

@@ -8,6 +8,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod export;
 pub mod plan;
 pub mod spec;
 
@@ -38,6 +39,25 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Write the jail as jail.conf(5), devfs.rules(5), fstab(5) and a CDI JSON device spec, for
+    /// base-system tools and jail managers to take over.
+    Export {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Directory to write `jail.conf`, `devfs.rules`, `fstab` and `cdi.json` into (created;
+        /// existing files are not overwritten); without it everything is printed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Reformat a jail.conf(5) file in the canonical style (comments kept); `--check` only says
+    /// whether it is already formatted (exit 1 if not).
+    Fmt {
+        /// The jail.conf file.
+        file: PathBuf,
+        /// Do not print; exit 1 when the file is not formatted.
+        #[arg(long)]
+        check: bool,
     },
     /// Check whether this host is ready for CUDA jails; every problem comes with the command
     /// that fixes it. Exits 1 when a check fails.
@@ -171,6 +191,65 @@ fn doctor(json: bool, sim: bool) -> Result<String, Failure> {
 pub fn run(cli: &Cli) -> Result<String, Failure> {
     match &cli.command {
         Command::Doctor { json, sim } => doctor(*json, *sim),
+        Command::Export { spec, out } => {
+            let v = load_spec(spec.as_deref())?;
+            let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
+            let gpus = export::gpu_minors(&v.gpus).map_err(Failure::Failed)?;
+            let e = export::export(&v, &p, &gpus).map_err(Failure::Failed)?;
+            let files = [
+                ("jail.conf", &e.jail_conf),
+                ("devfs.rules", &e.devfs_rules),
+                ("fstab", &e.fstab),
+                ("cdi.json", &e.cdi),
+            ];
+            match out {
+                None => Ok(files
+                    .iter()
+                    .map(|(n, t)| format!("==> {n} <==\n{t}\n"))
+                    .collect::<String>()),
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| Failure::Failed(anyhow::anyhow!("{}: {e}", dir.display())))?;
+                    for (n, _) in &files {
+                        if dir.join(n).exists() {
+                            return Err(Failure::Failed(anyhow::anyhow!(
+                                "{} exists; not overwriting it",
+                                dir.join(n).display()
+                            )));
+                        }
+                    }
+                    for (n, t) in &files {
+                        std::fs::write(dir.join(n), t).map_err(|e| {
+                            Failure::Failed(anyhow::anyhow!("{}: {e}", dir.join(n).display()))
+                        })?;
+                    }
+                    Ok(format!(
+                        "wrote jail.conf, devfs.rules, fstab and cdi.json to {}",
+                        dir.display()
+                    ))
+                }
+            }
+        }
+        Command::Fmt { file, check } => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let c = jail::conf::JailConf::parse(&text, &file.display().to_string())
+                .map_err(|e| Failure::Failed(e.into()))?;
+            let out = c.to_string();
+            if *check {
+                if out == text {
+                    Ok(format!("{} is formatted", file.display()))
+                } else {
+                    Err(Failure::Failed(anyhow::anyhow!(
+                        "{} is not formatted; run `cudajail fmt {}`",
+                        file.display(),
+                        file.display()
+                    )))
+                }
+            } else {
+                Ok(out.trim_end().to_string())
+            }
+        }
         Command::Plan { spec, json } => {
             let v = load_spec(spec.as_deref())?;
             let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;

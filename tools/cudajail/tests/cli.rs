@@ -78,3 +78,41 @@ fn doctor_on_a_simulated_host_reports_fixes_and_fails() {
     assert_eq!(linux64["fix"], "kldload linux64");
     assert!(err.contains("check(s) failed"));
 }
+
+#[test]
+fn export_writes_four_files_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("cj-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("spec.toml");
+    std::fs::write(&spec, "gpus = [0]\n").unwrap();
+    let out = dir.join("out");
+    let (code, text, err) = cj(&[
+        "export",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("wrote"));
+    for f in ["jail.conf", "devfs.rules", "fstab", "cdi.json"] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    let (code, _, err) = cj(&[
+        "export",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not overwriting"));
+    // The exported jail.conf is already in canonical form.
+    let (code, _, err) = cj(&["fmt", "--check", out.join("jail.conf").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(dir.join("messy.conf"), "a{path=/x;persist;}").unwrap();
+    let (code, _, _) = cj(&["fmt", "--check", dir.join("messy.conf").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let (code, text, _) = cj(&["fmt", dir.join("messy.conf").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert_eq!(text, "a {\n\tpath = /x;\n\tpersist;\n}\n");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,170 @@
+//! `cudajail export`: the same jail as files base-system tools (and Bastille, AppJail) read —
+//! jail.conf(5), devfs.rules(5), an fstab(5) — plus a CDI-style JSON device spec.
+
+use crate::plan::Plan;
+use crate::spec::Valid;
+use devfs::types::GpuSelection;
+use devfs::{Ruleset, RulesetId};
+use jail::conf::{AssignOp, Item, JailConf, Param, Pos, Value};
+use linuxulator::linux_mount_set;
+use serde_json::json;
+
+/// The exported files.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// jail.conf(5) text.
+    pub jail_conf: String,
+    /// devfs.rules(5) text.
+    pub devfs_rules: String,
+    /// fstab(5) text for `mount.fstab`.
+    pub fstab: String,
+    /// CDI-style JSON.
+    pub cdi: String,
+}
+
+fn param(name: &str, values: &[&str]) -> Item {
+    Item::Param(Param {
+        name: name.into(),
+        op: if values.is_empty() {
+            AssignOp::Flag
+        } else {
+            AssignOp::Set
+        },
+        values: values.iter().map(|v| Value::lit(v)).collect(),
+        pos: Pos::default(),
+    })
+}
+
+/// Builds the files for a validated spec and its plan. `gpus` are the GPU minors to list in the
+/// CDI spec (the spec's own list, or what the driver reported for `all`).
+pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
+    let name = v.name.as_str();
+    let fstab_path = format!("/etc/fstab.cudajail.{name}");
+    let ruleset_name = format!("devfsrules_cudajail_{}", name.replace('.', "_"));
+    let osrel = v.osrelease.to_string();
+    let rs_num = p.ruleset.to_string();
+    let mut items = vec![
+        Item::Comment(format!(
+            "# Written by `cudajail export` for jail {name}; edit with care."
+        )),
+        param("path", &[&p.root]),
+        param(
+            "host.hostname",
+            &[v.spec.hostname.as_deref().unwrap_or(name)],
+        ),
+        param("persist", &[]),
+        param("enforce_statfs", &["1"]),
+        param("devfs_ruleset", &[&rs_num]),
+        param("ip4", &[&v.spec.ip4]),
+        param("ip6", &[&v.spec.ip4]),
+        param("sysvmsg", &["new"]),
+        param("sysvsem", &["new"]),
+        param("sysvshm", &["new"]),
+        param("linux", &["new"]),
+        param("linux.osname", &["Linux"]),
+        param("linux.osrelease", &[&osrel]),
+        param("mount.fstab", &[&fstab_path]),
+    ];
+    if !v.spec.raw_sockets {
+        items.push(param("allow.noraw_sockets", &[]));
+    }
+    let conf = JailConf {
+        items: vec![Item::Jail {
+            name: name.into(),
+            items,
+            pos: Pos::default(),
+        }],
+    };
+    // The exported jail.conf must itself resolve into a valid jail.
+    conf.resolve(name)?.to_spec()?;
+    let rs = Ruleset::gpu(RulesetId(p.ruleset), &ruleset_name, &v.gpus, v.spec.dri);
+    let mut fstab = String::from("# Device\tMountpoint\tFStype\tOptions\tDump\tPass\n");
+    for m in linux_mount_set(p.ruleset, v.spec.shm_size.as_deref(), &v.spec.binds) {
+        let line = m.to_string();
+        let mut f = line.splitn(4, ' ');
+        let (from, on, fstype, opts) = (
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+            f.next().unwrap_or(""),
+        );
+        fstab.push_str(&format!("{from}\t{}{on}\t{fstype}\t{opts}\t0\t0\n", p.root));
+    }
+    let devices: Vec<serde_json::Value> = gpus
+        .iter()
+        .map(|n| json!({ "name": n.to_string(), "containerEdits": { "deviceNodes": [ { "path": format!("/dev/nvidia{n}") } ] } }))
+        .collect();
+    let cdi = json!({
+        "cdiVersion": "0.6.0",
+        "kind": "nvidia.com/gpu",
+        "devices": devices,
+        "containerEdits": {
+            "deviceNodes": [ { "path": "/dev/nvidiactl" }, { "path": "/dev/nvidia-modeset" } ],
+            "env": [ "NVIDIA_VISIBLE_DEVICES=void" ]
+        }
+    });
+    Ok(Export {
+        jail_conf: conf.to_string(),
+        devfs_rules: rs.to_rules_file(),
+        fstab,
+        cdi: serde_json::to_string_pretty(&cdi)?,
+    })
+}
+
+/// The GPU minors to list: the spec's own, or for `all` those the NVIDIA driver reports.
+pub fn gpu_minors(sel: &GpuSelection) -> anyhow::Result<Vec<u32>> {
+    match sel {
+        GpuSelection::Only(v) => Ok(v.iter().map(|n| u32::from(*n)).collect()),
+        GpuSelection::All => {
+            #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+            {
+                let d = nvgpu::Driver::open(nvgpu::NativeTransport::new()).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{e}; name the GPUs in the spec (gpus = [0]) to export without a driver"
+                    )
+                })?;
+                Ok(d.gpus()?.iter().map(|g| g.minor).collect())
+            }
+            #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+            anyhow::bail!("no NVIDIA driver on this OS; name the GPUs in the spec (gpus = [0])")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{parse, Spec};
+
+    #[test]
+    fn exported_files_parse_back() {
+        let v = parse("gpus = [0, 1]\n[[binds]]\nhost = \"/data/models\"\ntarget = \"models\"\n")
+            .unwrap()
+            .validate(None)
+            .unwrap();
+        let p = crate::plan::build(&v, &[], true).unwrap();
+        let e = export(&v, &p, &gpu_minors(&v.gpus).unwrap()).unwrap();
+        let conf = JailConf::parse(&e.jail_conf, "jail.conf").unwrap();
+        let (spec, jail8) = conf.resolve("cuda").unwrap().to_spec().unwrap();
+        assert_eq!(spec.path, "/zroot/cudajail/cuda");
+        assert!(jail8
+            .iter()
+            .any(|(n, v)| n == "mount.fstab" && v[0] == "/etc/fstab.cudajail.cuda"));
+        let rules = devfs::text::RulesFile::parse(&e.devfs_rules).unwrap();
+        assert_eq!(rules.rulesets[0].id.0, 100);
+        assert!(e.devfs_rules.contains("'nvidia1' unhide"));
+        assert!(e
+            .fstab
+            .contains("tmpfs\t/zroot/cudajail/cuda/dev/shm\ttmpfs\trw,mode=1777,size=1g\t0\t0"));
+        assert!(e
+            .fstab
+            .contains("/data/models\t/zroot/cudajail/cuda/models\tnullfs\tro\t0\t0"));
+        let cdi: serde_json::Value = serde_json::from_str(&e.cdi).unwrap();
+        assert_eq!(cdi["devices"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            cdi["devices"][1]["containerEdits"]["deviceNodes"][0]["path"],
+            "/dev/nvidia1"
+        );
+        let _ = Spec::default();
+    }
+}
