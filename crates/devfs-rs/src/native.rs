@@ -87,6 +87,19 @@ impl DevfsOps for DevfsHost {
             .map_err(|e| from_errno(Op::RulesetUse, errno(&e), ruleset))
     }
 
+    fn apply_rule(&self, mount: &Path, rule: &Rule) -> Result<()> {
+        let mut raw = RawRule::from_rule(
+            rule,
+            RuleId {
+                ruleset: RulesetId(0),
+                rule: 0,
+            },
+        )?;
+        let fd = open(Op::RuleApply, mount)?;
+        sys::rule_ioctl(fd.as_fd(), ioctl::DEVFSIO_RAPPLY, &mut raw)
+            .map_err(|e| from_errno(Op::RuleApply, errno(&e), mount.display()))
+    }
+
     fn apply_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()> {
         let fd = open(Op::RulesetApply, mount)?;
         sys::rsnum_ioctl(fd.as_fd(), ioctl::DEVFSIO_SAPPLY, ruleset.0)

@@ -29,6 +29,9 @@ pub trait DevfsOps {
     fn use_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()>;
     /// `DEVFSIO_SAPPLY`—Applies a ruleset to the mount's existing nodes.
     fn apply_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()>;
+    /// `DEVFSIO_RAPPLY`—Applies one rule to the mount's existing nodes once, without storing it
+    /// (devfs(8) `rule apply <rule>`).
+    fn apply_rule(&self, mount: &Path, rule: &Rule) -> Result<()>;
 }
 
 /// Deletes a whole ruleset the only way the kernel allows: list, then delete rule by rule

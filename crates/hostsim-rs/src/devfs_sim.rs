@@ -40,13 +40,24 @@ impl SimHost {
             .get("vfs.devfs.rule_depth")
             .and_then(|d| d.parse().ok())
             .unwrap_or(1);
-        let rs = current(&s, &crate::fs::normalize(mount));
-        if rs == 0 {
-            let mut all: Vec<String> = s.devices.iter().map(|n| n.name.clone()).collect();
-            all.sort();
-            return all;
+        let mp = crate::fs::normalize(mount);
+        let rs = current(&s, &mp);
+        let mut v: Vec<String> = if rs == 0 {
+            s.devices.iter().map(|n| n.name.clone()).collect()
+        } else {
+            devfs::eval::visible(&s.devices, &s.rulesets, RulesetId(rs), depth)
+        };
+        if let Some(o) = s.devfs_overrides.get(&mp) {
+            v.retain(|n| o.get(n).copied().unwrap_or(true));
+            let add: Vec<String> = o
+                .iter()
+                .filter(|(n, show)| **show && !v.contains(*n))
+                .map(|(n, _)| n.clone())
+                .collect();
+            v.extend(add);
         }
-        devfs::eval::visible(&s.devices, &s.rulesets, RulesetId(rs), depth)
+        v.sort();
+        v
     }
 
     fn devfs_enter(
@@ -167,12 +178,40 @@ impl DevfsOps for SimHost {
         Ok(())
     }
 
+    /// RAPPLY: the rule acts on the nodes now present. The simulation keeps per-mount node
+    /// overrides so that a hidden node stays hidden until a ruleset is applied again.
+    fn apply_rule(&self, mount: &Path, rule: &Rule) -> Result<()> {
+        rule.validate()?;
+        let (mut s, mp) = self.devfs_enter(Verb::DevfsApplyRule, Op::RuleApply, mount)?;
+        let names: Vec<String> = s.devices.iter().map(|d| d.name.clone()).collect();
+        let mut show = None;
+        for a in &rule.actions {
+            match a {
+                devfs::Action::Hide => show = Some(false),
+                devfs::Action::Unhide => show = Some(true),
+                _ => {}
+            }
+        }
+        if let Some(show) = show {
+            let hit: Vec<String> = names
+                .into_iter()
+                .filter(|n| rule.path().is_none_or(|p| devfs::eval::fnmatch(p, n)))
+                .collect();
+            let o = s.devfs_overrides.entry(mp).or_default();
+            for n in hit {
+                o.insert(n, show);
+            }
+        }
+        Ok(())
+    }
+
     fn apply_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()> {
-        let (s, _) = self.devfs_enter(Verb::DevfsApplyRuleset, Op::RulesetApply, mount)?;
+        let (mut s, mp) = self.devfs_enter(Verb::DevfsApplyRuleset, Op::RulesetApply, mount)?;
         if !s.rulesets.contains_key(&ruleset) {
             self.failed(Errno::ESRCH);
             return Err(from_errno(Op::RulesetApply, Errno::ESRCH, ruleset));
         }
+        s.devfs_overrides.remove(&mp);
         Ok(())
     }
 }

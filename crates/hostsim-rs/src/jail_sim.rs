@@ -32,7 +32,7 @@ pub struct SimJail {
     pub params: BTreeMap<String, ParamValue>,
 }
 
-fn param_available(s: &State, name: &str) -> bool {
+pub(crate) fn param_available(s: &State, name: &str) -> bool {
     let Some((def, _)) = jail::types::param_def(name) else {
         return false;
     };

@@ -83,7 +83,7 @@ pub(crate) fn module_loaded(s: &State, module: &str) -> bool {
         .any(|k| k.modules.iter().any(|m| m == module))
 }
 
-fn load_file(s: &mut State, file: &str, user: bool) -> std::result::Result<i32, Errno> {
+pub(crate) fn load_file(s: &mut State, file: &str, user: bool) -> std::result::Result<i32, Errno> {
     if let Some(k) = s.klds.get_mut(file) {
         if user && !k.user {
             // kldload of a file the kernel loaded as a dependency: the kernel answers EEXIST.

@@ -59,6 +59,7 @@ pub enum Verb {
     DevfsRulesets,
     DevfsUseRuleset,
     DevfsApplyRuleset,
+    DevfsApplyRule,
     KldLoad,
     KldUnload,
     KldFind,
@@ -117,6 +118,8 @@ pub struct State {
     pub mounts: BTreeMap<String, Vec<linux_sim::SimMount>>,
     /// The file tree (absolute paths).
     pub files: BTreeMap<String, Node>,
+    /// Per devfs mount: nodes shown or hidden by a single applied rule (RAPPLY).
+    pub devfs_overrides: BTreeMap<String, BTreeMap<String, bool>>,
     /// Device nodes devfs knows (names below `/dev`).
     pub devices: Vec<devfs::eval::Node>,
     /// ZFS datasets and snapshots by full name.
@@ -198,6 +201,39 @@ impl SimHost {
                 vec![linux_sim::SimMount::new("devfs", "devfs", Some(0))],
             );
             zfs_sim::seed(&mut s, "zroot");
+        }
+        h
+    }
+
+    /// A host `cudajail doctor` finds ready: [`SimHost::freebsd14_with_gpus`] plus the Linux ABI
+    /// and file system modules loaded, `linux_enable="YES"` in `/etc/rc.conf`, `/compat/linux`
+    /// with NVIDIA's Linux libraries of the driver's version, and tmpfs on `/compat/linux/dev/shm`.
+    pub fn freebsd14_cuda_ready(n: u32) -> SimHost {
+        let h = SimHost::freebsd14_with_gpus(n);
+        {
+            let mut s = lock(&h.state);
+            for f in [
+                "linux.ko",
+                "linux64.ko",
+                "fdescfs.ko",
+                "linprocfs.ko",
+                "linsysfs.ko",
+                "pty.ko",
+            ] {
+                let _ = kld_sim::load_file(&mut s, f, true);
+            }
+            let v = s.nvidia_version.clone().unwrap_or_default();
+            let _ = s.write_file(
+                "/etc/rc.conf",
+                b"zfs_enable=\"YES\"\nlinux_enable=\"YES\"\n",
+            );
+            let _ = s.write_file(&format!("/compat/linux/usr/lib64/libnvidia-ml.so.{v}"), b"");
+            let _ = s.write_file(&format!("/compat/linux/usr/lib64/libcuda.so.{v}"), b"");
+            let _ = s.mkdir_p("/compat/linux/dev/shm");
+            s.mounts.insert(
+                "/compat/linux/dev/shm".into(),
+                vec![linux_sim::SimMount::new("tmpfs", "tmpfs", None)],
+            );
         }
         h
     }
@@ -295,6 +331,14 @@ mod tests {
                 failed: Some(Errno::EIO)
             }
         );
+    }
+
+    #[test]
+    fn the_ready_preset_passes_doctor() {
+        let h = SimHost::freebsd14_cuda_ready(2);
+        for c in linuxulator::doctor::doctor(&h, &h, &h, &h) {
+            assert_eq!(c.status, linuxulator::doctor::Status::Ok, "{c:?}");
+        }
     }
 
     #[test]

@@ -14,7 +14,10 @@
 
 use crate::kld_sim::module_loaded;
 use crate::{SimHost, Verb};
-use linuxulator::{from_errno, MountFlags, MountOps, MountSpec, MountedFs, Op, Result, SysctlOps};
+use jail::types::{ParamType, KNOWN_PARAMS};
+use linuxulator::{
+    from_errno, MountFlags, MountOps, MountSpec, MountedFs, Op, Result, SysctlDesc, SysctlOps,
+};
 use sysabi::Errno;
 
 /// A mounted file system.
@@ -76,6 +79,76 @@ impl SysctlOps for SimHost {
             return Err(from_errno(Op::SysctlGet, e, name));
         }
         Ok(self.st().sysctls.get(name).cloned())
+    }
+
+    /// Plain sysctls are described as integers (`I`) when their value parses as one, else
+    /// strings (`A`). `security.jail.param.*` is generated from the parameters that exist now
+    /// (modules loaded), with nodes and their empty-named type children as the kernel has them.
+    fn describe(&self, name: &str) -> Result<Option<SysctlDesc>> {
+        if let Some(e) = self.enter(Verb::SysctlGet, name) {
+            return Err(from_errno(Op::SysctlGet, e, name));
+        }
+        let s = self.st();
+        if let Some(rest) = name.strip_prefix("security.jail.param.") {
+            let avail = |p: &str| crate::jail_sim::param_available(&s, p);
+            let desc = |ty: ParamType| {
+                let (kind, fmt, raw): (u32, &str, Vec<u8>) = match ty {
+                    ParamType::Bool => (2, "B", vec![]),
+                    ParamType::Int => (2, "I", vec![]),
+                    ParamType::UInt => (6, "IU", vec![]),
+                    ParamType::ULong => (8, "LU", vec![]),
+                    ParamType::String(n) => (3, "A", n.to_string().into_bytes()),
+                    ParamType::JailSys => (2, "E,jailsys", vec![]),
+                    ParamType::Ip4List => (5, "S,in_addr,a", vec![]),
+                    ParamType::Ip6List => (5, "S,in6_addr,a", vec![]),
+                };
+                SysctlDesc {
+                    kind,
+                    fmt: fmt.into(),
+                    raw,
+                }
+            };
+            let node = SysctlDesc {
+                kind: 1,
+                fmt: "N".into(),
+                raw: vec![],
+            };
+            let has_children = |p: &str| {
+                KNOWN_PARAMS
+                    .iter()
+                    .any(|d| d.name.starts_with(&format!("{p}.")) && avail(d.name))
+            };
+            let def = |p: &str| {
+                KNOWN_PARAMS
+                    .iter()
+                    .find(|d| d.name == p && avail(p))
+                    .map(|d| d.ty)
+            };
+            let r = if let Some(base) = rest.strip_suffix('.') {
+                def(base).map(desc)
+            } else if has_children(rest) {
+                Some(node)
+            } else {
+                def(rest).map(desc)
+            };
+            return Ok(r);
+        }
+        Ok(s.sysctls.get(name).map(|v| match v.parse::<i64>() {
+            Ok(i) => SysctlDesc {
+                kind: 2,
+                fmt: "I".into(),
+                raw: (i as i32).to_ne_bytes().to_vec(),
+            },
+            Err(_) => {
+                let mut raw = v.as_bytes().to_vec();
+                raw.push(0);
+                SysctlDesc {
+                    kind: 3,
+                    fmt: "A".into(),
+                    raw,
+                }
+            }
+        }))
     }
 
     fn set(&self, name: &str, value: &str) -> Result<()> {
@@ -337,6 +410,39 @@ mod tests {
     }
 
     #[test]
+    fn jail_parameter_types_are_learned_like_libjail() {
+        let h = host();
+        let look = |n: &str| h.describe(n).unwrap().map(|d| (d.kind, d.fmt, d.raw));
+        assert_eq!(
+            jail::learn_param_type("allow.nomount", &look).unwrap(),
+            (jail::ParamType::Bool, true)
+        );
+        assert_eq!(
+            jail::learn_param_type("host.hostname", &look).unwrap().0,
+            jail::ParamType::String(256)
+        );
+        assert_eq!(
+            jail::learn_param_type("linux", &look).unwrap_err().kind(),
+            jail::ErrorKind::NotFound
+        );
+        h.load("linux64").unwrap();
+        assert_eq!(
+            jail::learn_param_type("linux", &look).unwrap().0,
+            jail::ParamType::JailSys,
+            "a node with a typed child"
+        );
+        assert_eq!(
+            jail::learn_param_type("linux.osrelease", &look).unwrap().0,
+            jail::ParamType::String(65)
+        );
+        for d in jail::KNOWN_PARAMS {
+            if let Ok((ty, _)) = jail::learn_param_type(d.name, &look) {
+                assert_eq!(ty, d.ty, "{}", d.name);
+            }
+        }
+    }
+
+    #[test]
     fn sysctl_rules() {
         let h = host();
         assert_eq!(
@@ -361,5 +467,64 @@ mod tests {
             h.get("compat.linux.osrelease").unwrap().as_deref(),
             Some("6.8.0")
         );
+    }
+}
+
+#[cfg(test)]
+mod compat_tests {
+    use crate::SimHost;
+    use kld::KldOps;
+    use linuxulator::compat;
+    use linuxulator::{linux_mount_set, ErrorKind, LinuxRelease, MountOps};
+
+    #[test]
+    fn typed_compat_sysctls() {
+        let h = SimHost::freebsd14_with_gpus(0);
+        assert_eq!(
+            compat::osrelease(&h).unwrap_err().kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(compat::fallback_brand(&h).unwrap(), -1);
+        h.load("linux64").unwrap();
+        assert_eq!(compat::osrelease(&h).unwrap(), LinuxRelease(5, 15, 0));
+        compat::set_osrelease(&h, LinuxRelease(6, 8, 0)).unwrap();
+        assert!(compat::osrelease(&h).unwrap() >= LinuxRelease(6, 1, 0));
+        assert_eq!(compat::osname(&h).unwrap(), "Linux");
+        assert_eq!(compat::oss_version(&h).unwrap(), 198_144);
+        assert_eq!(compat::emul_path(&h).unwrap(), "/compat/linux");
+    }
+
+    #[test]
+    fn unmount_all_goes_deepest_first_and_reports_busy() {
+        let h = SimHost::freebsd14_cuda_ready(1);
+        h.with_state(|s| {
+            for d in ["dev", "proc", "sys"] {
+                s.mkdir_p(&format!("/j/r/{d}")).unwrap();
+            }
+        });
+        let set = linux_mount_set(4, Some("1m"), &[]);
+        h.mount("/j/r", &set[0]).unwrap();
+        h.with_state(|s| {
+            s.mkdir_p("/j/r/dev/shm").unwrap();
+            s.mkdir_p("/j/r/dev/fd").unwrap();
+        });
+        for m in &set[1..] {
+            h.mount("/j/r", m).unwrap();
+        }
+        h.fail_at(crate::Verb::Unmount, 2, sysabi::Errno::EBUSY);
+        let e = compat::unmount_all(&h, "/j/r").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy);
+        assert!(e.to_string().contains("already unmounted"), "{e}");
+        let done = compat::unmount_all(&h, "/j/r").unwrap();
+        let pos = |p: &str| done.iter().position(|d| d == p).unwrap();
+        assert!(
+            pos("/j/r/dev/shm") < pos("/j/r/dev"),
+            "children before their parent: {done:?}"
+        );
+        assert!(h
+            .mounts()
+            .unwrap()
+            .iter()
+            .all(|m| !m.on.starts_with("/j/r")));
     }
 }

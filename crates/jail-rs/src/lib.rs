@@ -48,4 +48,7 @@ pub use error::{from_errno, Error, Op, Result};
 pub use native::{JailCommandExt, JailHost};
 pub use ops::{JailInfo, JailOps};
 pub use sysabi::{Errno, ErrorKind};
-pub use types::{JailFlags, JailName, JailSpec, JailSys, Jid, ParamType, ParamValue, KNOWN_PARAMS};
+pub use types::{
+    learn_param_type, JailFlags, JailName, JailSpec, JailSys, Jid, ParamType, ParamValue,
+    KNOWN_PARAMS,
+};

@@ -559,3 +559,177 @@ mod tests {
         }
     }
 }
+
+/// A sysctl's kind word, format string and raw value, as `CTL_SYSCTL_OIDFMT` and a read give
+/// them (what libjail's `jailparam_type` looks at).
+pub type SysctlFacts = (u32, String, Vec<u8>);
+
+/// Learns a parameter's type the way libjail's `jailparam_type` does, from the
+/// `security.jail.param.<name>` sysctls (`lookup` returns a sysctl's kind, format and value,
+/// `None` when it does not exist):
+/// 1. a missing name is retried without a `no` prefix on its last component, which must then be
+///    a boolean (the "no" form);
+/// 2. a node's type is carried by its empty-named child (`security.jail.param.allow.mount.`);
+/// 3. `I`/`IU`/`LU` are integers, `B` a boolean, `E,jailsys` jailsys, `A` a string whose maximum
+///    length is the sysctl's value, `S,in_addr`/`S,in6_addr` address lists.
+///
+/// # Errors
+/// [`ErrorKind::NotFound`] "unknown parameter" (also what a parameter of an unloaded module
+/// looks like); [`ErrorKind::Unsupported`] for a type this crate does not handle.
+pub fn learn_param_type(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<SysctlFacts>,
+) -> Result<(ParamType, bool)> {
+    let unknown = || {
+        Error::new(
+            Op::Validate,
+            ErrorKind::NotFound,
+            format!("unknown parameter: {name}"),
+        )
+    };
+    let mib = format!("security.jail.param.{name}");
+    let (facts, nobool) = match lookup(&mib) {
+        Some(f) => (f, false),
+        None => {
+            let (head, last) = match name.rsplit_once('.') {
+                Some((h, l)) => (format!("{h}."), l),
+                None => (String::new(), name),
+            };
+            let base = last.strip_prefix("no").ok_or_else(unknown)?;
+            let f = lookup(&format!("security.jail.param.{head}{base}")).ok_or_else(unknown)?;
+            (f, true)
+        }
+    };
+    let (mut kind, mut fmt, mut raw) = facts;
+    if kind & 0xf == 1 {
+        // A node: its type is on the empty-named child.
+        let base = if nobool {
+            format!("security.jail.param.{}", name.replacen("no", "", 1))
+        } else {
+            mib.clone()
+        };
+        let (k, f, r) = lookup(&format!("{base}.")).ok_or_else(unknown)?;
+        (kind, fmt, raw) = (k, f, r);
+    }
+    let ty = match (kind & 0xf, fmt.as_str()) {
+        (2, "B") => ParamType::Bool,
+        (2, f) if f.starts_with("E,jailsys") => ParamType::JailSys,
+        (2, _) => ParamType::Int,
+        (6, _) => ParamType::UInt,
+        (7 | 8, _) => ParamType::ULong,
+        (3, _) => {
+            let text = String::from_utf8_lossy(&raw)
+                .trim_end_matches('\0')
+                .trim()
+                .to_string();
+            let max = text
+                .parse::<usize>()
+                .ok()
+                .or_else(|| {
+                    raw.get(..4)
+                        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                })
+                .filter(|m| *m > 0)
+                .ok_or_else(|| {
+                    Error::new(
+                        Op::Validate,
+                        ErrorKind::Other,
+                        format!("{name}: string parameter without a length"),
+                    )
+                })?;
+            ParamType::String(max)
+        }
+        (5, f) if f.starts_with("S,in_addr") => ParamType::Ip4List,
+        (5, f) if f.starts_with("S,in6_addr") => ParamType::Ip6List,
+        (k, f) => {
+            return Err(Error::new(
+                Op::Validate,
+                ErrorKind::Unsupported,
+                format!("{name}: sysctl kind {k} format {f:?} not handled"),
+            ))
+        }
+    };
+    if nobool && ty != ParamType::Bool {
+        return Err(unknown());
+    }
+    Ok((ty, nobool))
+}
+
+#[cfg(test)]
+mod learn_tests {
+    use super::*;
+
+    fn fake(name: &str) -> Option<SysctlFacts> {
+        let t = |k: u32, f: &str, r: &[u8]| Some((k, f.to_string(), r.to_vec()));
+        match name {
+            "security.jail.param.persist" => t(2, "B", &[]),
+            "security.jail.param.host.hostname" => t(3, "A", b"256"),
+            "security.jail.param.allow.mount" => t(1, "N", &[]),
+            "security.jail.param.allow.mount." => t(2, "B", &[]),
+            "security.jail.param.linux" => t(1, "N", &[]),
+            "security.jail.param.linux." => t(2, "E,jailsys", &[]),
+            "security.jail.param.ip4.addr" => t(5, "S,in_addr,a", &[]),
+            "security.jail.param.enforce_statfs" => t(2, "I", &[]),
+            "security.jail.param.host.hostid" => t(8, "LU", &[]),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn learns_like_libjail() {
+        assert_eq!(
+            learn_param_type("persist", &fake).unwrap(),
+            (ParamType::Bool, false)
+        );
+        assert_eq!(
+            learn_param_type("nopersist", &fake).unwrap(),
+            (ParamType::Bool, true)
+        );
+        assert_eq!(
+            learn_param_type("host.hostname", &fake).unwrap().0,
+            ParamType::String(256)
+        );
+        assert_eq!(
+            learn_param_type("allow.mount", &fake).unwrap().0,
+            ParamType::Bool
+        );
+        assert_eq!(
+            learn_param_type("allow.nomount", &fake).unwrap(),
+            (ParamType::Bool, true)
+        );
+        assert_eq!(
+            learn_param_type("linux", &fake).unwrap().0,
+            ParamType::JailSys
+        );
+        assert_eq!(
+            learn_param_type("ip4.addr", &fake).unwrap().0,
+            ParamType::Ip4List
+        );
+        assert_eq!(
+            learn_param_type("host.hostid", &fake).unwrap().0,
+            ParamType::ULong
+        );
+        let e = learn_param_type("linux.osrelease", &fake).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotFound);
+        assert!(e.to_string().contains("unknown parameter: linux.osrelease"));
+        assert!(
+            learn_param_type("noenforce_statfs", &fake).is_err(),
+            "no-form only for booleans"
+        );
+    }
+
+    #[test]
+    fn the_static_table_agrees_with_what_is_learned() {
+        for p in [
+            "persist",
+            "host.hostname",
+            "ip4.addr",
+            "enforce_statfs",
+            "host.hostid",
+            "linux",
+        ] {
+            let (def, _) = param_def(p).unwrap();
+            assert_eq!(learn_param_type(p, &fake).unwrap().0, def.ty, "{p}");
+        }
+    }
+}

@@ -23,6 +23,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod abi;
+pub mod compat;
 pub mod doctor;
 mod error;
 pub mod mount;
@@ -40,6 +41,6 @@ pub use error::{from_errno, Error, Op, Result};
 pub use mount::{linux_mount_set, MountFlags, MountSpec};
 #[cfg(target_os = "freebsd")]
 pub use native::LinuxHost;
-pub use ops::{MountOps, MountedFs, SysctlOps};
+pub use ops::{MountOps, MountedFs, SysctlDesc, SysctlOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{min_osrelease, LinuxRelease, Suite};

@@ -2,7 +2,7 @@
 
 use crate::error::{from_errno, Error, Op, Result};
 use crate::mount::{MountFlags, MountSpec, MNAMELEN};
-use crate::ops::{MountOps, MountedFs, SysctlOps};
+use crate::ops::{MountOps, MountedFs, SysctlDesc, SysctlOps};
 use crate::sys;
 use crate::sysctl::{encode_value, format_value, SysctlKind};
 use std::ffi::CString;
@@ -36,15 +36,30 @@ impl SysctlOps for LinuxHost {
             Err(e) if errno(&e) == Errno::ENOENT => return Ok(None),
             Err(e) => return Err(from_errno(Op::SysctlGet, errno(&e), name)),
         };
-        let kind = sys::oid_kind(&mib).map_err(|e| from_errno(Op::SysctlGet, errno(&e), name))?;
+        let (kind, _) =
+            sys::oid_fmt(&mib).map_err(|e| from_errno(Op::SysctlGet, errno(&e), name))?;
         let raw = sys::get(&c).map_err(|e| from_errno(Op::SysctlGet, errno(&e), name))?;
         format_value(name, SysctlKind::from_kind(kind), &raw).map(Some)
+    }
+
+    fn describe(&self, name: &str) -> Result<Option<SysctlDesc>> {
+        let c = cstr(Op::SysctlGet, name)?;
+        let mib = match sys::name_to_mib(&c) {
+            Ok(m) => m,
+            Err(e) if errno(&e) == Errno::ENOENT => return Ok(None),
+            Err(e) => return Err(from_errno(Op::SysctlGet, errno(&e), name)),
+        };
+        let (kind, fmt) =
+            sys::oid_fmt(&mib).map_err(|e| from_errno(Op::SysctlGet, errno(&e), name))?;
+        let raw = sys::get(&c).unwrap_or_default();
+        Ok(Some(SysctlDesc { kind, fmt, raw }))
     }
 
     fn set(&self, name: &str, value: &str) -> Result<()> {
         let c = cstr(Op::SysctlSet, name)?;
         let mib = sys::name_to_mib(&c).map_err(|e| from_errno(Op::SysctlSet, errno(&e), name))?;
-        let kind = sys::oid_kind(&mib).map_err(|e| from_errno(Op::SysctlSet, errno(&e), name))?;
+        let (kind, _) =
+            sys::oid_fmt(&mib).map_err(|e| from_errno(Op::SysctlSet, errno(&e), name))?;
         let bytes = encode_value(name, SysctlKind::from_kind(kind), value)?;
         sys::set(&c, &bytes).map_err(|e| from_errno(Op::SysctlSet, errno(&e), name))
     }

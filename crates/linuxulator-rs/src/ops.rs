@@ -4,6 +4,17 @@ use crate::error::Result;
 use crate::mount::{MountFlags, MountSpec};
 use serde::Serialize;
 
+/// What [`SysctlOps::describe`] returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysctlDesc {
+    /// The kind word (`CTLTYPE_*` in the low bits, `CTLFLAG_*` above).
+    pub kind: u32,
+    /// The format string (`"I"`, `"IU"`, `"A"`, `"B"`, `"E,jailsys"`, `"S,in_addr,a"`…).
+    pub fmt: String,
+    /// The raw value (empty for nodes).
+    pub raw: Vec<u8>,
+}
+
 /// Reading and writing sysctls by name.
 ///
 /// # References
@@ -11,6 +22,10 @@ use serde::Serialize;
 pub trait SysctlOps {
     /// `sysctlbyname(3)`—The value as text (integers in decimal), `None` if the name does not exist.
     fn get(&self, name: &str) -> Result<Option<String>>;
+    /// `sysctl {0, 4, mib}` (`CTL_SYSCTL_OIDFMT`) and the raw value—The sysctl's kind word,
+    /// format string and raw bytes, `None` if the name does not exist. This is what libjail
+    /// learns jail parameter types from (`security.jail.param.*`).
+    fn describe(&self, name: &str) -> Result<Option<SysctlDesc>>;
     /// `sysctlbyname(3)`—Sets a value given as text, converted to the sysctl's type.
     ///
     /// # Privileges

@@ -99,3 +99,38 @@ fn unmounting_a_busy_mount_is_reported() {
     LinuxHost.unmount(&dev, MountFlags::empty()).unwrap();
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn jail_parameter_types_from_the_running_kernel() {
+    let look = |n: &str| {
+        LinuxHost
+            .describe(n)
+            .unwrap()
+            .map(|d| (d.kind, d.fmt, d.raw))
+    };
+    assert_eq!(
+        jail::learn_param_type("persist", &look).unwrap().0,
+        jail::ParamType::Bool
+    );
+    assert_eq!(
+        jail::learn_param_type("nopersist", &look).unwrap(),
+        (jail::ParamType::Bool, true)
+    );
+    assert_eq!(
+        jail::learn_param_type("host.hostname", &look).unwrap().0,
+        jail::ParamType::String(256)
+    );
+    assert_eq!(
+        jail::learn_param_type("allow.mount", &look).unwrap().0,
+        jail::ParamType::Bool
+    );
+    for d in jail::KNOWN_PARAMS {
+        if let Ok((ty, _)) = jail::learn_param_type(d.name, &look) {
+            assert_eq!(
+                ty, d.ty,
+                "the static table disagrees with the kernel on {}",
+                d.name
+            );
+        }
+    }
+}

@@ -26,8 +26,8 @@ pub fn name_to_mib(name: &CStr) -> io::Result<Vec<c_int>> {
     Ok(mib[..len.min(mib.len())].to_vec())
 }
 
-/// `sysctl({0, 4, mib…})` (`CTL_SYSCTL_OIDFMT`): the kind word.
-pub fn oid_kind(mib: &[c_int]) -> io::Result<u32> {
+/// `sysctl({0, 4, mib…})` (`CTL_SYSCTL_OIDFMT`): the kind word and the format string.
+pub fn oid_fmt(mib: &[c_int]) -> io::Result<(u32, String)> {
     let mut q = vec![0 as c_int, 4];
     q.extend_from_slice(mib);
     let mut buf = [0u8; 256];
@@ -43,7 +43,12 @@ pub fn oid_kind(mib: &[c_int]) -> io::Result<u32> {
             0,
         )
     })?;
-    Ok(u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]))
+    let fmt = &buf[4..len.clamp(4, buf.len())];
+    let end = fmt.iter().position(|b| *b == 0).unwrap_or(fmt.len());
+    Ok((
+        u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]),
+        String::from_utf8_lossy(&fmt[..end]).into_owned(),
+    ))
 }
 
 /// `sysctlbyname(3)` read: the raw value.
