@@ -548,11 +548,24 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         failures.push("cross tier could not run".into());
     }
 
+    let real = cargo_test_group(
+        ctx,
+        "real-linux",
+        &["-p", "cudajail", "--test", "uvm_shim", "--", "--ignored"],
+    );
     rows.push(Row {
         tier: "real-linux",
-        status: "skipped".into(),
-        detail: "no real-Linux tests yet: OpenZFS VM tier comes with issue 8, debootstrap/uvm shim with issue 10".into(),
+        status: if real.is_ok() { "ran".into() } else { "FAILED".into() },
+        detail: match &real {
+            Ok(c) => format!(
+                "{} passed, {} failed: uvm shim LD_PRELOADed into a real program (OpenZFS VM: issue 8; debootstrap: issue 10)",
+                c.passed, c.failed
+            ),
+            Err(e) => e.clone(),
+        },
     });
+    let real_counts = real.as_ref().ok().copied().unwrap_or_default();
+    record(real.map(|_| ()), &mut failures);
     rows.push(Row {
         tier: "freebsd-root",
         status: "skipped".into(),
@@ -615,7 +628,10 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
     println!("{}", "-".repeat(90));
     println!("total time {:.0?}", start.elapsed());
     let (p, f) = match &tests {
-        Ok((a, b)) => (a.passed + b.passed, a.failed + b.failed),
+        Ok((a, b)) => (
+            a.passed + b.passed + real_counts.passed,
+            a.failed + b.failed + real_counts.failed,
+        ),
         Err(_) => (0, 1),
     };
     println!("ci: {p} passed, {f} failed, {ignored} skipped");

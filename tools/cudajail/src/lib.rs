@@ -10,6 +10,7 @@
 
 pub mod export;
 pub mod plan;
+pub mod shim;
 pub mod spec;
 
 use clap::{Parser, Subcommand};
