@@ -270,6 +270,23 @@ impl SimHost {
         lock(&self.state).clone()
     }
 
+    /// The state as a program can observe it, for "nothing changed" checks: counters the kernel
+    /// never rewinds (the next jid, linker file ids, ZFS transaction groups) are left out, so a
+    /// create followed by its undo compares equal to before.
+    pub fn observable(&self) -> State {
+        let mut s = self.snapshot();
+        s.last_jid = 0;
+        s.next_kld_id = 0;
+        s.txg = 0;
+        for k in s.klds.values_mut() {
+            k.id = 0;
+        }
+        for d in s.datasets.values_mut() {
+            d.createtxg = 0;
+        }
+        s
+    }
+
     /// Changes the state directly (to plant files, devices, modules…).
     pub fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut lock(&self.state))

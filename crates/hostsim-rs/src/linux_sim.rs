@@ -512,10 +512,10 @@ mod compat_tests {
             h.mount("/j/r", m).unwrap();
         }
         h.fail_at(crate::Verb::Unmount, 2, sysabi::Errno::EBUSY);
-        let e = compat::unmount_all(&h, "/j/r").unwrap_err();
+        let e = compat::unmount_all(&h, "/j/r", true).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Busy);
         assert!(e.to_string().contains("already unmounted"), "{e}");
-        let done = compat::unmount_all(&h, "/j/r").unwrap();
+        let done = compat::unmount_all(&h, "/j/r", true).unwrap();
         let pos = |p: &str| done.iter().position(|d| d == p).unwrap();
         assert!(
             pos("/j/r/dev/shm") < pos("/j/r/dev"),

@@ -280,6 +280,10 @@ impl ZfsOps for SimHost {
                 }
                 let prefix = format!("{mp}/");
                 s.files.retain(|k, _| !k.starts_with(&prefix));
+                // Like libzfs on unmount, the mountpoint directory it created goes too.
+                if s.files.get(&mp) == Some(&Node::Dir) && !s.mounts.contains_key(&mp) {
+                    s.files.remove(&mp);
+                }
             }
         }
         s.datasets.remove(name);

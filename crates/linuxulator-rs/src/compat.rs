@@ -86,20 +86,20 @@ pub fn fallback_brand(s: &dyn SysctlOps) -> Result<i64> {
     })
 }
 
-/// Unmounts everything mounted at or below `root`, deepest first (the reverse of mounting
-/// order), and returns what it unmounted. Stops at the first failure, which is reported with
+/// Unmounts everything mounted below `root` (and `root` itself when `include_root`), deepest
+/// first (the reverse of mounting order), and returns what it unmounted. Stops at the first failure, which is reported with
 /// what was already unmounted: a busy mount is an error, never skipped.
 ///
 /// # Errors
 /// The first `unmount` error.
-pub fn unmount_all(ops: &dyn MountOps, root: &str) -> Result<Vec<String>> {
+pub fn unmount_all(ops: &dyn MountOps, root: &str, include_root: bool) -> Result<Vec<String>> {
     let root = root.trim_end_matches('/');
     let below = format!("{root}/");
     let mut on: Vec<String> = ops
         .mounts()?
         .into_iter()
         .map(|m| m.on)
-        .filter(|p| p == root || p.starts_with(&below))
+        .filter(|p| (include_root && p == root) || p.starts_with(&below))
         .collect();
     on.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
     let mut done = Vec::new();

@@ -21,6 +21,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod abi;
+pub mod cli;
 pub mod codec;
 mod error;
 mod ops;

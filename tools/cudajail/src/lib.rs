@@ -8,9 +8,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod engine;
 pub mod export;
+#[cfg(target_os = "freebsd")]
+pub mod native;
 pub mod plan;
 pub mod shim;
+pub mod sim;
 pub mod spec;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +63,39 @@ pub enum Command {
         /// Do not print; exit 1 when the file is not formatted.
         #[arg(long)]
         check: bool,
+    },
+    /// Create the CUDA jail (every step not done yet; undone on failure).
+    Up {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated FreeBSD host with one GPU (any OS; nothing real changes).
+        #[arg(long)]
+        sim: bool,
+        /// Machine-readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove exactly what `up` made: jail, mounts, devfs ruleset, dataset (never host data).
+    Destroy {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Also destroy a dataset cudajail did not create.
+        #[arg(long)]
+        force: bool,
+        /// Run against a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// List the cudajail jails on this host.
+    List {
+        /// Spec file naming the pool (the built-in default without one).
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// List on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
     },
     /// Check whether this host is ready for CUDA jails; every problem comes with the command
     /// that fixes it. Exits 1 when a check fails.
@@ -162,6 +199,32 @@ fn report_doctor(checks: &[linuxulator::doctor::Check], json: bool) -> Result<St
     Ok(text)
 }
 
+/// Runs `f` against the simulated host (`sim`) or this FreeBSD host.
+fn with_env(
+    sim: bool,
+    v: &spec::Valid,
+    f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<String>,
+) -> Result<String, Failure> {
+    if sim {
+        let h = hostsim::SimHost::freebsd14_cuda_ready(1);
+        return f(&sim::env(&h)).map_err(Failure::Failed);
+    }
+    let _ = v;
+    #[cfg(target_os = "freebsd")]
+    {
+        let host = native::Host::new(None);
+        f(&host.env()).map_err(Failure::Failed)
+    }
+    #[cfg(not(target_os = "freebsd"))]
+    {
+        let _ = f;
+        Err(Failure::Failed(anyhow::anyhow!(
+            "this command changes a FreeBSD host and this is {}; try it with --sim",
+            std::env::consts::OS
+        )))
+    }
+}
+
 fn doctor(json: bool, sim: bool) -> Result<String, Failure> {
     if sim {
         let h = hostsim::SimHost::freebsd14_with_gpus(1);
@@ -192,6 +255,66 @@ fn doctor(json: bool, sim: bool) -> Result<String, Failure> {
 pub fn run(cli: &Cli) -> Result<String, Failure> {
     match &cli.command {
         Command::Doctor { json, sim } => doctor(*json, *sim),
+        Command::Up { spec, sim, json } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                let p = engine::plan(env, &v)?;
+                let r = engine::up(env, &v, &p)?;
+                Ok(if *json {
+                    serde_json::to_string_pretty(&r)?
+                } else {
+                    let mut t: String = r
+                        .iter()
+                        .map(|s| format!("{:<9} {}\n", s.id, s.outcome))
+                        .collect();
+                    t.push_str(&format!(
+                        "jail {} is up at {}; try `jexec {} nvidia-smi`",
+                        p.name, p.root, p.name
+                    ));
+                    t
+                })
+            })
+        }
+        Command::Destroy { spec, force, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                if *sim {
+                    let p = engine::plan(env, &v)?;
+                    engine::up(env, &v, &p)?;
+                }
+                let p = engine::plan(env, &v)?;
+                Ok(engine::destroy(env, &v, &p, *force)?.join("\n"))
+            })
+        }
+        Command::List { spec, json, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                if *sim {
+                    let p = engine::plan(env, &v)?;
+                    engine::up(env, &v, &p)?;
+                }
+                let l = engine::list(env, &v.pool)?;
+                Ok(if *json {
+                    serde_json::to_string_pretty(&l)?
+                } else {
+                    let mut t = format!(
+                        "{:<16} {:<6} {:<7} {:<8} dataset\n",
+                        "name", "jid", "mounts", "ruleset"
+                    );
+                    for j in &l {
+                        t.push_str(&format!(
+                            "{:<16} {:<6} {:<7} {:<8} {}\n",
+                            j.name,
+                            j.jid.map_or("-".to_string(), |x| x.to_string()),
+                            j.mounts,
+                            j.ruleset.as_deref().unwrap_or("-"),
+                            j.dataset
+                        ));
+                    }
+                    t
+                })
+            })
+        }
         Command::Export { spec, out } => {
             let v = load_spec(spec.as_deref())?;
             let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;

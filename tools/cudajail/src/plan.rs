@@ -49,6 +49,14 @@ pub struct Plan {
     pub ruleset: u16,
     /// Whether the ruleset number still has to be checked against the host's rulesets.
     pub ruleset_provisional: bool,
+    /// The template snapshot the dataset is cloned from.
+    pub template: String,
+    /// The devfs ruleset.
+    pub rules: Ruleset,
+    /// The mounts, in mount order.
+    pub mounts: Vec<linuxulator::MountSpec>,
+    /// The jail's kernel parameters.
+    pub jail: JailSpec,
     /// The steps, in order.
     pub steps: Vec<Step>,
 }
@@ -189,6 +197,10 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
         dataset: dataset.to_string(),
         ruleset: ruleset.0,
         ruleset_provisional: provisional,
+        template: template.to_string(),
+        rules: rs,
+        mounts,
+        jail: jspec,
         steps,
     })
 }

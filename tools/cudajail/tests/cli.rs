@@ -116,3 +116,28 @@ fn export_writes_four_files_and_never_overwrites() {
     assert_eq!(text, "a {\n\tpath = /x;\n\tpersist;\n}\n");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn up_list_destroy_on_the_simulated_host() {
+    let (code, out, err) = cj(&["up", "--sim", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 9);
+    let (code, out, _) = cj(&["list", "--sim", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["name"], "cuda");
+    assert_eq!(v[0]["mounts"], 5);
+    let (code, out, _) = cj(&["destroy", "--sim"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("destroyed zroot/cudajail/cuda")
+            && !out.contains("unmounted /zroot/cudajail/cuda\n"),
+        "{out}"
+    );
+    let (code, _, err) = cj(&["up"]);
+    if cfg!(not(target_os = "freebsd")) {
+        assert_eq!(code, 1);
+        assert!(err.contains("--sim"), "{err}");
+    }
+}

@@ -1,0 +1,672 @@
+//! The plan/apply engine behind `up`, `destroy`, `status` and `list`.
+//!
+//! Every step has a check (already done? then skip: re-running `up` is idempotent), an apply,
+//! and an undo of exactly what its apply did. `up` applies in order; on the first error it
+//! undoes what it applied, in reverse, and reports the error together with any undo failure. The
+//! jail's dataset carries the state as ZFS user properties (`cudajail:managed`,
+//! `cudajail:ruleset`, `cudajail:journal`), so `destroy` knows what is ours.
+
+use crate::plan::{Plan, HOST_MODULES};
+use crate::spec::Valid;
+use anyhow::{anyhow, bail, Context};
+use devfs::DevfsOps;
+use jail::{JailName, JailOps, Jid};
+use kld::{KldFileId, KldOps};
+use linuxulator::doctor::FsView;
+use linuxulator::{MountOps, Suite, SysctlOps};
+use nvgpu::NvTransport;
+use serde::Serialize;
+use std::path::Path;
+use zfs::{DatasetName, PropName, SnapshotName, ZfsOps};
+
+/// Writing files under jail roots and templates, never through a symlink out of the root.
+pub trait RootFs {
+    /// `mkdir -p root/rel`, refusing symlinks and `..` on the way.
+    fn mkdir_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
+    /// Writes `root/rel` (parents must exist), refusing symlinks and `..` on the way.
+    fn write_beneath(&self, root: &str, rel: &str, data: &[u8]) -> anyhow::Result<()>;
+    /// Removes the file `root/rel` (not a directory), refusing symlinks and `..` on the way.
+    fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
+    /// Reads any host file.
+    fn read(&self, path: &str) -> Option<Vec<u8>>;
+}
+
+/// Builds a root file system for a suite into a directory (debootstrap on a real host).
+pub trait Bootstrap {
+    /// Fills `dir` with a minimal `suite` system.
+    fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()>;
+}
+
+/// Runs a command inside a jail.
+pub trait JailExec {
+    /// Runs `argv` in jail `jid`; returns the exit code and the output.
+    fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)>;
+}
+
+/// Everything the engine touches.
+pub struct Env<'a> {
+    /// Jails.
+    pub jail: &'a dyn JailOps,
+    /// devfs rules.
+    pub devfs: &'a dyn DevfsOps,
+    /// Kernel modules.
+    pub kld: &'a dyn KldOps,
+    /// sysctls.
+    pub sysctl: &'a dyn SysctlOps,
+    /// Mounts.
+    pub mount: &'a dyn MountOps,
+    /// ZFS.
+    pub zfs: &'a dyn ZfsOps,
+    /// The NVIDIA driver.
+    pub nv: &'a dyn NvTransport,
+    /// Files, read-only.
+    pub view: &'a dyn FsView,
+    /// Files, writing.
+    pub fs: &'a dyn RootFs,
+    /// Root file system builder.
+    pub boot: &'a dyn Bootstrap,
+    /// Commands in jails.
+    pub exec: &'a dyn JailExec,
+}
+
+/// What one applied step did, so that it can be undone.
+#[derive(Debug, Clone)]
+enum Undo {
+    Unload(Vec<(String, KldFileId)>),
+    Destroy(Vec<String>),
+    Ruleset(devfs::RulesetId),
+    Unmount(Vec<String>),
+    RemoveJail(Jid),
+    Files {
+        root: String,
+        files: Vec<String>,
+    },
+    Restore {
+        root: String,
+        rel: String,
+        old: Option<Vec<u8>>,
+    },
+}
+
+/// One step's outcome in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Step id.
+    pub id: &'static str,
+    /// `applied`, `skipped (already done)`, `undone`.
+    pub outcome: String,
+}
+
+fn prop(k: &str) -> PropName {
+    PropName::cudajail(k).expect("static property names are valid")
+}
+
+const STEPS: [&str; 9] = [
+    "host", "template", "dataset", "devfs", "mounts", "jail", "nvidia", "uvm", "verify",
+];
+
+/// Files the rootfs fixes write into a fresh Debian/Ubuntu tree (DESIGN §3 step 3).
+pub fn rootfs_fixes(hostname: &str, resolv: Option<&[u8]>) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        // No daemon may start inside the template while packages are installed.
+        ("usr/sbin/policy-rc.d", b"#!/bin/sh\nexit 101\n".to_vec()),
+        (
+            "etc/hosts",
+            format!("127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{hostname}\n").into_bytes(),
+        ),
+        (
+            "etc/resolv.conf",
+            resolv.map_or_else(|| b"nameserver 127.0.0.1\n".to_vec(), <[u8]>::to_vec),
+        ),
+        ("etc/adjtime", b"0.0 0 0.0\n0\nUTC\n".to_vec()),
+        (
+            "etc/apt/apt.conf.d/99cudajail",
+            b"APT::Cache-Start \"100000000\";\n".to_vec(),
+        ),
+    ]
+}
+
+fn mountpoint(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<String> {
+    env.zfs
+        .get_prop(ds, &PropName::new("mountpoint")?)?
+        .ok_or_else(|| anyhow!("{ds} has no mountpoint"))
+}
+
+fn host_driver_version(env: &Env<'_>) -> anyhow::Result<String> {
+    if let Some(t) = env.sysctl.get("hw.nvidia.version")? {
+        if let Some(v) = nvgpu::codec::parse_sysctl_version(&t) {
+            return Ok(v);
+        }
+    }
+    Ok(nvgpu::Driver::open(env.nv)
+        .context("asking the NVIDIA driver its version")?
+        .version()
+        .to_string())
+}
+
+/// One NVIDIA Linux library on the host: directory, file name, version.
+type HostLib = (String, String, String);
+
+/// The Linux root (`compat.linux.emul_path`) and the NVIDIA Linux libraries in it.
+fn host_nvidia_libs(env: &Env<'_>) -> anyhow::Result<(String, Vec<HostLib>)> {
+    let emul = env
+        .sysctl
+        .get("compat.linux.emul_path")?
+        .unwrap_or_else(|| "/compat/linux".into());
+    let mut out = Vec::new();
+    for d in ["usr/lib64", "usr/lib/x86_64-linux-gnu"] {
+        let dir = format!("{}/{d}", emul.trim_end_matches('/'));
+        for f in env.view.read_dir(&dir) {
+            if let Some(v) = nvidia_lib_version(&f) {
+                out.push((dir.clone(), f.clone(), v.to_string()));
+            }
+        }
+    }
+    Ok((emul, out))
+}
+
+/// `libcuda.so.580.95.05` → `580.95.05` (any `lib*nvidia*` or `libcuda` library with a full version).
+pub fn nvidia_lib_version(file: &str) -> Option<&str> {
+    if !(file.starts_with("libcuda.so.")
+        || file.starts_with("libnvidia-")
+        || file.starts_with("libnvcuvid.so."))
+    {
+        return None;
+    }
+    let (_, v) = file.split_once(".so.")?;
+    (v.split('.').count() >= 2
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(v)
+}
+
+struct Run<'e, 'a> {
+    env: &'e Env<'a>,
+    v: &'e Valid,
+    p: &'e Plan,
+    undo: Vec<Undo>,
+    report: Vec<StepReport>,
+}
+
+impl Run<'_, '_> {
+    fn ds(&self) -> anyhow::Result<DatasetName> {
+        Ok(DatasetName::new(&self.p.dataset)?)
+    }
+
+    fn done(&mut self, id: &'static str, skipped: bool) {
+        self.report.push(StepReport {
+            id,
+            outcome: if skipped {
+                "skipped (already done)".into()
+            } else {
+                "applied".into()
+            },
+        });
+    }
+
+    fn step(&mut self, id: &'static str) -> anyhow::Result<()> {
+        let env = self.env;
+        match id {
+            "host" => {
+                let r = kld::ensure_loaded(env.kld, HOST_MODULES)?;
+                let skipped = r.loaded.is_empty();
+                if !skipped {
+                    self.undo.push(Undo::Unload(r.loaded));
+                }
+                self.done(id, skipped);
+            }
+            "template" => {
+                let snap = SnapshotName::new(&self.p.template)?;
+                if env.zfs.exists(&snap.to_string())? {
+                    self.done(id, true);
+                    return Ok(());
+                }
+                let mut created = Vec::new();
+                let res = (|| -> anyhow::Result<()> {
+                    let tfs = snap.dataset().clone();
+                    let parts: Vec<&str> = tfs.as_str().split('/').collect();
+                    for i in 2..=parts.len() {
+                        let d = DatasetName::new(&parts[..i].join("/"))?;
+                        if !env.zfs.exists(d.as_str())? {
+                            env.zfs.create(&d, &[])?;
+                            created.push(d.to_string());
+                        }
+                    }
+                    let mp = mountpoint(env, &tfs)?;
+                    env.boot.bootstrap(self.v.suite, &mp).with_context(|| {
+                        format!("bootstrapping {} into {mp}", self.v.suite.as_str())
+                    })?;
+                    let resolv = env.fs.read("/etc/resolv.conf");
+                    for (rel, data) in rootfs_fixes("cudajail", resolv.as_deref()) {
+                        if let Some((dir, _)) = rel.rsplit_once('/') {
+                            env.fs.mkdir_beneath(&mp, dir)?;
+                        }
+                        env.fs.write_beneath(&mp, rel, &data)?;
+                    }
+                    env.zfs.snapshot(std::slice::from_ref(&snap))?;
+                    created.push(snap.to_string());
+                    Ok(())
+                })();
+                self.undo.push(Undo::Destroy(created));
+                res?;
+                self.done(id, false);
+            }
+            "dataset" => {
+                let ds = self.ds()?;
+                if env.zfs.exists(ds.as_str())? {
+                    if env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() != Some("on") {
+                        bail!(
+                            "{ds} exists and was not made by cudajail; pick another name or pool"
+                        );
+                    }
+                    self.done(id, true);
+                    return Ok(());
+                }
+                let snap = SnapshotName::new(&self.p.template)?;
+                env.zfs.clone_snapshot(
+                    &ds,
+                    &snap,
+                    &[
+                        (prop("managed"), "on".into()),
+                        (prop("ruleset"), self.p.ruleset.to_string()),
+                    ],
+                )?;
+                self.undo.push(Undo::Destroy(vec![ds.to_string()]));
+                self.done(id, false);
+            }
+            "devfs" => {
+                let dev = Path::new("/dev");
+                let have = env.devfs.rules(dev, self.p.rules.id)?;
+                if have == self.p.rules.rules {
+                    self.done(id, true);
+                    return Ok(());
+                }
+                if !have.is_empty() {
+                    bail!(
+                        "devfs ruleset {} already has other rules; set `ruleset` in the spec",
+                        self.p.rules.id
+                    );
+                }
+                self.undo.push(Undo::Ruleset(self.p.rules.id));
+                for r in &self.p.rules.rules {
+                    env.devfs.add_rule(dev, self.p.rules.id, r)?;
+                }
+                self.done(id, false);
+            }
+            "mounts" => {
+                let mounted = env.mount.mounts()?;
+                let mut did = Vec::new();
+                let res = (|| -> anyhow::Result<()> {
+                    for m in &self.p.mounts {
+                        let on = format!("{}/{}", self.p.root, m.target);
+                        if mounted.iter().any(|x| x.on == on && x.fstype == m.fstype) {
+                            continue;
+                        }
+                        // Mount points are created beneath the root, never through a symlink.
+                        env.fs.mkdir_beneath(&self.p.root, &m.target)?;
+                        did.push(env.mount.mount(&self.p.root, m)?);
+                    }
+                    Ok(())
+                })();
+                let skipped = did.is_empty() && res.is_ok();
+                self.undo.push(Undo::Unmount(did));
+                res?;
+                self.done(id, skipped);
+            }
+            "jail" => {
+                if env.jail.get(&self.p.jail.name)?.is_some() {
+                    self.done(id, true);
+                    return Ok(());
+                }
+                let jid = env.jail.create(&self.p.jail)?;
+                self.undo.push(Undo::RemoveJail(jid));
+                self.done(id, false);
+            }
+            "nvidia" => {
+                let ver = host_driver_version(env)?;
+                let (emul, libs) = host_nvidia_libs(env)?;
+                let wanted: Vec<&(String, String, String)> =
+                    libs.iter().filter(|l| l.2 == ver).collect();
+                if wanted.is_empty() {
+                    let other: Vec<&str> = libs.iter().map(|l| l.2.as_str()).collect();
+                    if other.is_empty() {
+                        bail!("no NVIDIA Linux libraries under {emul}: pkg install linux-nvidia-libs (version {ver}, the kernel module's)");
+                    }
+                    bail!("the NVIDIA Linux libraries under {emul} are version {}, the kernel module is {ver}: they must match exactly; upgrade linux-nvidia-libs together with nvidia-driver", other.join(", "));
+                }
+                let dest = "usr/lib/x86_64-linux-gnu";
+                let mut files = Vec::new();
+                let res = (|| -> anyhow::Result<()> {
+                    env.fs.mkdir_beneath(&self.p.root, dest)?;
+                    for (dir, f, _) in wanted {
+                        let rel = format!("{dest}/{f}");
+                        if env.view.exists(&format!("{}/{rel}", self.p.root)) {
+                            continue;
+                        }
+                        let data = env
+                            .fs
+                            .read(&format!("{dir}/{f}"))
+                            .ok_or_else(|| anyhow!("cannot read {dir}/{f}"))?;
+                        env.fs.write_beneath(&self.p.root, &rel, &data)?;
+                        files.push(rel);
+                    }
+                    Ok(())
+                })();
+                let skipped = files.is_empty() && res.is_ok();
+                self.undo.push(Undo::Files {
+                    root: self.p.root.clone(),
+                    files,
+                });
+                res?;
+                self.done(id, skipped);
+            }
+            "uvm" => {
+                let root = self.p.root.clone();
+                let preload = env.fs.read(&format!("{root}/etc/ld.so.preload"));
+                let line = crate::shim::preload_line();
+                if preload
+                    .as_deref()
+                    .is_some_and(|p| String::from_utf8_lossy(p).contains(line.trim()))
+                {
+                    self.done(id, true);
+                    return Ok(());
+                }
+                let jid = env
+                    .jail
+                    .get(&self.p.jail.name)?
+                    .ok_or_else(|| anyhow!("jail {} is not running", self.p.name))?
+                    .jid;
+                let mut files = Vec::new();
+                let res = (|| -> anyhow::Result<()> {
+                    env.fs.mkdir_beneath(&root, "usr/local/lib/cudajail")?;
+                    env.fs.write_beneath(
+                        &root,
+                        "usr/local/lib/cudajail/uvm_shim.c",
+                        crate::shim::UVM_SHIM_C.as_bytes(),
+                    )?;
+                    files.push("usr/local/lib/cudajail/uvm_shim.c".to_string());
+                    let (code, out) = env
+                        .exec
+                        .exec(jid, &["/bin/sh", "-c", crate::shim::BUILD_COMMAND])?;
+                    files.push(crate::shim::SHIM_PATH.trim_start_matches('/').to_string());
+                    if code != 0 {
+                        bail!("building the uvm shim inside the jail failed ({code}): {out}\nhint: install a compiler in the jail (apt-get install gcc libc6-dev)");
+                    }
+                    Ok(())
+                })();
+                self.undo.push(Undo::Files {
+                    root: root.clone(),
+                    files,
+                });
+                res?;
+                let mut text = preload.clone().unwrap_or_default();
+                text.extend_from_slice(line.as_bytes());
+                self.undo.push(Undo::Restore {
+                    root: root.clone(),
+                    rel: "etc/ld.so.preload".into(),
+                    old: preload,
+                });
+                env.fs.write_beneath(&root, "etc/ld.so.preload", &text)?;
+                self.done(id, false);
+            }
+            "verify" => {
+                let dev = format!("{}/dev", self.p.root);
+                let mut need = vec!["nvidiactl".to_string()];
+                let d = nvgpu::Driver::open(env.nv)?;
+                let gpus = d.gpus()?;
+                let selected: Vec<&nvgpu::GpuInfo> = gpus
+                    .iter()
+                    .filter(|g| match &self.v.gpus {
+                        devfs::types::GpuSelection::All => true,
+                        devfs::types::GpuSelection::Only(l) => {
+                            l.iter().any(|n| u32::from(*n) == g.minor)
+                        }
+                    })
+                    .collect();
+                need.extend(selected.iter().map(|g| format!("nvidia{}", g.minor)));
+                for n in &need {
+                    if !env.view.exists(&format!("{dev}/{n}")) {
+                        bail!(
+                            "{dev}/{n} is not visible inside the jail: check devfs ruleset {}",
+                            self.p.ruleset
+                        );
+                    }
+                }
+                if selected.is_empty() {
+                    bail!("none of the selected GPUs exists on this host");
+                }
+                self.done(id, false);
+            }
+            _ => unreachable!("unknown step {id}"),
+        }
+        Ok(())
+    }
+
+    fn undo_all(&mut self) -> Vec<String> {
+        let env = self.env;
+        let mut errors = Vec::new();
+        while let Some(u) = self.undo.pop() {
+            let r: anyhow::Result<()> = (|| {
+                match u {
+                    Undo::Unload(v) => {
+                        for (_, id) in v.iter().rev() {
+                            env.kld.unload(*id, false)?;
+                        }
+                    }
+                    Undo::Destroy(v) => {
+                        for d in v.iter().rev() {
+                            env.zfs.destroy(d)?;
+                        }
+                    }
+                    Undo::Ruleset(id) => {
+                        devfs::delete_ruleset(env.devfs, Path::new("/dev"), id)?;
+                    }
+                    Undo::Unmount(v) => {
+                        for on in v.iter().rev() {
+                            env.mount.unmount(on, linuxulator::MountFlags::empty())?;
+                        }
+                    }
+                    Undo::RemoveJail(j) => env.jail.remove(j)?,
+                    Undo::Files { root, files } => {
+                        for f in files.iter().rev() {
+                            if env.view.exists(&format!("{root}/{f}")) {
+                                env.fs.remove_beneath(&root, f)?;
+                            }
+                        }
+                    }
+                    Undo::Restore { root, rel, old } => match old {
+                        Some(d) => env.fs.write_beneath(&root, &rel, &d)?,
+                        None => env.fs.remove_beneath(&root, &rel)?,
+                    },
+                }
+                Ok(())
+            })();
+            if let Err(e) = r {
+                errors.push(format!("{e:#}"));
+            }
+        }
+        errors
+    }
+}
+
+/// `cudajail up`: applies every step not done yet; on failure undoes what this run applied.
+///
+/// # Errors
+/// The first failing step, with any undo failure appended.
+pub fn up(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<Vec<StepReport>> {
+    // Preflight: what can be checked before anything changes.
+    if !env.zfs.exists(v.pool.as_str())? {
+        bail!(
+            "pool {} does not exist (see `zpool list`); set `pool` in the spec",
+            v.pool
+        );
+    }
+    if p.ruleset_provisional {
+        bail!("the devfs ruleset number was not checked against this host; plan with the host's rulesets");
+    }
+    let mut run = Run {
+        env,
+        v,
+        p,
+        undo: Vec::new(),
+        report: Vec::new(),
+    };
+    for id in STEPS {
+        let r = run.step(id).and_then(|()| {
+            if id == "dataset" || id == "jail" {
+                let ds = run.ds()?;
+                let journal: Vec<&str> = run.report.iter().map(|r| r.id).collect();
+                env.zfs
+                    .set_prop(&ds, &prop("journal"), &journal.join(","))?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            let undo_errors = run.undo_all();
+            let mut msg = format!("step {id} failed: {e:#}");
+            if !undo_errors.is_empty() {
+                msg.push_str(&format!("\nundo also failed: {}", undo_errors.join("; ")));
+            } else {
+                msg.push_str("\neverything this run changed was undone");
+            }
+            return Err(anyhow!(msg));
+        }
+    }
+    let ds = run.ds()?;
+    if let Err(e) = env.zfs.set_prop(&ds, &prop("journal"), &STEPS.join(",")) {
+        let undo_errors = run.undo_all();
+        return Err(anyhow!(
+            "recording the journal failed: {e}{}",
+            if undo_errors.is_empty() {
+                String::new()
+            } else {
+                format!("\nundo also failed: {}", undo_errors.join("; "))
+            }
+        ));
+    }
+    Ok(run.report)
+}
+
+/// The plan for this host: the devfs ruleset is the one the jail already has (from its
+/// dataset's `cudajail:ruleset`), else the first number ≥ 100 that no ruleset uses.
+///
+/// # Errors
+/// Kernel or ZFS errors while looking.
+pub fn plan(env: &Env<'_>, v: &Valid) -> anyhow::Result<Plan> {
+    let mut used = env.devfs.rulesets(Path::new("/dev"))?;
+    let ds = v.pool.child("cudajail")?.child(v.name.as_str())?;
+    let mut spec = v.clone();
+    if spec.spec.ruleset.is_none() && env.zfs.exists(ds.as_str())? {
+        if let Some(r) = env
+            .zfs
+            .get_prop(&ds, &prop("ruleset"))?
+            .and_then(|r| r.parse::<u16>().ok())
+        {
+            spec.spec.ruleset = Some(r);
+            used.retain(|u| u.0 != r);
+        }
+    }
+    crate::plan::build(&spec, &used, true)
+}
+
+/// `cudajail destroy`: removes the jail, its mounts, its devfs ruleset and its dataset —
+/// exactly what `up` made. Never deletes files itself: everything mounted below the root
+/// (nullfs binds of host data included) is unmounted before the dataset is destroyed.
+///
+/// # Errors
+/// A dataset not made by cudajail (unless `force`); any failing step.
+pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    let ds = DatasetName::new(&p.dataset)?;
+    let exists = env.zfs.exists(ds.as_str())?;
+    let managed = exists && env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() == Some("on");
+    if exists && !managed && !force {
+        bail!("{ds} was not created by cudajail; refusing to destroy it (use --force if you are sure)");
+    }
+    let name = JailName::new(&p.name)?;
+    if let Some(j) = env.jail.get(&name)? {
+        env.jail.remove(j.jid)?;
+        done.push(format!("removed jail {} (jid {})", p.name, j.jid));
+    }
+    for on in linuxulator::compat::unmount_all(env.mount, &p.root, false)? {
+        done.push(format!("unmounted {on}"));
+    }
+    let rs = if exists {
+        env.zfs
+            .get_prop(&ds, &prop("ruleset"))?
+            .and_then(|r| r.parse::<u16>().ok())
+            .map(devfs::RulesetId)
+    } else {
+        None
+    };
+    if let Some(rs) = rs {
+        let n = devfs::delete_ruleset(env.devfs, Path::new("/dev"), rs)?;
+        done.push(format!("deleted devfs ruleset {rs} ({n} rules)"));
+    }
+    if exists {
+        for c in env.zfs.children(&ds)? {
+            env.zfs.destroy(&c)?;
+        }
+        env.zfs.destroy(ds.as_str())?;
+        done.push(format!("destroyed {ds}"));
+    }
+    let _ = v;
+    Ok(done)
+}
+
+/// One jail as `status`/`list` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JailStatus {
+    /// Name.
+    pub name: String,
+    /// Dataset.
+    pub dataset: String,
+    /// Running jail id.
+    pub jid: Option<i32>,
+    /// Mounts below its root.
+    pub mounts: usize,
+    /// devfs ruleset.
+    pub ruleset: Option<String>,
+    /// Steps recorded as done.
+    pub journal: Option<String>,
+}
+
+/// The cudajail jails on this host (datasets under `<pool>/cudajail` marked managed).
+///
+/// # Errors
+/// Kernel or ZFS errors.
+pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>> {
+    let base = pool.child("cudajail")?;
+    if !env.zfs.exists(base.as_str())? {
+        return Ok(Vec::new());
+    }
+    let mounts = env.mount.mounts()?;
+    let mut out = Vec::new();
+    for c in env.zfs.children(&base)? {
+        if c.contains('@') {
+            continue;
+        }
+        let ds = DatasetName::new(&c)?;
+        if env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() != Some("on") {
+            continue;
+        }
+        let name = c.rsplit('/').next().unwrap_or(&c).to_string();
+        let root = mountpoint(env, &ds)?;
+        let jid = JailName::new(&name)
+            .ok()
+            .and_then(|n| env.jail.get(&n).ok().flatten())
+            .map(|j| j.jid.0);
+        out.push(JailStatus {
+            name,
+            dataset: c.clone(),
+            jid,
+            mounts: mounts
+                .iter()
+                .filter(|m| m.on.starts_with(&format!("{root}/")))
+                .count(),
+            ruleset: env.zfs.get_prop(&ds, &prop("ruleset"))?,
+            journal: env.zfs.get_prop(&ds, &prop("journal"))?,
+        });
+    }
+    Ok(out)
+}
