@@ -205,3 +205,121 @@ mod tests {
         assert_eq!(errmsg(&[0; 8]), None);
     }
 }
+
+/// Decodes a value `jail_get(2)` wrote back for a parameter of type `ty` (`bytes` is what the
+/// kernel reported through `iov_len`).
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] when the length does not fit the type.
+pub fn decode_param(name: &str, ty: crate::types::ParamType, bytes: &[u8]) -> Result<ParamValue> {
+    use crate::types::{JailSys, ParamType};
+    let bad = || {
+        Error::new(
+            Op::Get,
+            ErrorKind::InvalidInput,
+            format!("{name}: {} bytes do not fit {ty:?}", bytes.len()),
+        )
+    };
+    let int = || {
+        bytes
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_ne_bytes)
+            .ok_or_else(bad)
+    };
+    Ok(match ty {
+        ParamType::Int => ParamValue::Int(i64::from(int()?)),
+        ParamType::UInt => ParamValue::Int(i64::from(int()? as u32)),
+        ParamType::ULong => ParamValue::Int(
+            bytes
+                .get(..8)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_ne_bytes)
+                .ok_or_else(bad)? as i64,
+        ),
+        ParamType::Bool => ParamValue::Bool(int()? != 0),
+        ParamType::String(_) => {
+            let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+            ParamValue::Str(String::from_utf8_lossy(&bytes[..end]).into_owned())
+        }
+        ParamType::JailSys => ParamValue::Sys(match int()? {
+            0 => JailSys::Disable,
+            1 => JailSys::New,
+            2 => JailSys::Inherit,
+            _ => return Err(bad()),
+        }),
+        ParamType::Ip4List => {
+            if bytes.len() % 4 != 0 {
+                return Err(bad());
+            }
+            ParamValue::Ip4(
+                bytes
+                    .chunks_exact(4)
+                    .map(|c| std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+                    .collect(),
+            )
+        }
+        ParamType::Ip6List => {
+            if bytes.len() % 16 != 0 {
+                return Err(bad());
+            }
+            ParamValue::Ip6(
+                bytes
+                    .chunks_exact(16)
+                    .map(|c| std::net::Ipv6Addr::from(<[u8; 16]>::try_from(c).unwrap_or([0; 16])))
+                    .collect(),
+            )
+        }
+    })
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+    use crate::types::{param_def, JailSys, ParamType};
+    use proptest::prelude::*;
+
+    #[test]
+    fn encode_then_decode() {
+        for (n, v) in [
+            ("enforce_statfs", ParamValue::Int(1)),
+            ("host.hostname", ParamValue::Str("gpu".into())),
+            ("linux", ParamValue::Sys(JailSys::New)),
+            (
+                "ip4.addr",
+                ParamValue::Ip4(vec![
+                    "10.0.0.1".parse().unwrap(),
+                    "10.0.0.2".parse().unwrap(),
+                ]),
+            ),
+            (
+                "ip6.addr",
+                ParamValue::Ip6(vec!["2001:db8::1".parse().unwrap()]),
+            ),
+            ("host.hostid", ParamValue::Int(7)),
+        ] {
+            let p = encode_param(n, &v).unwrap();
+            let (def, _) = param_def(n).unwrap();
+            assert_eq!(
+                decode_param(n, def.ty, p.value.as_deref().unwrap()).unwrap(),
+                v,
+                "{n}"
+            );
+        }
+        assert_eq!(
+            decode_param("persist", ParamType::Bool, &1i32.to_ne_bytes()).unwrap(),
+            ParamValue::Bool(true)
+        );
+        assert!(decode_param("x", ParamType::Int, &[1, 2]).is_err());
+        assert!(decode_param("x", ParamType::JailSys, &9i32.to_ne_bytes()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_never_panics(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            for d in crate::types::KNOWN_PARAMS {
+                let _ = decode_param(d.name, d.ty, &b);
+            }
+        }
+    }
+}

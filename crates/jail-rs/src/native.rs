@@ -41,16 +41,53 @@ fn info_from(list: &IovList) -> Result<JailInfo> {
             .map_err(|e| e.detail("the kernel reported a name this crate does not accept"))?,
         path: list.value_str("path").unwrap_or_default(),
         dying: int(list, "dying").unwrap_or(0) != 0,
-        params: Vec::new(),
+        params: reported(list),
     })
 }
+
+/// Parameters every jail has, asked for on each `get`/`list` (module parameters such as
+/// `linux.*` are left out: asking for one whose module is not loaded fails the whole call).
+const REPORTED: &[&str] = &[
+    "host.hostname",
+    "persist",
+    "enforce_statfs",
+    "devfs_ruleset",
+    "children.max",
+    "securelevel",
+];
 
 fn query(list: &mut IovList) {
     list.push_out("jid", 4);
     list.push_out("name", MAXHOSTNAMELEN);
     list.push_out("path", MAXPATHLEN);
     list.push_out("dying", 4);
+    push_reported(list);
     list.push_errmsg();
+}
+
+fn push_reported(list: &mut IovList) {
+    for p in REPORTED {
+        if let Some((def, _)) = crate::types::param_def(p) {
+            // Integers must have exactly their size (vfs_setopt checks it); strings may be longer.
+            let cap = match def.ty {
+                crate::types::ParamType::String(n) => n,
+                crate::types::ParamType::ULong => 8,
+                _ => 4,
+            };
+            list.push_out(p, cap);
+        }
+    }
+}
+
+fn reported(list: &IovList) -> Vec<(String, ParamValue)> {
+    REPORTED
+        .iter()
+        .filter_map(|p| {
+            let (def, _) = crate::types::param_def(p)?;
+            let v = crate::codec::decode_param(p, def.ty, list.value(p)?).ok()?;
+            Some(((*p).to_string(), v))
+        })
+        .collect()
 }
 
 impl JailHost {
@@ -99,6 +136,7 @@ impl JailOps for JailHost {
         // The key itself is not written back; the other out-buffers are.
         list.push_out("path", MAXPATHLEN);
         list.push_out("dying", 4);
+        push_reported(&mut list);
         list.push_errmsg();
         match sys::jail_get(&mut list, 0) {
             Ok(jid) => Ok(Some(JailInfo {
@@ -106,7 +144,7 @@ impl JailOps for JailHost {
                 name: name.clone(),
                 path: list.value_str("path").unwrap_or_default(),
                 dying: int(&list, "dying").unwrap_or(0) != 0,
-                params: Vec::new(),
+                params: reported(&list),
             })),
             Err(e) if e.raw_os_error() == Some(Errno::ENOENT.0) => Ok(None),
             Err(e) => Err(os_err(Op::Get, &e, name, &list)),
