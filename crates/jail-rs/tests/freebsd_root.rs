@@ -43,6 +43,16 @@ fn create_get_list_update_attach_remove() {
             &[("host.hostname".into(), ParamValue::Str("renamed".into()))],
         )
         .unwrap();
+    let got = JailHost.get(&name).unwrap().unwrap();
+    assert!(
+        got.params
+            .contains(&("host.hostname".into(), ParamValue::Str("renamed".into()))),
+        "{:?}",
+        got.params
+    );
+    assert!(got
+        .params
+        .contains(&("persist".into(), ParamValue::Bool(true))));
     JailHost.remove(jid).unwrap();
     g.0 = None;
     assert!(JailHost.get(&name).unwrap().is_none());
