@@ -75,6 +75,8 @@ pub enum Verb {
     ZfsClone,
     ZfsDestroy,
     ZfsRollback,
+    ZfsRename,
+    ZfsPromote,
     ZfsExists,
     ZfsChildren,
     ZfsGetProp,

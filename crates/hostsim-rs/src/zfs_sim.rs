@@ -317,6 +317,144 @@ impl ZfsOps for SimHost {
         Ok(())
     }
 
+    /// Renames a filesystem with its children and snapshots (their names change, origins
+    /// pointing at them follow); the new parent must exist (`ENOENT`), the new name must not
+    /// (`EEXIST`), and both must be in one pool (`EXDEV`). Files move with an inherited mountpoint.
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
+        if let Some(e) = self.enter(Verb::ZfsRename, from.as_str()) {
+            return Err(from_errno(Op::Rename, e, from));
+        }
+        let mut s = self.st();
+        if !s.datasets.contains_key(from.as_str()) {
+            return self.zfail(Op::Rename, Errno::ENOENT, from);
+        }
+        if from.pool() != to.pool() {
+            return self.zfail(Op::Rename, Errno::EXDEV, to);
+        }
+        if s.datasets.contains_key(to.as_str()) {
+            return self.zfail(Op::Rename, Errno::EEXIST, to);
+        }
+        if !parent(to.as_str()).is_some_and(|p| s.datasets.contains_key(p))
+            || to.as_str().starts_with(&format!("{from}/"))
+        {
+            return self.zfail(Op::Rename, Errno::ENOENT, to);
+        }
+        let old_mp = s.zfs_prop(from.as_str(), "mountpoint");
+        let moved: Vec<String> = s
+            .datasets
+            .keys()
+            .filter(|k| {
+                *k == from.as_str()
+                    || k.starts_with(&format!("{from}/"))
+                    || k.starts_with(&format!("{from}@"))
+            })
+            .cloned()
+            .collect();
+        let rename = |k: &str| format!("{to}{}", &k[from.as_str().len()..]);
+        for k in &moved {
+            if let Some(d) = s.datasets.remove(k) {
+                s.datasets.insert(rename(k), d);
+            }
+        }
+        for d in s.datasets.values_mut() {
+            if let Some(o) = &d.origin {
+                if moved.contains(o) {
+                    d.origin = Some(rename(o));
+                }
+            }
+        }
+        let new_mp = s.zfs_prop(to.as_str(), "mountpoint");
+        if let (Some(a), Some(b)) = (old_mp, new_mp) {
+            if a != b {
+                let files = s.files_below(&a);
+                s.replace_files_below(&b, &files);
+                let prefix = format!("{a}/");
+                s.files.retain(|k, _| !k.starts_with(&prefix) && *k != a);
+                let mounts: Vec<(String, Vec<crate::linux_sim::SimMount>)> = s
+                    .mounts
+                    .iter()
+                    .filter(|(k, _)| **k == a || k.starts_with(&prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for (k, v) in mounts {
+                    s.mounts.remove(&k);
+                    s.mounts.insert(format!("{b}{}", &k[a.len()..]), v);
+                }
+            }
+        }
+        for (_, m) in s.mounts.iter_mut() {
+            for x in m.iter_mut() {
+                if x.fstype == "zfs"
+                    && (x.from == from.as_str() || x.from.starts_with(&format!("{from}/")))
+                {
+                    x.from = rename(&x.from);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Promotes a clone: the origin's snapshots up to and including the origin snapshot move to
+    /// the clone, the former origin becomes a clone of the moved snapshot, and every other clone
+    /// of a moved snapshot follows it. Not a clone: `EINVAL`; a name clash: `EEXIST`.
+    fn promote(&self, clone: &DatasetName) -> Result<()> {
+        if let Some(e) = self.enter(Verb::ZfsPromote, clone.as_str()) {
+            return Err(from_errno(Op::Promote, e, clone));
+        }
+        let mut s = self.st();
+        let Some(origin) = s
+            .datasets
+            .get(clone.as_str())
+            .and_then(|d| d.origin.clone())
+        else {
+            return self.zfail(
+                Op::Promote,
+                if s.datasets.contains_key(clone.as_str()) {
+                    Errno::EINVAL
+                } else {
+                    Errno::ENOENT
+                },
+                clone,
+            );
+        };
+        let (ofs, _) = origin.split_once('@').unwrap_or((&origin, ""));
+        let ofs = ofs.to_string();
+        let cut = s.datasets.get(&origin).map_or(0, |d| d.createtxg);
+        let moving: Vec<String> = s
+            .datasets
+            .iter()
+            .filter(|(k, d)| k.starts_with(&format!("{ofs}@")) && d.createtxg <= cut)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &moving {
+            let new = format!("{clone}{}", &k[ofs.len()..]);
+            if s.datasets.contains_key(&new) {
+                return self
+                    .zfail(Op::Promote, Errno::EEXIST, clone)
+                    .map_err(|e| e.detail(format!("conflicting snapshot {new}")));
+            }
+        }
+        for k in &moving {
+            let new = format!("{clone}{}", &k[ofs.len()..]);
+            if let Some(d) = s.datasets.remove(k) {
+                s.datasets.insert(new.clone(), d);
+            }
+            for d in s.datasets.values_mut() {
+                if d.origin.as_deref() == Some(k.as_str()) {
+                    d.origin = Some(new.clone());
+                }
+            }
+        }
+        let moved_origin = format!("{clone}{}", &origin[ofs.len()..]);
+        if let Some(d) = s.datasets.get_mut(clone.as_str()) {
+            d.origin = None;
+        }
+        if let Some(d) = s.datasets.get_mut(&ofs) {
+            d.origin = Some(moved_origin);
+        }
+        Ok(())
+    }
+
     fn exists(&self, name: &str) -> Result<bool> {
         if let Some(e) = self.enter(Verb::ZfsExists, name) {
             return Err(from_errno(Op::List, e, name));
@@ -477,6 +615,64 @@ mod tests {
             h.children(&ds("zroot/cudajail")).unwrap(),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn rename_and_promote_and_recursive_destroy() {
+        let h = SimHost::freebsd14_with_gpus(0);
+        ZfsOps::create(&h, &ds("zroot/t"), &[]).unwrap();
+        h.with_state(|s| s.write_file("/zroot/t/f", b"x").unwrap());
+        let base = SnapshotName::new("zroot/t@base").unwrap();
+        ZfsOps::snapshot(&h, std::slice::from_ref(&base)).unwrap();
+        h.clone_snapshot(&ds("zroot/c"), &base, &[]).unwrap();
+        // Rename the template: the clone's origin follows, the files move.
+        h.rename(&ds("zroot/t"), &ds("zroot/tpl")).unwrap();
+        let st = h.snapshot();
+        assert_eq!(
+            st.datasets["zroot/c"].origin.as_deref(),
+            Some("zroot/tpl@base")
+        );
+        assert!(st.files.contains_key("/zroot/tpl/f") && !st.files.contains_key("/zroot/t/f"));
+        assert_eq!(
+            h.rename(&ds("zroot/c"), &ds("zroot/nope/c"))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            h.rename(&ds("zroot/c"), &ds("zroot/tpl"))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::AlreadyExists
+        );
+        // Promote the clone: the snapshot moves to it; the template becomes its clone.
+        assert_eq!(
+            h.promote(&ds("zroot/tpl")).unwrap_err().kind(),
+            ErrorKind::InvalidInput,
+            "not a clone"
+        );
+        h.promote(&ds("zroot/c")).unwrap();
+        let st = h.snapshot();
+        assert!(st.datasets.contains_key("zroot/c@base"));
+        assert_eq!(
+            st.datasets["zroot/tpl"].origin.as_deref(),
+            Some("zroot/c@base")
+        );
+        assert_eq!(st.datasets["zroot/c"].origin, None);
+        // Recursive destroy refuses dependent clones unless asked.
+        let clones = |snap: &str| -> Vec<String> {
+            h.snapshot()
+                .datasets
+                .iter()
+                .filter(|(_, d)| d.origin.as_deref() == Some(snap))
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        let e = zfs::destroy_recursive(&h, &ds("zroot/c"), false, &clones).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy);
+        assert!(e.to_string().contains("zroot/tpl"), "{e}");
+        let done = zfs::destroy_recursive(&h, &ds("zroot/c"), true, &clones).unwrap();
+        assert_eq!(done, ["zroot/tpl", "zroot/c@base", "zroot/c"]);
     }
 
     #[test]

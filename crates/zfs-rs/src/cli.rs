@@ -82,6 +82,22 @@ impl ZfsOps for ZfsCli {
     fn destroy(&self, name: &str) -> Result<()> {
         zfs(Op::Destroy, name, &["destroy".into(), name.into()]).map(|_| ())
     }
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
+        zfs(
+            Op::Rename,
+            from.as_str(),
+            &["rename".into(), from.to_string(), to.to_string()],
+        )
+        .map(|_| ())
+    }
+    fn promote(&self, clone: &DatasetName) -> Result<()> {
+        zfs(
+            Op::Promote,
+            clone.as_str(),
+            &["promote".into(), clone.to_string()],
+        )
+        .map(|_| ())
+    }
     fn rollback(&self, snap: &SnapshotName) -> Result<()> {
         zfs(
             Op::Rollback,

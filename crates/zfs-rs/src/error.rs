@@ -14,6 +14,10 @@ pub enum Op {
     Destroy,
     /// `lzc_rollback_to`.
     Rollback,
+    /// `lzc_rename`.
+    Rename,
+    /// `lzc_promote`.
+    Promote,
     /// Property get/set.
     Prop,
     /// Listing children.
@@ -32,6 +36,8 @@ impl sysabi::OpName for Op {
             Op::Clone => "lzc_clone",
             Op::Destroy => "lzc_destroy",
             Op::Rollback => "lzc_rollback_to",
+            Op::Rename => "lzc_rename",
+            Op::Promote => "lzc_promote",
             Op::Prop => "zfs property",
             Op::List => "zfs list",
             Op::Jail => "ioctl(ZFS_IOC_JAIL)",

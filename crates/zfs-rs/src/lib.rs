@@ -34,6 +34,6 @@ pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
 #[cfg(has_libzfs)]
 pub use lzc::LibZfs;
-pub use ops::ZfsOps;
+pub use ops::{destroy_recursive, ZfsOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{DatasetName, PropName, SnapshotName};

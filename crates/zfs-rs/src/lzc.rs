@@ -204,6 +204,36 @@ impl ZfsOps for LibZfs {
         .map_err(|e| from_errno(Op::Rollback, errno(e), snap))
     }
 
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
+        let (f, t) = (c(Op::Rename, from.as_str())?, c(Op::Rename, to.as_str())?);
+        // lzc_rename leaves mounts to the caller: unmount, rename, mount under the new name.
+        self.with(|lib| match lib.open(&f) {
+            Some(d) => d
+                .unmount()
+                .map_err(|e| from_errno(Op::Rename, errno(e), from).kernel_msg(lib.error())),
+            None => Err(from_errno(Op::Rename, Errno::ENOENT, from)),
+        })?;
+        let r = sys::rename(&f, &t).map_err(|e| from_errno(Op::Rename, errno(e), from));
+        let again = if r.is_ok() { &t } else { &f };
+        self.with(|lib| {
+            if let Some(d) = lib.open(again) {
+                let _ = d.mount();
+            }
+        });
+        r
+    }
+
+    fn promote(&self, clone: &DatasetName) -> Result<()> {
+        sys::promote(&c(Op::Promote, clone.as_str())?).map_err(|(e, conflict)| {
+            let err = from_errno(Op::Promote, errno(e), clone);
+            if conflict.is_empty() {
+                err
+            } else {
+                err.detail(format!("conflicting snapshot {conflict}"))
+            }
+        })
+    }
+
     fn exists(&self, name: &str) -> Result<bool> {
         Ok(sys::exists(&c(Op::List, name)?))
     }

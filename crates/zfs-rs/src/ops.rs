@@ -23,6 +23,12 @@ pub trait ZfsOps {
     /// `lzc_destroy`—Destroys a filesystem (no children) or snapshot. `Busy` (`EBUSY`/`EEXIST`)
     /// while clones depend on a snapshot.
     fn destroy(&self, name: &str) -> Result<()>;
+    /// `lzc_rename`—Renames a filesystem (its children and snapshots follow). The new parent
+    /// must exist; the new name must not.
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()>;
+    /// `lzc_promote`—Makes a clone independent of its origin: the origin's snapshots up to the
+    /// clone point move to the clone, and the former origin becomes a clone of it.
+    fn promote(&self, clone: &DatasetName) -> Result<()>;
     /// `lzc_rollback_to`—Rolls back to a snapshot, which must be the latest.
     fn rollback(&self, snap: &SnapshotName) -> Result<()>;
     /// `lzc_exists`.
@@ -37,4 +43,58 @@ pub trait ZfsOps {
     fn jail(&self, fs: &DatasetName, jid: i32) -> Result<()>;
     /// `ZFS_IOC_UNJAIL`.
     fn unjail(&self, fs: &DatasetName, jid: i32) -> Result<()>;
+}
+
+/// Destroys a dataset with everything below it, in dependency order: child filesystems
+/// (deepest first), then snapshots. A snapshot that clones depend on stops the walk with a
+/// `Busy` error naming the clones, unless `with_clones`, which destroys those clones first (and
+/// their own descendants). Returns what was destroyed, in order.
+///
+/// # Errors
+/// The first failing destroy; what was destroyed before it stays destroyed.
+pub fn destroy_recursive(
+    ops: &dyn ZfsOps,
+    ds: &DatasetName,
+    with_clones: bool,
+    clones_of: &dyn Fn(&str) -> Vec<String>,
+) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for c in ops.children(ds)? {
+        if !c.contains('@') {
+            done.extend(destroy_recursive(
+                ops,
+                &DatasetName::new(&c)?,
+                with_clones,
+                clones_of,
+            )?);
+        }
+    }
+    for c in ops.children(ds)? {
+        if c.contains('@') {
+            let clones = clones_of(&c);
+            if !clones.is_empty() {
+                if !with_clones {
+                    return Err(crate::Error::new(
+                        crate::Op::Destroy,
+                        sysabi::ErrorKind::Busy,
+                        format!("snapshot {c} has dependent clones: {}", clones.join(", ")),
+                    )
+                    .subject(ds));
+                }
+                for cl in clones {
+                    done.extend(destroy_recursive(
+                        ops,
+                        &DatasetName::new(&cl)?,
+                        true,
+                        clones_of,
+                    )?);
+                }
+            }
+            ops.destroy(&c)?;
+            done.push(c);
+        }
+    }
+    ops.destroy(ds.as_str())?;
+    done.push(ds.to_string());
+    Ok(done)
 }

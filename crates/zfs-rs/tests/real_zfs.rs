@@ -153,3 +153,72 @@ fn bad_input_is_refused_and_changes_nothing() {
     );
     destroy_tree(&z, &base);
 }
+
+/// Every filesystem below `root` whose origin is `snap`.
+fn clones_of(z: &LibZfs, root: &str, snap: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(d) = todo.pop() {
+        for c in z.children(&ds(&d)).unwrap() {
+            if c.contains('@') {
+                continue;
+            }
+            if z.get_prop(&ds(&c), &PropName::new("origin").unwrap())
+                .unwrap()
+                .as_deref()
+                == Some(snap)
+            {
+                out.push(c.clone());
+            }
+            todo.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "real-zfs: needs a ZFS pool"]
+fn rename_promote_and_recursive_destroy() {
+    let (z, base) = setup("more");
+    let t = ds(&format!("{base}/t"));
+    z.create(&t, &[]).unwrap();
+    let mp = z
+        .get_prop(&t, &PropName::new("mountpoint").unwrap())
+        .unwrap()
+        .unwrap();
+    std::fs::write(format!("{mp}/f"), b"x").unwrap();
+    let s = SnapshotName::new(&format!("{t}@base")).unwrap();
+    z.snapshot(std::slice::from_ref(&s)).unwrap();
+    let c = ds(&format!("{base}/c"));
+    z.clone_snapshot(&c, &s, &[]).unwrap();
+    // Rename: the clone's origin follows and the data is mounted at the new place.
+    let tpl = ds(&format!("{base}/tpl"));
+    z.rename(&t, &tpl).unwrap();
+    assert_eq!(
+        z.get_prop(&c, &PropName::new("origin").unwrap()).unwrap(),
+        Some(format!("{tpl}@base"))
+    );
+    let nmp = z
+        .get_prop(&tpl, &PropName::new("mountpoint").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::fs::read(format!("{nmp}/f")).unwrap(), b"x");
+    assert_eq!(
+        z.rename(&c, &tpl).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    // Promote: the snapshot moves to the clone.
+    z.promote(&c).unwrap();
+    assert!(z.exists(&format!("{c}@base")).unwrap());
+    assert_eq!(
+        z.get_prop(&tpl, &PropName::new("origin").unwrap()).unwrap(),
+        Some(format!("{c}@base"))
+    );
+    // Recursive destroy refuses dependent clones unless asked, then goes in dependency order.
+    let clones = |snap: &str| clones_of(&z, &base, snap);
+    let e = zfs::destroy_recursive(&z, &c, false, &clones).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    let done = zfs::destroy_recursive(&z, &c, true, &clones).unwrap();
+    assert_eq!(done, [tpl.to_string(), format!("{c}@base"), c.to_string()]);
+    destroy_tree(&z, &base);
+}

@@ -188,6 +188,27 @@ pub fn rollback_to(fs: &CStr, snap: &CStr) -> Result<(), c_int> {
     rc(unsafe { z::lzc_rollback_to(fs.as_ptr(), snap.as_ptr()) })
 }
 
+/// `lzc_rename(from, to)`.
+pub fn rename(from: &CStr, to: &CStr) -> Result<(), c_int> {
+    // SAFETY: valid C strings.
+    rc(unsafe { z::lzc_rename(from.as_ptr(), to.as_ptr()) })
+}
+
+/// `lzc_promote(fs)`; returns the name of a conflicting snapshot on failure when there is one.
+pub fn promote(fs: &CStr) -> Result<(), (c_int, String)> {
+    let mut buf = [0 as c_char; 256];
+    // SAFETY: valid C string; `buf` is writable for its length.
+    let r = unsafe { z::lzc_promote(fs.as_ptr(), buf.as_mut_ptr(), buf.len() as c_int) };
+    if r == 0 {
+        return Ok(());
+    }
+    // SAFETY: the library writes a NUL-terminated name (or nothing) into the zeroed buffer.
+    let conflict = unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned();
+    Err((r, conflict))
+}
+
 /// `lzc_exists(name)`.
 pub fn exists(name: &CStr) -> bool {
     // SAFETY: valid C string.
