@@ -91,6 +91,27 @@ pub struct Counts {
     ignored: usize,
 }
 
+/// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; …` line to `c` (other lines are
+/// ignored).
+fn add_test_result(c: &mut Counts, line: &str) {
+    let Some(r) = line.trim().strip_prefix("test result: ") else {
+        return;
+    };
+    for part in r.split(';') {
+        let mut w = part.split_whitespace().rev();
+        let (Some(label), Some(num)) = (w.next(), w.next()) else {
+            continue;
+        };
+        let n: usize = num.parse().unwrap_or(0);
+        match label {
+            "passed" => c.passed += n,
+            "failed" => c.failed += n,
+            "ignored" => c.ignored += n,
+            _ => {}
+        }
+    }
+}
+
 /// Packages whose tests form the sim tier.
 const SIM_PACKAGES: &[&str] = &["hostsim-rs", "workspace-tests"];
 
@@ -110,21 +131,7 @@ fn cargo_test_group(ctx: &Ctx, label: &str, args: &[&str]) -> Result<Counts, Str
     for line in BufReader::new(out).lines() {
         let line = line.map_err(|e| e.to_string())?;
         println!("{line}");
-        if let Some(r) = line.trim().strip_prefix("test result: ") {
-            for part in r.split(';') {
-                let mut w = part.split_whitespace().rev();
-                let (Some(label), Some(num)) = (w.next(), w.next()) else {
-                    continue;
-                };
-                let n: usize = num.parse().unwrap_or(0);
-                match label {
-                    "passed" => c.passed += n,
-                    "failed" => c.failed += n,
-                    "ignored" => c.ignored += n,
-                    _ => {}
-                }
-            }
-        }
+        add_test_result(&mut c, &line);
     }
     let st = child.wait().map_err(|e| e.to_string())?;
     println!("   cargo test ({label}): {:.0?}", t.elapsed());
@@ -266,19 +273,7 @@ fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
     );
     let mut c = Counts::default();
     for line in log.lines() {
-        if let Some(r) = line.trim().strip_prefix("test result: ") {
-            for part in r.split(';') {
-                let mut w = part.split_whitespace().rev();
-                if let (Some(label), Some(num)) = (w.next(), w.next()) {
-                    let n: usize = num.parse().unwrap_or(0);
-                    match label {
-                        "passed" => c.passed += n,
-                        "failed" => c.failed += n,
-                        _ => {}
-                    }
-                }
-            }
-        }
+        add_test_result(&mut c, line);
     }
     let bench_out = read("bench.log");
     println!("{bench_out}");
@@ -811,6 +806,18 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_result_lines_add_up() {
+        let mut c = Counts::default();
+        add_test_result(&mut c, "test result: ok. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.1s");
+        add_test_result(&mut c, "running 4 tests");
+        add_test_result(
+            &mut c,
+            "  test result: FAILED. 1 passed; 0 failed; 0 ignored; 0 measured",
+        );
+        assert_eq!((c.passed, c.failed, c.ignored), (4, 1, 2));
+    }
 
     #[test]
     fn word_matching() {

@@ -81,21 +81,7 @@ pub fn setup(ctx: &Ctx) -> Result<Setup, String> {
         }
     }
     let python = ctx.python.clone();
-    for pkg in PIP_PACKAGES {
-        let have = sh_ok(Command::new(&python).args(["-m", "pip", "show", "--quiet", pkg]));
-        if !have {
-            println!("   pip install {pkg}");
-            let _ = sh_ok(Command::new(&python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--root-user-action=ignore",
-                pkg,
-            ]));
-        }
-    }
+    pip_ensure(&python, PIP_PACKAGES);
     let no_libzfs = setup_zfs(&python);
     if let Some(why) = &no_libzfs {
         println!("   LIBZFS BACKEND SKIPPED: {why}");
@@ -111,6 +97,24 @@ pub fn setup(ctx: &Ctx) -> Result<Setup, String> {
         zigbuild,
         no_libzfs,
     })
+}
+
+/// `pip install` each package that `pip show` does not find.
+fn pip_ensure(python: &str, pkgs: &[&str]) {
+    for pkg in pkgs {
+        if !sh_ok(Command::new(python).args(["-m", "pip", "show", "--quiet", pkg])) {
+            println!("   pip install {pkg}");
+            let _ = sh_ok(Command::new(python).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--root-user-action=ignore",
+                pkg,
+            ]));
+        }
+    }
 }
 
 fn installed(p: &str) -> bool {
@@ -174,20 +178,7 @@ fn setup_zfs(python: &str) -> Option<String> {
             return Some("apt-get install from bookworm-backports failed".into());
         }
     }
-    for p in PIP_VM_PACKAGES {
-        if !sh_ok(Command::new(python).args(["-m", "pip", "show", "--quiet", p])) {
-            println!("   pip install {p}");
-            let _ = sh_ok(Command::new(python).args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--root-user-action=ignore",
-                p,
-            ]));
-        }
-    }
+    pip_ensure(python, PIP_VM_PACKAGES);
     if !installed("libclang-dev") {
         return Some("libclang-dev (needed by bindgen) is not installed".into());
     }

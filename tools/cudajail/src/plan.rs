@@ -6,19 +6,9 @@ use jail::{JailFlags, JailSpec, JailSys, ParamValue};
 use linuxulator::linux_mount_set;
 use serde::Serialize;
 
-/// Kernel modules (file names for `kldload`) a CUDA jail needs, in load order.
-pub const HOST_MODULES: &[&str] = &[
-    "linux",
-    "linux64",
-    "fdescfs",
-    "linprocfs",
-    "linsysfs",
-    "tmpfs",
-    "pty",
-    "nullfs",
-    "nvidia",
-    "nvidia-modeset",
-];
+/// Kernel modules (file names for `kldload`) a CUDA jail needs, in load order: the list the
+/// readiness checks use.
+pub const HOST_MODULES: &[&str] = linuxulator::doctor::REQUIRED_MODULES;
 
 /// The first ruleset number tried when the spec names none.
 pub const FIRST_RULESET: u16 = 100;
