@@ -231,3 +231,51 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
     );
     assert!(cases > 50, "{cases}");
 }
+
+#[test]
+fn stop_then_start_and_sync_driver_after_an_upgrade() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    up(&env, &v, &p).unwrap();
+    let running = h.observable();
+    let stopped = cudajail::engine::stop(&env, &p).unwrap();
+    assert!(stopped.iter().any(|s| s.contains("removed jail")));
+    assert!(JailOps::list(&h).unwrap().is_empty());
+    up(&env, &v, &planned(&h, &v)).unwrap();
+    let mut again = h.observable();
+    again.jails = running.jails.clone();
+    assert_eq!(
+        again, running,
+        "start restores the same jail, mounts and files"
+    );
+    // A driver upgrade: the kernel module and the host's Linux libraries move to a new version.
+    h.set_nvidia_version("580.105.08");
+    h.with_state(|s| {
+        s.sysctls.insert(
+            "hw.nvidia.version".into(),
+            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
+        );
+        s.write_file("/compat/linux/usr/lib64/libcuda.so.580.105.08", b"new")
+            .unwrap();
+    });
+    let out = cudajail::engine::sync_driver(&env, &p).unwrap();
+    assert!(
+        out.iter()
+            .any(|l| l.contains("installed") && l.contains("580.105.08")),
+        "{out:?}"
+    );
+    assert!(FsView::exists(
+        &h,
+        &format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.105.08", p.root)
+    ));
+    assert!(!FsView::exists(
+        &h,
+        &format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", p.root)
+    ));
+    assert_eq!(
+        cudajail::engine::sync_driver(&env, &p).unwrap(),
+        ["already at driver 580.105.08"]
+    );
+}

@@ -180,6 +180,91 @@ pub fn nvidia_lib_version(file: &str) -> Option<&str> {
     .then_some(v)
 }
 
+/// Where the NVIDIA libraries go inside the Linux root.
+const NV_LIB_DEST: &str = "usr/lib/x86_64-linux-gnu";
+
+/// Copies the host's NVIDIA Linux libraries of exactly the kernel module's version into `root`,
+/// pushing each file it wrote onto `files` (also on error, for the undo).
+fn install_nvidia(env: &Env<'_>, root: &str, files: &mut Vec<String>) -> anyhow::Result<String> {
+    let ver = host_driver_version(env)?;
+    let (emul, libs) = host_nvidia_libs(env)?;
+    let wanted: Vec<&HostLib> = libs.iter().filter(|l| l.2 == ver).collect();
+    if wanted.is_empty() {
+        let other: Vec<&str> = libs.iter().map(|l| l.2.as_str()).collect();
+        if other.is_empty() {
+            bail!("no NVIDIA Linux libraries under {emul}: pkg install linux-nvidia-libs (version {ver}, the kernel module's)");
+        }
+        bail!(
+            "the NVIDIA Linux libraries under {emul} are version {}, the kernel module is {ver}: they must match exactly; upgrade linux-nvidia-libs together with nvidia-driver",
+            other.join(", ")
+        );
+    }
+    env.fs.mkdir_beneath(root, NV_LIB_DEST)?;
+    for (dir, f, _) in wanted {
+        let rel = format!("{NV_LIB_DEST}/{f}");
+        if env.view.exists(&format!("{root}/{rel}")) {
+            continue;
+        }
+        let data = env
+            .fs
+            .read(&format!("{dir}/{f}"))
+            .ok_or_else(|| anyhow!("cannot read {dir}/{f}"))?;
+        env.fs.write_beneath(root, &rel, &data)?;
+        files.push(rel);
+    }
+    Ok(ver)
+}
+
+/// `cudajail sync-driver`: after a host driver upgrade, replaces the jail's NVIDIA libraries with
+/// the host's new version (the one step that must follow the kernel module). Returns what changed.
+///
+/// # Errors
+/// No libraries of the new version on the host; file errors.
+pub fn sync_driver(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    let ver = match install_nvidia(env, &p.root, &mut files) {
+        Ok(v) => v,
+        Err(e) => {
+            for f in files.iter().rev() {
+                let _ = env.fs.remove_beneath(&p.root, f);
+            }
+            return Err(e);
+        }
+    };
+    let mut out: Vec<String> = files.iter().map(|f| format!("installed /{f}")).collect();
+    for f in env.view.read_dir(&format!("{}/{NV_LIB_DEST}", p.root)) {
+        if nvidia_lib_version(&f).is_some_and(|v| v != ver) {
+            env.fs
+                .remove_beneath(&p.root, &format!("{NV_LIB_DEST}/{f}"))?;
+            out.push(format!("removed /{NV_LIB_DEST}/{f}"));
+        }
+    }
+    if out.is_empty() {
+        out.push(format!("already at driver {ver}"));
+    }
+    Ok(out)
+}
+
+/// `cudajail stop`: removes the running jail and unmounts what is mounted below its root; the
+/// dataset, ruleset and files stay, so `start` (a re-run of `up`) brings it back.
+///
+/// # Errors
+/// Kernel errors; a busy mount is reported.
+pub fn stop(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    if let Some(j) = env.jail.get(&p.jail.name)? {
+        env.jail.remove(j.jid)?;
+        done.push(format!("removed jail {} (jid {})", p.name, j.jid));
+    }
+    for on in linuxulator::compat::unmount_all(env.mount, &p.root, false)? {
+        done.push(format!("unmounted {on}"));
+    }
+    if done.is_empty() {
+        done.push(format!("{} was not running", p.name));
+    }
+    Ok(done)
+}
+
 struct Run<'e, 'a> {
     env: &'e Env<'a>,
     v: &'e Valid,
@@ -323,35 +408,8 @@ impl Run<'_, '_> {
                 self.done(id, false);
             }
             "nvidia" => {
-                let ver = host_driver_version(env)?;
-                let (emul, libs) = host_nvidia_libs(env)?;
-                let wanted: Vec<&(String, String, String)> =
-                    libs.iter().filter(|l| l.2 == ver).collect();
-                if wanted.is_empty() {
-                    let other: Vec<&str> = libs.iter().map(|l| l.2.as_str()).collect();
-                    if other.is_empty() {
-                        bail!("no NVIDIA Linux libraries under {emul}: pkg install linux-nvidia-libs (version {ver}, the kernel module's)");
-                    }
-                    bail!("the NVIDIA Linux libraries under {emul} are version {}, the kernel module is {ver}: they must match exactly; upgrade linux-nvidia-libs together with nvidia-driver", other.join(", "));
-                }
-                let dest = "usr/lib/x86_64-linux-gnu";
                 let mut files = Vec::new();
-                let res = (|| -> anyhow::Result<()> {
-                    env.fs.mkdir_beneath(&self.p.root, dest)?;
-                    for (dir, f, _) in wanted {
-                        let rel = format!("{dest}/{f}");
-                        if env.view.exists(&format!("{}/{rel}", self.p.root)) {
-                            continue;
-                        }
-                        let data = env
-                            .fs
-                            .read(&format!("{dir}/{f}"))
-                            .ok_or_else(|| anyhow!("cannot read {dir}/{f}"))?;
-                        env.fs.write_beneath(&self.p.root, &rel, &data)?;
-                        files.push(rel);
-                    }
-                    Ok(())
-                })();
+                let res = install_nvidia(env, &self.p.root, &mut files);
                 let skipped = files.is_empty() && res.is_ok();
                 self.undo.push(Undo::Files {
                     root: self.p.root.clone(),

@@ -86,6 +86,59 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
+    /// Start a stopped jail again (the same idempotent steps as `up`).
+    Start {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated host.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Stop the jail: remove it and unmount its file systems; the dataset and files stay.
+    Stop {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Show the jail: running or not, mounts, ruleset, journal.
+    Status {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Show it on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Run a command inside the jail (FreeBSD; `--sim` understands only the shim build command).
+    Exec {
+        /// The jail's name.
+        name: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+        /// Run on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// After a host NVIDIA driver upgrade: put the same version's Linux libraries into the jail.
+    SyncDriver {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run on a simulated host on which `up` ran, then the driver was upgraded.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `cudajail man | man -l -`).
+    Man,
     /// List the cudajail jails on this host.
     List {
         /// Spec file naming the pool (the built-in default without one).
@@ -199,17 +252,53 @@ fn report_doctor(checks: &[linuxulator::doctor::Check], json: bool) -> Result<St
     Ok(text)
 }
 
+/// On the simulated host, runs `up` first so that there is a jail to act on; returns the plan.
+fn sim_up_first(env: &engine::Env<'_>, v: &spec::Valid, sim: bool) -> anyhow::Result<plan::Plan> {
+    let p = engine::plan(env, v)?;
+    if sim {
+        engine::up(env, v, &p)?;
+    }
+    Ok(p)
+}
+
+/// Simulates a host driver upgrade for `sync-driver --sim`: a newer kernel module and its Linux
+/// libraries.
+fn sim_upgrade_driver(h: &hostsim::SimHost) {
+    let new = "580.105.08";
+    h.set_nvidia_version(new);
+    h.with_state(|s| {
+        s.sysctls.insert(
+            "hw.nvidia.version".into(),
+            format!("NVIDIA UNIX x86_64 Kernel Module  {new}  Release Build"),
+        );
+        for lib in ["libcuda.so", "libnvidia-ml.so"] {
+            let _ = s.write_file(&format!("/compat/linux/usr/lib64/{lib}.{new}"), b"");
+        }
+    });
+}
+
 /// Runs `f` against the simulated host (`sim`) or this FreeBSD host.
 fn with_env(
     sim: bool,
     v: &spec::Valid,
     f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<String>,
 ) -> Result<String, Failure> {
+    with_env_prep(sim, v, |_| {}, f)
+}
+
+/// As [`with_env`], with a preparation of the simulated host before `f` runs.
+fn with_env_prep(
+    sim: bool,
+    v: &spec::Valid,
+    prep: impl FnOnce(&hostsim::SimHost),
+    f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<String>,
+) -> Result<String, Failure> {
     if sim {
         let h = hostsim::SimHost::freebsd14_cuda_ready(1);
+        prep(&h);
         return f(&sim::env(&h)).map_err(Failure::Failed);
     }
-    let _ = v;
+    let _ = (v, prep);
     #[cfg(target_os = "freebsd")]
     {
         let host = native::Host::new(None);
@@ -285,6 +374,99 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
                 let p = engine::plan(env, &v)?;
                 Ok(engine::destroy(env, &v, &p, *force)?.join("\n"))
             })
+        }
+        Command::Start { spec, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                let p = engine::plan(env, &v)?;
+                let r = engine::up(env, &v, &p)?;
+                Ok(r.iter()
+                    .map(|s| format!("{:<9} {}", s.id, s.outcome))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            })
+        }
+        Command::Stop { spec, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                let p = sim_up_first(env, &v, *sim)?;
+                Ok(engine::stop(env, &p)?.join("\n"))
+            })
+        }
+        Command::Status { spec, json, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                sim_up_first(env, &v, *sim)?;
+                let st = engine::list(env, &v.pool)?;
+                let me = st
+                    .into_iter()
+                    .find(|j| j.name == v.name.as_str())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no cudajail jail {} on pool {}; create it with `cudajail up`",
+                            v.name,
+                            v.pool
+                        )
+                    })?;
+                Ok(if *json {
+                    serde_json::to_string_pretty(&me)?
+                } else {
+                    format!(
+                        "jail:    {}\nrunning: {}\ndataset: {}\nmounts:  {}\nruleset: {}\njournal: {}",
+                        me.name,
+                        me.jid.map_or("no".to_string(), |j| format!("yes (jid {j})")),
+                        me.dataset,
+                        me.mounts,
+                        me.ruleset.as_deref().unwrap_or("-"),
+                        me.journal.as_deref().unwrap_or("-")
+                    )
+                })
+            })
+        }
+        Command::Exec { name, command, sim } => {
+            let jn = jail::JailName::new(name).map_err(|e| Failure::Usage(e.to_string()))?;
+            // The simulated host gets the default jail first; the command runs in the named one.
+            let v = load_spec(None)?;
+            let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+            with_env(*sim, &v, |env| {
+                sim_up_first(env, &v, *sim)?;
+                let j = env.jail.get(&jn)?.ok_or_else(|| {
+                    anyhow::anyhow!("jail {name} is not running; start it with `cudajail start`")
+                })?;
+                let (code, out) = env.exec.exec(j.jid, &argv)?;
+                if code != 0 {
+                    anyhow::bail!("{}\n{} exited with {code}", out.trim_end(), argv[0]);
+                }
+                Ok(out)
+            })
+        }
+        Command::SyncDriver { spec, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            let prep = |h: &hostsim::SimHost| {
+                let env = sim::env(h);
+                if let Ok(p) = engine::plan(&env, &v) {
+                    let _ = engine::up(&env, &v, &p);
+                }
+                sim_upgrade_driver(h);
+            };
+            with_env_prep(*sim, &v, prep, |env| {
+                let p = engine::plan(env, &v)?;
+                Ok(engine::sync_driver(env, &p)?.join("\n"))
+            })
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "cudajail", &mut out);
+            Ok(String::from_utf8_lossy(&out).trim_end().to_string())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Failure::Failed(e.into()))?;
+            Ok(String::from_utf8_lossy(&out).trim_end().to_string())
         }
         Command::List { spec, json, sim } => {
             let v = load_spec(spec.as_deref())?;

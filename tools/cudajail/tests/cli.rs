@@ -141,3 +141,48 @@ fn up_list_destroy_on_the_simulated_host() {
         assert!(err.contains("--sim"), "{err}");
     }
 }
+
+#[test]
+fn lifecycle_commands_on_the_simulated_host() {
+    let (code, out, err) = cj(&["status", "--sim"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("running: yes") && out.contains("mounts:  5"),
+        "{out}"
+    );
+    let (code, out, _) = cj(&["stop", "--sim"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("removed jail cuda") && out.contains("unmounted /zroot/cudajail/cuda/dev"),
+        "{out}"
+    );
+    let (code, out, _) = cj(&["start", "--sim"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("jail      applied"), "{out}");
+    let (code, out, _) = cj(&["sync-driver", "--sim"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("installed /usr/lib/x86_64-linux-gnu/libcuda.so.580.105.08"),
+        "{out}"
+    );
+    assert!(
+        out.contains("removed /usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"),
+        "{out}"
+    );
+    let (code, _, err) = cj(&["exec", "--sim", "cuda", "--", "nvidia-smi"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nvidia-smi exited with 127"), "{err}");
+    let (code, _, err) = cj(&["exec", "--sim", "nosuch", "--", "true"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not running"), "{err}");
+}
+
+#[test]
+fn completions_and_man_page() {
+    let (code, out, _) = cj(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("_cudajail()") && out.contains("sync-driver"));
+    let (code, out, _) = cj(&["man"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(".TH cudajail 1") && out.contains("doctor"));
+}
