@@ -704,7 +704,16 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
     let real = cargo_test_group(
         ctx,
         "real-linux",
-        &["-p", "cudajail", "--test", "uvm_shim", "--", "--ignored"],
+        &[
+            "-p",
+            "cudajail",
+            "--test",
+            "uvm_shim",
+            "--test",
+            "debootstrap",
+            "--",
+            "--ignored",
+        ],
     );
     rows.push(Row {
         tier: "real-linux",
@@ -715,7 +724,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         },
         detail: match &real {
             Ok(c) => format!(
-                "uvm shim in a real program: {} passed, {} failed; {zfs_detail}",
+                "uvm shim in a real program + debootstrap bookworm: {} passed, {} failed; {zfs_detail}",
                 c.passed, c.failed
             ),
             Err(e) => e.clone(),

@@ -4,7 +4,12 @@ use crate::ci::{sh_ok, Ctx};
 use std::process::Command;
 
 /// Debian packages the tiers need, from the machine's own suites. The one list.
-pub const APT_PACKAGES: &[&str] = &["libclang-dev", "qemu-system-x86", "busybox-static"];
+pub const APT_PACKAGES: &[&str] = &[
+    "libclang-dev",
+    "qemu-system-x86",
+    "busybox-static",
+    "debootstrap",
+];
 
 /// Debian packages taken from bookworm-backports (OpenZFS 2.3 and a kernel it builds for): the
 /// libzfs headers for the bindings, and the kernel + zfs module for the real-ZFS VM.

@@ -126,6 +126,24 @@ pub fn rootfs_fixes(hostname: &str, resolv: Option<&[u8]>) -> Vec<(&'static str,
     ]
 }
 
+/// Writes [`rootfs_fixes`] into a freshly bootstrapped tree.
+///
+/// # Errors
+/// File errors (a symlink on the way is refused).
+pub fn apply_rootfs_fixes(
+    fs: &dyn RootFs,
+    root: &str,
+    resolv: Option<&[u8]>,
+) -> anyhow::Result<()> {
+    for (rel, data) in rootfs_fixes("cudajail", resolv) {
+        if let Some((dir, _)) = rel.rsplit_once('/') {
+            fs.mkdir_beneath(root, dir)?;
+        }
+        fs.write_beneath(root, rel, &data)?;
+    }
+    Ok(())
+}
+
 fn mountpoint(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<String> {
     env.zfs
         .get_prop(ds, &PropName::new("mountpoint")?)?
@@ -321,13 +339,7 @@ impl Run<'_, '_> {
                     env.boot.bootstrap(self.v.suite, &mp).with_context(|| {
                         format!("bootstrapping {} into {mp}", self.v.suite.as_str())
                     })?;
-                    let resolv = env.fs.read("/etc/resolv.conf");
-                    for (rel, data) in rootfs_fixes("cudajail", resolv.as_deref()) {
-                        if let Some((dir, _)) = rel.rsplit_once('/') {
-                            env.fs.mkdir_beneath(&mp, dir)?;
-                        }
-                        env.fs.write_beneath(&mp, rel, &data)?;
-                    }
+                    apply_rootfs_fixes(env.fs, &mp, env.fs.read("/etc/resolv.conf").as_deref())?;
                     env.zfs.snapshot(std::slice::from_ref(&snap))?;
                     created.push(snap.to_string());
                     Ok(())

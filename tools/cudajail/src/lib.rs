@@ -13,6 +13,8 @@ pub mod export;
 #[cfg(target_os = "freebsd")]
 pub mod native;
 pub mod plan;
+#[cfg(unix)]
+pub mod rootfs;
 pub mod shim;
 pub mod sim;
 pub mod spec;

@@ -1,0 +1,127 @@
+//! Root file systems on a real host: symlink-safe writes and debootstrap (FreeBSD and Linux).
+
+use crate::engine::{Bootstrap, RootFs};
+use anyhow::{anyhow, bail, Context};
+use linuxulator::Suite;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Host files through `std::fs`, refusing symlinks and `..` below a root.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StdRootFs;
+
+fn walk(root: &str, rel: &str, create: bool) -> anyhow::Result<PathBuf> {
+    let mut cur = PathBuf::from(root);
+    if !std::fs::symlink_metadata(&cur)
+        .with_context(|| root.to_string())?
+        .is_dir()
+    {
+        bail!("{root}: not a directory");
+    }
+    for c in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            bail!("{rel}: '..' is not allowed below a jail root");
+        }
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                bail!("{} is a symlink; refusing to follow it", cur.display())
+            }
+            Ok(_) => {}
+            Err(_) if create => {
+                std::fs::create_dir(&cur).with_context(|| cur.display().to_string())?
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(cur)
+}
+
+impl RootFs for StdRootFs {
+    fn mkdir_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()> {
+        walk(root, rel, true).map(|_| ())
+    }
+    fn write_beneath(&self, root: &str, rel: &str, data: &[u8]) -> anyhow::Result<()> {
+        let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let path = walk(root, dir, false)?.join(file);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "{} is a symlink; refusing to write through it",
+                path.display()
+            );
+        }
+        std::fs::write(&path, data).with_context(|| path.display().to_string())
+    }
+    fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()> {
+        let path = walk(root, rel, false)?;
+        std::fs::remove_file(&path).with_context(|| path.display().to_string())
+    }
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        std::fs::read(path).ok()
+    }
+}
+
+/// debootstrap in two stages, as on FreeBSD: `--foreign` first, then the second stage
+/// chrooted into the new tree (Linux binaries, run by the Linuxulator).
+#[derive(Debug, Default, Clone)]
+pub struct Debootstrap {
+    /// A mirror to use instead of debootstrap's default.
+    pub mirror: Option<String>,
+}
+
+/// The first-stage command line (pure, so it is tested here).
+pub fn debootstrap_args(
+    suite: Suite,
+    dir: &str,
+    foreign: bool,
+    mirror: Option<&str>,
+) -> Vec<String> {
+    let mut a = vec!["--arch=amd64".to_string(), "--variant=minbase".to_string()];
+    if foreign {
+        a.push("--foreign".into());
+    }
+    if matches!(suite, Suite::Bookworm | Suite::Trixie) {
+        // "Couldn't find these debs: usr-is-merged" otherwise.
+        a.push("--exclude=usr-is-merged".into());
+    }
+    a.push(suite.as_str().into());
+    a.push(dir.into());
+    if let Some(m) = mirror {
+        a.push(m.into());
+    }
+    a
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(8).collect();
+        bail!(
+            "{cmd:?} failed ({}):\n{}",
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(())
+}
+
+impl Bootstrap for Debootstrap {
+    fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()> {
+        run(Command::new("debootstrap").args(debootstrap_args(
+            suite,
+            dir,
+            true,
+            self.mirror.as_deref(),
+        )))
+        .context("debootstrap first stage (pkg install debootstrap)")?;
+        run(Command::new("chroot")
+            .arg(dir)
+            .args(["/debootstrap/debootstrap", "--second-stage"]))
+        .context("debootstrap second stage (needs the Linux ABI loaded)")?;
+        if !Path::new(dir).join("etc/passwd").exists() {
+            return Err(anyhow!("the second stage left no /etc/passwd in {dir}"));
+        }
+        Ok(())
+    }
+}
