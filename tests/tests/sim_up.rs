@@ -279,3 +279,43 @@ fn stop_then_start_and_sync_driver_after_an_upgrade() {
         ["already at driver 580.105.08"]
     );
 }
+
+#[test]
+fn templates_list_build_and_refuse_removal_while_jails_use_them() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    assert!(cudajail::engine::template_list(&env, &v.pool)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        cudajail::engine::template_build(&env, &v, &p)
+            .unwrap()
+            .outcome,
+        "applied"
+    );
+    assert_eq!(
+        cudajail::engine::template_build(&env, &v, &p)
+            .unwrap()
+            .outcome,
+        "skipped (already done)"
+    );
+    up(&env, &v, &p).unwrap();
+    let l = cudajail::engine::template_list(&env, &v.pool).unwrap();
+    assert_eq!(l[0].clones, ["zroot/cudajail/cuda"]);
+    let e = cudajail::engine::template_rm(&env, &v.pool, linuxulator::Suite::Noble)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("zroot/cudajail/cuda"), "{e}");
+    destroy(&env, &v, &p, false).unwrap();
+    let done = cudajail::engine::template_rm(&env, &v.pool, linuxulator::Suite::Noble).unwrap();
+    assert_eq!(
+        done,
+        [
+            "zroot/cudajail/templates/noble@base",
+            "zroot/cudajail/templates/noble"
+        ]
+    );
+    assert!(cudajail::engine::template_rm(&env, &v.pool, linuxulator::Suite::Jammy).is_err());
+}

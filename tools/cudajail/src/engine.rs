@@ -740,3 +740,113 @@ pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>
     }
     Ok(out)
 }
+
+/// A template as `template list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateInfo {
+    /// The suite (`noble`).
+    pub suite: String,
+    /// Its snapshot, if built.
+    pub snapshot: Option<String>,
+    /// Jails cloned from it.
+    pub clones: Vec<String>,
+}
+
+fn templates_root(pool: &DatasetName) -> anyhow::Result<DatasetName> {
+    Ok(pool.child("cudajail")?.child("templates")?)
+}
+
+/// `cudajail template list`.
+///
+/// # Errors
+/// ZFS errors.
+pub fn template_list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<TemplateInfo>> {
+    let root = templates_root(pool)?;
+    if !env.zfs.exists(root.as_str())? {
+        return Ok(Vec::new());
+    }
+    let jails_root = pool.child("cudajail")?;
+    let jails: Vec<String> = env
+        .zfs
+        .children(&jails_root)?
+        .into_iter()
+        .filter(|c| !c.contains('@') && *c != root.as_str())
+        .collect();
+    let origin = PropName::new("origin")?;
+    let mut out = Vec::new();
+    for t in env.zfs.children(&root)? {
+        if t.contains('@') {
+            continue;
+        }
+        let snap = format!("{t}@base");
+        let built = env.zfs.exists(&snap)?;
+        let mut clones = Vec::new();
+        for j in &jails {
+            if env.zfs.get_prop(&DatasetName::new(j)?, &origin)?.as_deref() == Some(snap.as_str()) {
+                clones.push(j.clone());
+            }
+        }
+        out.push(TemplateInfo {
+            suite: t.rsplit('/').next().unwrap_or(&t).to_string(),
+            snapshot: built.then_some(snap),
+            clones,
+        });
+    }
+    Ok(out)
+}
+
+/// `cudajail template build`: the template step alone (bootstrap, fixes, snapshot), undone on
+/// failure.
+///
+/// # Errors
+/// As the step.
+pub fn template_build(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<StepReport> {
+    if !env.zfs.exists(v.pool.as_str())? {
+        bail!(
+            "pool {} does not exist (see `zpool list`); set `pool` in the spec",
+            v.pool
+        );
+    }
+    let mut run = Run {
+        env,
+        v,
+        p,
+        undo: Vec::new(),
+        report: Vec::new(),
+    };
+    if let Err(e) = run.step("template") {
+        let undo = run.undo_all();
+        bail!(
+            "{e:#}{}",
+            if undo.is_empty() {
+                String::new()
+            } else {
+                format!("\nundo also failed: {}", undo.join("; "))
+            }
+        );
+    }
+    run.report.pop().ok_or_else(|| anyhow!("no report"))
+}
+
+/// `cudajail template rm SUITE`: destroys a template that no jail was cloned from.
+///
+/// # Errors
+/// Jails still cloned from it (they are named); ZFS errors.
+pub fn template_rm(env: &Env<'_>, pool: &DatasetName, suite: Suite) -> anyhow::Result<Vec<String>> {
+    let t = templates_root(pool)?.child(suite.as_str())?;
+    let Some(info) = template_list(env, pool)?
+        .into_iter()
+        .find(|i| i.suite == suite.as_str())
+    else {
+        bail!("no template for {} on {pool}", suite.as_str());
+    };
+    if !info.clones.is_empty() {
+        bail!(
+            "jails are cloned from {}: {}; destroy them first (cudajail destroy)",
+            t,
+            info.clones.join(", ")
+        );
+    }
+    let none = |_: &str| Vec::new();
+    Ok(zfs::destroy_recursive(env.zfs, &t, false, &none)?)
+}

@@ -134,6 +134,12 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
+    /// Manage the per-suite template the jails are cloned from.
+    Template {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: TemplateCmd,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -160,6 +166,40 @@ pub enum Command {
         json: bool,
         /// Check a simulated FreeBSD 14 host with one GPU instead of this one (for trying the
         /// tool on any OS).
+        #[arg(long)]
+        sim: bool,
+    },
+}
+
+/// `cudajail template …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplateCmd {
+    /// Build the template for the spec's suite (debootstrap, fixes, snapshot) if missing.
+    Build {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated host.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// List the templates and the jails cloned from each.
+    List {
+        /// Spec file naming the pool.
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// List on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Remove a template no jail is cloned from.
+    Rm {
+        /// The suite: noble, jammy, bookworm, trixie.
+        suite: String,
+        /// Spec file naming the pool.
+        spec: Option<PathBuf>,
+        /// Run on a simulated host on which a template was built first.
         #[arg(long)]
         sim: bool,
     },
@@ -456,6 +496,59 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
                 Ok(engine::sync_driver(env, &p)?.join("\n"))
             })
         }
+        Command::Template { cmd } => match cmd {
+            TemplateCmd::Build { spec, sim } => {
+                let v = load_spec(spec.as_deref())?;
+                with_env(*sim, &v, |env| {
+                    let p = engine::plan(env, &v)?;
+                    let r = engine::template_build(env, &v, &p)?;
+                    Ok(format!("{}: {} ({})", r.id, r.outcome, p.template))
+                })
+            }
+            TemplateCmd::List { spec, json, sim } => {
+                let v = load_spec(spec.as_deref())?;
+                with_env(*sim, &v, |env| {
+                    sim_up_first(env, &v, *sim)?;
+                    let l = engine::template_list(env, &v.pool)?;
+                    Ok(if *json {
+                        serde_json::to_string_pretty(&l)?
+                    } else {
+                        l.iter()
+                            .map(|t| {
+                                format!(
+                                    "{:<10} {:<40} jails: {}",
+                                    t.suite,
+                                    t.snapshot.as_deref().unwrap_or("(not built)"),
+                                    if t.clones.is_empty() {
+                                        "-".to_string()
+                                    } else {
+                                        t.clones.join(", ")
+                                    }
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                })
+            }
+            TemplateCmd::Rm { suite, spec, sim } => {
+                let v = load_spec(spec.as_deref())?;
+                let su: linuxulator::Suite = suite
+                    .parse()
+                    .map_err(|e: linuxulator::Error| Failure::Usage(e.to_string()))?;
+                with_env(*sim, &v, |env| {
+                    if *sim {
+                        let p = engine::plan(env, &v)?;
+                        engine::template_build(env, &v, &p)?;
+                    }
+                    Ok(engine::template_rm(env, &v.pool, su)?
+                        .iter()
+                        .map(|d| format!("destroyed {d}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"))
+                })
+            }
+        },
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();

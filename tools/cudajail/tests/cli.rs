@@ -186,3 +186,17 @@ fn completions_and_man_page() {
     assert_eq!(code, 0);
     assert!(out.contains(".TH cudajail 1") && out.contains("doctor"));
 }
+
+#[test]
+fn template_commands_on_the_simulated_host() {
+    let (code, out, _) = cj(&["template", "list", "--sim", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["suite"], "noble");
+    assert_eq!(v[0]["clones"][0], "zroot/cudajail/cuda");
+    let (code, out, _) = cj(&["template", "rm", "noble", "--sim"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("destroyed zroot/cudajail/templates/noble"));
+    let (code, _, err) = cj(&["template", "rm", "sid", "--sim"]);
+    assert_eq!(code, 2, "{err}");
+}
