@@ -319,3 +319,35 @@ fn templates_list_build_and_refuse_removal_while_jails_use_them() {
     );
     assert!(cudajail::engine::template_rm(&env, &v.pool, linuxulator::Suite::Jammy).is_err());
 }
+
+#[test]
+fn run_prepare_refuses_a_missing_shim_and_a_library_mismatch() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let env = cudajail::sim::env(&h);
+    let e = cudajail::engine::run_prepare(&env).unwrap_err().to_string();
+    assert!(
+        e.contains("uvm shim is not built") && e.contains("chroot /compat/linux"),
+        "{e}"
+    );
+    h.with_state(|s| {
+        s.write_file(
+            "/compat/linux/usr/local/lib/cudajail/libcudajail_uvm.so",
+            b"ELF",
+        )
+        .unwrap()
+    });
+    let did = cudajail::engine::run_prepare(&env).unwrap();
+    assert!(did.iter().any(|d| d.contains("ld.so.preload")), "{did:?}");
+    assert!(
+        cudajail::engine::run_prepare(&env).unwrap().is_empty(),
+        "idempotent"
+    );
+    h.with_state(|s| {
+        s.sysctls.insert(
+            "hw.nvidia.version".into(),
+            "NVIDIA UNIX x86_64 Kernel Module  590.1.2  Release Build".into(),
+        );
+    });
+    let e = cudajail::engine::run_prepare(&env).unwrap_err().to_string();
+    assert!(e.contains("590.1.2") && e.contains("580.95.05"), "{e}");
+}

@@ -850,3 +850,72 @@ pub fn template_rm(env: &Env<'_>, pool: &DatasetName, suite: Suite) -> anyhow::R
     let none = |_: &str| Vec::new();
     Ok(zfs::destroy_recursive(env.zfs, &t, false, &none)?)
 }
+
+/// What `cudajail run` needs on the host for a Linux CUDA program under the Linuxulator, without
+/// a jail (the nv-sglrun route): the Linux ABI and file systems, NVIDIA's Linux libraries of the
+/// kernel module's version under `compat.linux.emul_path`, tmpfs on its `/dev/shm`, and the uvm
+/// shim preloaded through `<emul_path>/etc/ld.so.preload` (read by Linux's dynamic linker only,
+/// so FreeBSD programs never load it). Installs what is missing and can be installed; returns
+/// what it did.
+///
+/// # Errors
+/// A failing readiness check that cannot be fixed here (named with its fix), or no compiler in
+/// the Linux root to build the shim.
+pub fn run_prepare(env: &Env<'_>) -> anyhow::Result<Vec<String>> {
+    let mut did = Vec::new();
+    let loaded = kld::ensure_loaded(env.kld, HOST_MODULES)?;
+    did.extend(loaded.loaded.iter().map(|(f, _)| format!("kldload {f}")));
+    let emul = env
+        .sysctl
+        .get("compat.linux.emul_path")?
+        .ok_or_else(|| anyhow!("compat.linux.emul_path unreadable after loading linux64"))?;
+    if !env.view.exists(&emul) {
+        bail!("{emul} does not exist: install a Linux userland there (pkg install linux_base-rl9) first");
+    }
+    // Same rule as in jails: the Linux libraries must be the kernel module's version.
+    let ver = host_driver_version(env)?;
+    let (_, libs) = host_nvidia_libs(env)?;
+    if !libs.iter().any(|l| l.2 == ver) {
+        let other: Vec<&str> = libs.iter().map(|l| l.2.as_str()).collect();
+        bail!(
+            "no NVIDIA Linux libraries of version {ver} under {emul} (found: {}); pkg install linux-nvidia-libs of the same version as nvidia-driver",
+            if other.is_empty() { "none".to_string() } else { other.join(", ") }
+        );
+    }
+    let shm = format!("{}/dev/shm", emul.trim_end_matches('/'));
+    if !env
+        .mount
+        .mounts()?
+        .iter()
+        .any(|m| m.on == shm && m.fstype == "tmpfs")
+    {
+        let spec = linuxulator::linux_mount_set(0, None, &[])
+            .into_iter()
+            .find(|m| m.fstype == "tmpfs")
+            .ok_or_else(|| anyhow!("no tmpfs in the mount set"))?;
+        env.fs.mkdir_beneath(&emul, &spec.target)?;
+        env.mount.mount(&emul, &spec)?;
+        did.push(format!("mounted tmpfs on {shm}"));
+    }
+    let so = format!("{}{}", emul.trim_end_matches('/'), crate::shim::SHIM_PATH);
+    if !env.view.exists(&so) {
+        bail!(
+            "the uvm shim is not built under {emul}: build it with the Linux compiler there, e.g.\n  chroot {emul} /bin/sh -c '{}'\n(the source is `cudajail shim-source`)",
+            crate::shim::BUILD_COMMAND
+        );
+    }
+    let preload_path = format!("{}/etc/ld.so.preload", emul.trim_end_matches('/'));
+    let old = env.fs.read(&preload_path);
+    let line = crate::shim::preload_line();
+    if !old
+        .as_deref()
+        .is_some_and(|p| String::from_utf8_lossy(p).contains(line.trim()))
+    {
+        let mut text = old.unwrap_or_default();
+        text.extend_from_slice(line.as_bytes());
+        env.fs.mkdir_beneath(&emul, "etc")?;
+        env.fs.write_beneath(&emul, "etc/ld.so.preload", &text)?;
+        did.push(format!("added the uvm shim to {preload_path}"));
+    }
+    Ok(did)
+}

@@ -134,6 +134,18 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
+    /// Run a Linux CUDA program directly under the Linuxulator (no jail): prepares the host
+    /// (modules, /dev/shm, uvm shim in the Linux root's ld.so.preload) and runs it.
+    Run {
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+        /// Prepare a simulated host instead (the program is not run).
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Print the uvm shim's C source (to build it in a Linux root).
+    ShimSource,
     /// Manage the per-suite template the jails are cloned from.
     Template {
         /// What to do.
@@ -549,6 +561,33 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
                 })
             }
         },
+        Command::Run { command, sim } => {
+            let v = load_spec(None)?;
+            let prep = |h: &hostsim::SimHost| {
+                // A Linux root with the shim built, as the error message tells a user to do.
+                let _ = h.with_state(|s| {
+                    s.write_file(&format!("/compat/linux{}", shim::SHIM_PATH), b"ELF")
+                });
+            };
+            with_env_prep(*sim, &v, prep, |env| {
+                let mut out = engine::run_prepare(env)?;
+                if *sim {
+                    out.push(format!("would run: {}", command.join(" ")));
+                    return Ok(out.join("\n"));
+                }
+                for l in &out {
+                    eprintln!("cudajail: {l}");
+                }
+                let st = std::process::Command::new(&command[0])
+                    .args(&command[1..])
+                    .status()?;
+                if !st.success() {
+                    anyhow::bail!("{} exited with {st}", command[0]);
+                }
+                Ok(String::new())
+            })
+        }
+        Command::ShimSource => Ok(shim::UVM_SHIM_C.trim_end().to_string()),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut out = Vec::new();

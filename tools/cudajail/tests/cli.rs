@@ -200,3 +200,20 @@ fn template_commands_on_the_simulated_host() {
     let (code, _, err) = cj(&["template", "rm", "sid", "--sim"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn run_prepares_the_linuxulator_route() {
+    let (code, out, err) = cj(&["run", "--sim", "--", "./llama-server", "-m", "model.gguf"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("added the uvm shim to /compat/linux/etc/ld.so.preload"),
+        "{out}"
+    );
+    assert!(
+        out.contains("would run: ./llama-server -m model.gguf"),
+        "{out}"
+    );
+    let (code, out, _) = cj(&["shim-source"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("CJ_UVM_INITIALIZE"));
+}
