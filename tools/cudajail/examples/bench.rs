@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 fn main() {
-    let v = cudajail::spec::Spec::default().validate(None).expect("default spec");
+    let v = cudajail::spec::Spec::default()
+        .validate(None)
+        .expect("default spec");
     let n = 2000;
     let t = Instant::now();
     for _ in 0..n {
@@ -26,11 +28,22 @@ fn main() {
     let cycle = t.elapsed() / m;
     println!("plan (default spec):                 {plan:?}");
     println!("up + destroy on the simulated host:  {cycle:?}");
-    println!("ratio up+destroy / plan:             {:.0}x", cycle.as_secs_f64() / plan.as_secs_f64().max(1e-12));
+    println!(
+        "ratio up+destroy / plan:             {:.0}x",
+        cycle.as_secs_f64() / plan.as_secs_f64().max(1e-12)
+    );
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
-    for p in ["release/cudajail", "debug/cudajail", "x86_64-unknown-freebsd/debug/cudajail", "x86_64-unknown-freebsd/release/cudajail"] {
+    for p in [
+        "release/cudajail",
+        "debug/cudajail",
+        "x86_64-unknown-freebsd/debug/cudajail",
+        "x86_64-unknown-freebsd/release/cudajail",
+    ] {
         if let Ok(meta) = std::fs::metadata(root.join(p)) {
-            println!("binary {p}: {:.1} MiB", meta.len() as f64 / (1024.0 * 1024.0));
+            println!(
+                "binary {p}: {:.1} MiB",
+                meta.len() as f64 / (1024.0 * 1024.0)
+            );
         }
     }
 }
