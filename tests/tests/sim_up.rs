@@ -351,3 +351,36 @@ fn run_prepare_refuses_a_missing_shim_and_a_library_mismatch() {
     let e = cudajail::engine::run_prepare(&env).unwrap_err().to_string();
     assert!(e.contains("590.1.2") && e.contains("580.95.05"), "{e}");
 }
+
+#[test]
+fn persist_edits_rc_conf_like_sysrc_and_undo_restores_it() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| {
+        s.write_file(
+            "/etc/rc.conf",
+            b"# host\nzfs_enable=\"YES\"\nkld_list=\"nvidia-modeset\"\n",
+        )
+        .unwrap()
+    });
+    let mut v = default();
+    v.spec.persist_config = true;
+    let env = cudajail::sim::env(&h);
+    let before = h.observable();
+    // A failure later in the flow restores rc.conf too.
+    h.fail_at(Verb::JailCreate, 1, kld::Errno::EIO);
+    assert!(up(&env, &v, &planned(&h, &v)).is_err());
+    h.clear_faults();
+    assert_eq!(h.observable(), before);
+    up(&env, &v, &planned(&h, &v)).unwrap();
+    let rc =
+        String::from_utf8(cudajail::engine::RootFs::read(&h, "/etc/rc.conf").unwrap()).unwrap();
+    assert!(
+        rc.starts_with("# host\nzfs_enable=\"YES\"\n"),
+        "comments and order kept: {rc}"
+    );
+    assert!(rc.contains("linux_enable=\"YES\""));
+    assert!(
+        rc.contains("kld_list=\"nvidia-modeset fdescfs linprocfs linsysfs pty nvidia\""),
+        "{rc}"
+    );
+}

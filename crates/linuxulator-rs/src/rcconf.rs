@@ -243,13 +243,14 @@ impl fmt::Display for RcConf {
     }
 }
 
-/// Replaces `path` with `text` atomically: a temporary file in the same directory, flushed to
+/// Replaces `path` with `data` atomically: a temporary file in the same directory, flushed to
 /// disk, then renamed over the original (keeping its permissions). Readers see the old or the
 /// new file, never half of one.
 ///
 /// # Errors
 /// [`ErrorKind::Other`] (or the io kind) naming the path.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub fn write_atomic(path: &Path, data: impl AsRef<[u8]>) -> Result<()> {
+    let text = data.as_ref();
     use std::io::Write;
     let io = |e: std::io::Error| {
         Error::new(Op::Validate, ErrorKind::Other, e.to_string()).subject(path.display())
@@ -268,7 +269,7 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     ));
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
     let res = (|| {
-        f.write_all(text.as_bytes())?;
+        f.write_all(text)?;
         if let Ok(meta) = std::fs::metadata(path) {
             std::fs::set_permissions(&tmp, meta.permissions())?;
         }

@@ -101,7 +101,8 @@ fn prop(k: &str) -> PropName {
     PropName::cudajail(k).expect("static property names are valid")
 }
 
-const STEPS: [&str; 9] = [
+/// The steps of `up`, in order.
+pub const STEPS: [&str; 9] = [
     "host", "template", "dataset", "devfs", "mounts", "jail", "nvidia", "uvm", "verify",
 ];
 
@@ -312,9 +313,33 @@ impl Run<'_, '_> {
         match id {
             "host" => {
                 let r = kld::ensure_loaded(env.kld, HOST_MODULES)?;
-                let skipped = r.loaded.is_empty();
+                let mut skipped = r.loaded.is_empty();
                 if !skipped {
                     self.undo.push(Undo::Unload(r.loaded));
+                }
+                if self.v.spec.persist_config {
+                    // Like `sysrc linux_enable=YES kld_list+=…`: comments and order kept.
+                    let old = env.fs.read("/etc/rc.conf");
+                    let mut rc = linuxulator::rcconf::RcConf::parse(&String::from_utf8_lossy(
+                        old.as_deref().unwrap_or_default(),
+                    ));
+                    let mut changed = rc.get("linux_enable") != Some("YES");
+                    rc.set("linux_enable", "YES")?;
+                    for m in HOST_MODULES {
+                        if !matches!(*m, "linux" | "linux64" | "tmpfs" | "nullfs") {
+                            changed |= rc.add_word("kld_list", m)?;
+                        }
+                    }
+                    if changed {
+                        self.undo.push(Undo::Restore {
+                            root: "/".into(),
+                            rel: "etc/rc.conf".into(),
+                            old,
+                        });
+                        env.fs
+                            .write_beneath("/", "etc/rc.conf", rc.to_string().as_bytes())?;
+                        skipped = false;
+                    }
                 }
                 self.done(id, skipped);
             }
@@ -564,6 +589,19 @@ impl Run<'_, '_> {
 /// # Errors
 /// The first failing step, with any undo failure appended.
 pub fn up(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<Vec<StepReport>> {
+    up_with_progress(env, v, p, &mut |_| {})
+}
+
+/// [`up`], calling `progress` with each step's id before it runs (for a progress bar).
+///
+/// # Errors
+/// As [`up`].
+pub fn up_with_progress(
+    env: &Env<'_>,
+    v: &Valid,
+    p: &Plan,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<StepReport>> {
     // Preflight: what can be checked before anything changes.
     if !env.zfs.exists(v.pool.as_str())? {
         bail!(
@@ -582,6 +620,7 @@ pub fn up(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<Vec<StepReport>>
         report: Vec::new(),
     };
     for id in STEPS {
+        progress(id);
         let r = run.step(id).and_then(|()| {
             if id == "dataset" || id == "jail" {
                 let ds = run.ds()?;

@@ -70,6 +70,10 @@ pub enum Command {
     Up {
         /// Spec file (TOML); the built-in default without one.
         spec: Option<PathBuf>,
+        /// Also make the host setup survive a reboot (rc.conf: linux_enable, kld_list), like
+        /// `persist_config = true` in the spec.
+        #[arg(long)]
+        persist: bool,
         /// Run against a simulated FreeBSD host with one GPU (any OS; nothing real changes).
         #[arg(long)]
         sim: bool,
@@ -398,11 +402,31 @@ fn doctor(json: bool, sim: bool) -> Result<String, Failure> {
 pub fn run(cli: &Cli) -> Result<String, Failure> {
     match &cli.command {
         Command::Doctor { json, sim } => doctor(*json, *sim),
-        Command::Up { spec, sim, json } => {
-            let v = load_spec(spec.as_deref())?;
+        Command::Up {
+            spec,
+            persist,
+            sim,
+            json,
+        } => {
+            let mut v = load_spec(spec.as_deref())?;
+            v.spec.persist_config |= *persist;
             with_env(*sim, &v, |env| {
                 let p = engine::plan(env, &v)?;
-                let r = engine::up(env, &v, &p)?;
+                use std::io::IsTerminal;
+                let tty = std::io::stderr().is_terminal();
+                let mut n = 0;
+                let mut progress = |id: &str| {
+                    n += 1;
+                    if tty {
+                        let bar = "#".repeat(n) + &".".repeat(engine::STEPS.len() - n);
+                        eprint!("\r[{bar}] {n}/{} {id:<9}", engine::STEPS.len());
+                    }
+                };
+                let r = engine::up_with_progress(env, &v, &p, &mut progress);
+                if tty {
+                    eprintln!();
+                }
+                let r = r?;
                 Ok(if *json {
                     serde_json::to_string_pretty(&r)?
                 } else {

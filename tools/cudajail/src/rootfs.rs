@@ -125,3 +125,40 @@ impl Bootstrap for Debootstrap {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_atomic_binary_safe_and_never_follow_symlinks() {
+        let root = std::env::temp_dir().join(format!("cj-rootfs-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let r = root.to_str().unwrap();
+        let fs = StdRootFs;
+        fs.mkdir_beneath(r, "usr/lib").unwrap();
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        fs.write_beneath(r, "usr/lib/libx.so.1", &bytes).unwrap();
+        assert_eq!(fs.read(&format!("{r}/usr/lib/libx.so.1")).unwrap(), bytes);
+        std::os::unix::fs::symlink("/etc", root.join("etc")).unwrap();
+        assert!(
+            fs.write_beneath(r, "etc/passwd", b"x").is_err(),
+            "never through a symlink"
+        );
+        assert!(fs.mkdir_beneath(r, "etc/x").is_err());
+        assert!(fs.write_beneath(r, "../escape", b"x").is_err());
+        std::os::unix::fs::symlink("/etc/hostname", root.join("usr/lib/link")).unwrap();
+        assert!(
+            fs.write_beneath(r, "usr/lib/link", b"x").is_err(),
+            "never onto a symlink"
+        );
+        assert!(fs.remove_beneath(r, "etc/hostname").is_err());
+        fs.remove_beneath(r, "usr/lib/libx.so.1").unwrap();
+        assert_eq!(
+            std::fs::read_dir(root.join("usr/lib")).unwrap().count(),
+            1,
+            "only the planted link, no temp files"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -14,6 +14,9 @@ fn walk(
     create_dirs: bool,
 ) -> anyhow::Result<String> {
     let mut cur = root.trim_end_matches('/').to_string();
+    if cur.is_empty() {
+        cur.push('/');
+    }
     match s.files.get(&cur) {
         Some(Node::Dir) => {}
         _ => bail!("{root}: not a directory"),
@@ -22,7 +25,7 @@ fn walk(
         if c == ".." {
             bail!("{rel}: '..' is not allowed below a jail root");
         }
-        cur = format!("{cur}/{c}");
+        cur = if cur == "/" { format!("/{c}") } else { format!("{cur}/{c}") };
         match s.files.get(&cur) {
             Some(Node::Symlink(t)) => bail!("{cur} is a symlink (to {t}); refusing to follow it"),
             Some(_) => {}
@@ -46,7 +49,7 @@ impl RootFs for SimHost {
             if s.files.get(&parent) != Some(&Node::Dir) {
                 bail!("{parent}: no such directory");
             }
-            let path = format!("{parent}/{file}");
+            let path = if parent == "/" { format!("/{file}") } else { format!("{parent}/{file}") };
             if let Some(Node::Symlink(t)) = s.files.get(&path) {
                 bail!("{path} is a symlink (to {t}); refusing to write through it");
             }
