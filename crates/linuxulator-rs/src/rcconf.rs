@@ -340,7 +340,7 @@ mod tests {
         std::fs::write(&p, SAMPLE).unwrap();
         let mut c = RcConf::parse(&std::fs::read_to_string(&p).unwrap());
         c.set("linux_enable", "YES").unwrap();
-        write_atomic(&p, &c.to_string()).unwrap();
+        write_atomic(&p, c.to_string()).unwrap();
         assert_eq!(
             RcConf::parse(&std::fs::read_to_string(&p).unwrap()).get("linux_enable"),
             Some("YES")

@@ -25,7 +25,11 @@ fn walk(
         if c == ".." {
             bail!("{rel}: '..' is not allowed below a jail root");
         }
-        cur = if cur == "/" { format!("/{c}") } else { format!("{cur}/{c}") };
+        cur = if cur == "/" {
+            format!("/{c}")
+        } else {
+            format!("{cur}/{c}")
+        };
         match s.files.get(&cur) {
             Some(Node::Symlink(t)) => bail!("{cur} is a symlink (to {t}); refusing to follow it"),
             Some(_) => {}
@@ -49,7 +53,11 @@ impl RootFs for SimHost {
             if s.files.get(&parent) != Some(&Node::Dir) {
                 bail!("{parent}: no such directory");
             }
-            let path = if parent == "/" { format!("/{file}") } else { format!("{parent}/{file}") };
+            let path = if parent == "/" {
+                format!("/{file}")
+            } else {
+                format!("{parent}/{file}")
+            };
             if let Some(Node::Symlink(t)) = s.files.get(&path) {
                 bail!("{path} is a symlink (to {t}); refusing to write through it");
             }
