@@ -384,3 +384,61 @@ fn persist_edits_rc_conf_like_sysrc_and_undo_restores_it() {
         "{rc}"
     );
 }
+
+#[test]
+fn host_users_are_mirrored_into_the_jail() {
+    assert_eq!(
+        cudajail::engine::linux_user_lines(
+            "alice:*:1001:1001::0:0:Alice:/home/alice:/bin/sh",
+            "staff:*:1001:\n"
+        ),
+        Some((
+            "alice:x:1001:1001:Alice:/home/alice:/bin/bash".to_string(),
+            "staff:x:1001:".to_string()
+        ))
+    );
+    assert_eq!(cudajail::engine::linux_user_lines("bad", ""), None);
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| {
+        s.write_file(
+            "/etc/passwd",
+            b"root:*:0:0:Charlie &:/root:/bin/sh\nalice:*:1001:1001:Alice:/home/alice:/bin/sh\n",
+        )
+        .unwrap();
+        s.write_file("/etc/group", b"wheel:*:0:root\nalice:*:1001:\n")
+            .unwrap();
+    });
+    let v = parse("users = [\"alice\"]")
+        .unwrap()
+        .validate(None)
+        .unwrap();
+    let env = cudajail::sim::env(&h);
+    up(&env, &v, &planned(&h, &v)).unwrap();
+    let p = planned(&h, &v);
+    let pw = String::from_utf8(
+        cudajail::engine::RootFs::read(&h, &format!("{}/etc/passwd", p.root)).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        pw.contains("alice:x:1001:1001:Alice:/home/alice:/bin/bash"),
+        "{pw}"
+    );
+    let gr = String::from_utf8(
+        cudajail::engine::RootFs::read(&h, &format!("{}/etc/group", p.root)).unwrap(),
+    )
+    .unwrap();
+    assert!(gr.contains("alice:x:1001:"), "{gr}");
+    // An unknown user stops the flow with a clear error and leaves nothing behind.
+    let h2 = SimHost::freebsd14_cuda_ready(1);
+    let before = h2.observable();
+    let v2 = parse("users = [\"bob\"]").unwrap().validate(None).unwrap();
+    let e = up(&cudajail::sim::env(&h2), &v2, &planned(&h2, &v2))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("user bob is not in the host's /etc/passwd"),
+        "{e}"
+    );
+    assert_eq!(h2.observable(), before);
+    assert!(parse("users = [\"root\"]").unwrap().validate(None).is_err());
+}

@@ -184,6 +184,31 @@ fn host_nvidia_libs(env: &Env<'_>) -> anyhow::Result<(String, Vec<HostLib>)> {
     Ok((emul, out))
 }
 
+/// A FreeBSD master.passwd-style `/etc/passwd` line (`name:*:uid:gid:class:change:expire:gecos:home:shell`,
+/// or the 7-field form) → the Linux `passwd` line and the user's primary `group` line, with
+/// `/bin/bash` as shell and no password (`x`). The group comes from the host's `/etc/group`
+/// (by gid), else is named after the user.
+pub fn linux_user_lines(freebsd: &str, host_group: &str) -> Option<(String, String)> {
+    let f: Vec<&str> = freebsd.split(':').collect();
+    let (name, uid, gid, gecos, home) = match f.len() {
+        10 => (f[0], f[2], f[3], f[7], f[8]),
+        7 => (f[0], f[2], f[3], f[4], f[5]),
+        _ => return None,
+    };
+    if name.is_empty() || uid.parse::<u32>().is_err() || gid.parse::<u32>().is_err() {
+        return None;
+    }
+    let gname = host_group
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some(gid))
+        .and_then(|l| l.split(':').next())
+        .unwrap_or(name);
+    Some((
+        format!("{name}:x:{uid}:{gid}:{gecos}:{home}:/bin/bash"),
+        format!("{gname}:x:{gid}:"),
+    ))
+}
+
 /// `libcuda.so.580.95.05` → `580.95.05` (any `lib*nvidia*` or `libcuda` library with a full version).
 pub fn nvidia_lib_version(file: &str) -> Option<&str> {
     if !(file.starts_with("libcuda.so.")
@@ -394,6 +419,7 @@ impl Run<'_, '_> {
                     ],
                 )?;
                 self.undo.push(Undo::Destroy(vec![ds.to_string()]));
+                self.mirror_users()?;
                 self.done(id, false);
             }
             "devfs" => {
@@ -533,6 +559,57 @@ impl Run<'_, '_> {
                 self.done(id, false);
             }
             _ => unreachable!("unknown step {id}"),
+        }
+        Ok(())
+    }
+
+    /// Adds the spec's host users to the new root's passwd/group/shadow (the clone is ours, so
+    /// destroying it undoes this).
+    fn mirror_users(&self) -> anyhow::Result<()> {
+        if self.v.spec.users.is_empty() {
+            return Ok(());
+        }
+        let env = self.env;
+        let host_pw =
+            String::from_utf8_lossy(&env.fs.read("/etc/passwd").unwrap_or_default()).into_owned();
+        let host_gr =
+            String::from_utf8_lossy(&env.fs.read("/etc/group").unwrap_or_default()).into_owned();
+        let root = &self.p.root;
+        let mut files: Vec<(&str, String)> = ["etc/passwd", "etc/group", "etc/shadow"]
+            .into_iter()
+            .map(|f| {
+                (
+                    f,
+                    String::from_utf8_lossy(
+                        &env.fs.read(&format!("{root}/{f}")).unwrap_or_default(),
+                    )
+                    .into_owned(),
+                )
+            })
+            .collect();
+        for u in &self.v.spec.users {
+            let line = host_pw
+                .lines()
+                .find(|l| l.split(':').next() == Some(u.as_str()))
+                .ok_or_else(|| anyhow!("user {u} is not in the host's /etc/passwd"))?;
+            let (pw, gr) = linux_user_lines(line, &host_gr)
+                .ok_or_else(|| anyhow!("cannot read the host's entry for {u}"))?;
+            let present =
+                |text: &str, name: &str| text.lines().any(|l| l.split(':').next() == Some(name));
+            let gname = gr.split(':').next().unwrap_or_default().to_string();
+            if !present(&files[0].1, u) {
+                files[0].1.push_str(&format!("{pw}\n"));
+            }
+            if !present(&files[1].1, &gname) {
+                files[1].1.push_str(&format!("{gr}\n"));
+            }
+            if !present(&files[2].1, u) {
+                files[2].1.push_str(&format!("{u}:!:19000:0:99999:7:::\n"));
+            }
+        }
+        env.fs.mkdir_beneath(root, "etc")?;
+        for (f, text) in files {
+            env.fs.write_beneath(root, f, text.as_bytes())?;
         }
         Ok(())
     }

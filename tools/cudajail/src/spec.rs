@@ -51,6 +51,9 @@ pub struct Spec {
     pub ip4: String,
     /// Also edit rc.conf/loader.conf so the host setup survives a reboot.
     pub persist_config: bool,
+    /// Host users to mirror into the jail (same name, uid, gid, home), so that files in bound
+    /// host directories keep their owners.
+    pub users: Vec<String>,
 }
 
 impl Default for Spec {
@@ -69,6 +72,7 @@ impl Default for Spec {
             raw_sockets: false,
             ip4: "inherit".into(),
             persist_config: false,
+            users: Vec::new(),
         }
     }
 }
@@ -228,6 +232,20 @@ impl Spec {
                         "{:?}: must be a path inside the jail, without '..'",
                         b.target
                     ),
+                );
+            }
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if u.is_empty()
+                || u.len() > 32
+                || !u
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                || u == "root"
+            {
+                push(
+                    &format!("users[{i}]"),
+                    format!("{u:?}: a user name (letters, digits, _ and -), not root"),
                 );
             }
         }
