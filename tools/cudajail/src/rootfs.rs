@@ -115,10 +115,29 @@ impl Bootstrap for Debootstrap {
             self.mirror.as_deref(),
         )))
         .context("debootstrap first stage (pkg install debootstrap)")?;
-        run(Command::new("chroot")
+        // On FreeBSD the second stage runs Linux binaries under the Linuxulator: they need
+        // linprocfs, linsysfs and devfs in the new tree (debootstrap's own `mount -t proc` fails
+        // there). They are unmounted again whatever happens.
+        let pseudo: &[(&str, &str)] = if cfg!(target_os = "freebsd") {
+            &[("devfs", "dev"), ("linprocfs", "proc"), ("linsysfs", "sys")]
+        } else {
+            &[]
+        };
+        let mut mounted = Vec::new();
+        for (fs, at) in pseudo {
+            let target = format!("{dir}/{at}");
+            std::fs::create_dir_all(&target).with_context(|| target.clone())?;
+            run(Command::new("mount").args(["-t", fs, fs]).arg(&target))?;
+            mounted.push(target);
+        }
+        let second = run(Command::new("chroot")
             .arg(dir)
             .args(["/debootstrap/debootstrap", "--second-stage"]))
-        .context("debootstrap second stage (needs the Linux ABI loaded)")?;
+        .context("debootstrap second stage (needs the Linux ABI loaded)");
+        for m in mounted.iter().rev() {
+            let _ = Command::new("umount").arg(m).status();
+        }
+        second?;
         if !Path::new(dir).join("etc/passwd").exists() {
             return Err(anyhow!("the second stage left no /etc/passwd in {dir}"));
         }
