@@ -64,6 +64,26 @@ impl NativeTransport {
     }
 }
 
+/// The 32-byte `NVOS21`/`NVOS54` block both RM alloc and control use: four u32 words, the
+/// parameters' address at 16 (0 when there are none), their size at 24, the status at 28.
+fn pointer_block(words: [u32; 4], params: &mut [u8]) -> [u8; 32] {
+    const _: () = assert!(
+        std::mem::size_of::<codec::Nvos21>() == 32 && std::mem::size_of::<codec::Nvos54>() == 32
+    );
+    let mut b = [0u8; 32];
+    for (i, w) in words.iter().enumerate() {
+        bytes::put_u32(&mut b, 4 * i, *w);
+    }
+    let ptr = if params.is_empty() {
+        0
+    } else {
+        params.as_mut_ptr() as u64
+    };
+    b[16..24].copy_from_slice(&ptr.to_ne_bytes());
+    bytes::put_u32(&mut b, 24, params.len() as u32);
+    b
+}
+
 impl NvTransport for NativeTransport {
     fn open(&self, dev: NvDevice) -> Result<()> {
         let mut fds = self
@@ -97,18 +117,7 @@ impl NvTransport for NativeTransport {
         class: u32,
         params: &mut [u8],
     ) -> Result<(u32, NvStatus)> {
-        let mut b = [0u8; std::mem::size_of::<codec::Nvos21>()];
-        bytes::put_u32(&mut b, 0, client);
-        bytes::put_u32(&mut b, 4, parent);
-        bytes::put_u32(&mut b, 8, new);
-        bytes::put_u32(&mut b, 12, class);
-        let ptr = if params.is_empty() {
-            0
-        } else {
-            params.as_mut_ptr() as u64
-        };
-        b[16..24].copy_from_slice(&ptr.to_ne_bytes());
-        bytes::put_u32(&mut b, 24, params.len() as u32);
+        let mut b = pointer_block([client, parent, new, class], params);
         self.call(
             NvDevice::Ctl,
             Op::Escape("NV_ESC_RM_ALLOC"),
@@ -129,17 +138,8 @@ impl NvTransport for NativeTransport {
         cmd: u32,
         params: &mut [u8],
     ) -> Result<NvStatus> {
-        let mut b = [0u8; std::mem::size_of::<codec::Nvos54>()];
-        bytes::put_u32(&mut b, 0, client);
-        bytes::put_u32(&mut b, 4, object);
-        bytes::put_u32(&mut b, 8, cmd);
-        let ptr = if params.is_empty() {
-            0
-        } else {
-            params.as_mut_ptr() as u64
-        };
-        b[16..24].copy_from_slice(&ptr.to_ne_bytes());
-        bytes::put_u32(&mut b, 24, params.len() as u32);
+        // NVOS54 puts `flags` where NVOS21 has `hClass`: 0 here.
+        let mut b = pointer_block([client, object, cmd, 0], params);
         self.call(
             NvDevice::Ctl,
             Op::Escape("NV_ESC_RM_CONTROL"),

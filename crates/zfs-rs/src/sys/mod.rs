@@ -146,10 +146,19 @@ pub fn clone(name: &CStr, origin: &CStr, props: &Nvlist) -> Result<(), c_int> {
 
 /// `lzc_snapshot(snaps, NULL, &errlist)`: the errno and the per-snapshot errors.
 pub fn snapshot(snaps: &Nvlist) -> Result<(), (c_int, Vec<(String, i32)>)> {
+    with_errlist(|errlist| {
+        // SAFETY: live nvlist; `errlist` receives a list the caller then owns.
+        unsafe { z::lzc_snapshot(snaps.ptr(), std::ptr::null_mut(), errlist) }
+    })
+}
+
+/// Runs an lzc call that reports per-item errors in an errlist, and takes ownership of it.
+fn with_errlist(
+    call: impl FnOnce(*mut *mut z::nvlist_t) -> c_int,
+) -> Result<(), (c_int, Vec<(String, i32)>)> {
     let mut errlist: *mut z::nvlist_t = std::ptr::null_mut();
-    // SAFETY: live nvlist; `errlist` receives a list we then own.
-    let r = unsafe { z::lzc_snapshot(snaps.ptr(), std::ptr::null_mut(), &mut errlist) };
-    // SAFETY: the library hands the errlist to the caller.
+    let r = call(&mut errlist);
+    // SAFETY: the library hands the errlist (or NULL) to the caller, who frees it.
     let errs = unsafe { Nvlist::adopt(errlist) }
         .map(|l| l.int32_pairs())
         .unwrap_or_default();
@@ -168,18 +177,10 @@ pub fn destroy(name: &CStr) -> Result<(), c_int> {
 
 /// `lzc_destroy_snaps(snaps, B_FALSE, &errlist)`.
 pub fn destroy_snaps(snaps: &Nvlist) -> Result<(), (c_int, Vec<(String, i32)>)> {
-    let mut errlist: *mut z::nvlist_t = std::ptr::null_mut();
-    // SAFETY: live nvlist; the errlist becomes ours.
-    let r = unsafe { z::lzc_destroy_snaps(snaps.ptr(), z::boolean_t_B_FALSE, &mut errlist) };
-    // SAFETY: as for `snapshot`.
-    let errs = unsafe { Nvlist::adopt(errlist) }
-        .map(|l| l.int32_pairs())
-        .unwrap_or_default();
-    if r == 0 {
-        Ok(())
-    } else {
-        Err((r, errs))
-    }
+    with_errlist(|errlist| {
+        // SAFETY: live nvlist; `errlist` receives a list the caller then owns.
+        unsafe { z::lzc_destroy_snaps(snaps.ptr(), z::boolean_t_B_FALSE, errlist) }
+    })
 }
 
 /// `lzc_rollback_to(fs, snap)`.
