@@ -442,3 +442,51 @@ fn host_users_are_mirrored_into_the_jail() {
     assert_eq!(h2.observable(), before);
     assert!(parse("users = [\"root\"]").unwrap().validate(None).is_err());
 }
+
+#[test]
+fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
+    // The "real" host here is a simulated one; the copy is made only with read-only calls.
+    let h = SimHost::freebsd14_cuda_ready(2);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let before = h.observable();
+    let (planned_calls, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
+    assert_eq!(ok, Ok(()));
+    assert_eq!(
+        h.observable(),
+        before,
+        "planning changed nothing on the host"
+    );
+    assert!(
+        h.calls().iter().all(|c| !c.verb.changes_host()),
+        "seeding used read-only calls only"
+    );
+    // Now really run it: the same calls, in the same order.
+    let start = h.calls().len();
+    let p = cudajail::engine::plan(&env, &v).unwrap();
+    up(&env, &v, &p).unwrap();
+    let real: Vec<(String, String)> = h.calls()[start..]
+        .iter()
+        .map(|c| (format!("{:?}", c.verb), c.subject.clone()))
+        .collect();
+    let planned: Vec<(String, String)> = planned_calls
+        .iter()
+        .map(|c| (c.verb.clone(), c.subject.clone()))
+        .collect();
+    assert_eq!(planned, real);
+    assert!(planned
+        .iter()
+        .any(|(v, s)| v == "JailCreate" && s == "cuda"));
+    // Once it is up, the exact plan of the same spec changes nothing more.
+    let (again, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
+    assert_eq!(
+        ok,
+        Ok(()),
+        "the copy of a host with the jail up must not fail"
+    );
+    let changing: Vec<_> = again.iter().filter(|c| c.changes_host).collect();
+    assert!(
+        changing.iter().all(|c| c.verb == "ZfsSetProp"),
+        "only the journal is rewritten: {changing:?}"
+    );
+}

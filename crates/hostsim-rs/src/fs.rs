@@ -210,7 +210,24 @@ impl linuxulator::doctor::FsView for crate::SimHost {
             _ => None,
         }
     }
+    /// Directory entries; for a devfs mount point, the device nodes it shows (top level).
     fn read_dir(&self, path: &str) -> Vec<String> {
+        let p = normalize(path);
+        let is_devfs = self
+            .st()
+            .mounts
+            .get(&p)
+            .and_then(|v| v.last())
+            .is_some_and(|m| m.fstype == "devfs");
+        if is_devfs {
+            let mut v: Vec<String> = self
+                .devfs_nodes(&p)
+                .into_iter()
+                .filter(|n| !n.contains('/'))
+                .collect();
+            v.dedup();
+            return v;
+        }
         let s = self.st();
         let Ok((dir, Node::Dir)) = s.resolve(path) else {
             return Vec::new();

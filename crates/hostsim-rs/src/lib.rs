@@ -38,7 +38,11 @@ mod nv_sim;
 mod zfs_sim;
 
 pub use fs::Node;
+pub use jail_sim::SimJail;
+pub use kld_sim::SimKld;
+pub use linux_sim::SimMount;
 pub use nv_sim::SimGpu;
+pub use zfs_sim::SimDataset;
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -88,6 +92,35 @@ pub enum Verb {
     NvRmAlloc,
     NvRmControl,
     NvRmFree,
+}
+
+impl Verb {
+    /// Whether the call changes host state (jails, rules, modules, sysctls, mounts, datasets);
+    /// queries and the GPU's RM calls (whose objects die with the file descriptor) do not.
+    #[must_use]
+    pub fn changes_host(self) -> bool {
+        use Verb::*;
+        !matches!(
+            self,
+            JailGet
+                | JailList
+                | DevfsRules
+                | DevfsRulesets
+                | KldFind
+                | KldModfind
+                | KldList
+                | SysctlGet
+                | Mounts
+                | ZfsExists
+                | ZfsChildren
+                | ZfsGetProp
+                | NvOpen
+                | NvEscape
+                | NvRmAlloc
+                | NvRmControl
+                | NvRmFree
+        )
+    }
 }
 
 /// One logged call.

@@ -36,7 +36,8 @@ pub struct SimMount {
 }
 
 impl SimMount {
-    pub(crate) fn new(fstype: &str, from: &str, ruleset: Option<u16>) -> SimMount {
+    /// A mount with no options.
+    pub fn new(fstype: &str, from: &str, ruleset: Option<u16>) -> SimMount {
         SimMount {
             fstype: fstype.into(),
             from: from.into(),

@@ -225,7 +225,7 @@ pub fn nvidia_lib_version(file: &str) -> Option<&str> {
 }
 
 /// Where the NVIDIA libraries go inside the Linux root.
-const NV_LIB_DEST: &str = "usr/lib/x86_64-linux-gnu";
+pub(crate) const NV_LIB_DEST: &str = "usr/lib/x86_64-linux-gnu";
 
 /// Copies the host's NVIDIA Linux libraries of exactly the kernel module's version into `root`,
 /// pushing each file it wrote onto `files` (also on error, for the undo).

@@ -13,6 +13,7 @@ pub mod export;
 #[cfg(target_os = "freebsd")]
 pub mod native;
 pub mod plan;
+pub mod recording;
 #[cfg(unix)]
 pub mod rootfs;
 pub mod shim;
@@ -46,6 +47,13 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Also list the exact kernel calls `up` would make on this host: the engine runs against
+        /// a copy of the host made with read-only queries (needs FreeBSD, or `--sim`).
+        #[arg(long)]
+        exact: bool,
+        /// With `--exact`: copy a simulated FreeBSD 14 host with one GPU instead of this one.
+        #[arg(long, requires = "exact")]
+        sim: bool,
     },
     /// Write the jail as jail.conf(5), devfs.rules(5), fstab(5) and a CDI JSON device spec, for
     /// base-system tools and jail managers to take over.
@@ -366,7 +374,7 @@ fn with_env_prep(
     {
         let _ = f;
         Err(Failure::Failed(anyhow::anyhow!(
-            "this command changes a FreeBSD host and this is {}; try it with --sim",
+            "this command needs a FreeBSD host and this is {}; try it with --sim",
             std::env::consts::OS
         )))
     }
@@ -714,7 +722,51 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
                 Ok(out.trim_end().to_string())
             }
         }
-        Command::Plan { spec, json } => {
+        Command::Plan {
+            spec,
+            json,
+            exact: true,
+            sim,
+        } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                let (calls, outcome) = recording::exact_plan(env, &v)?;
+                let changes: Vec<_> = calls.iter().filter(|c| c.changes_host).collect();
+                if *json {
+                    return Ok(serde_json::to_string_pretty(&serde_json::json!({
+                        "calls": changes,
+                        "would_succeed": outcome.is_ok(),
+                        "error": outcome.as_ref().err(),
+                    }))?);
+                }
+                let mut t = format!(
+                    "`up` would make these {} changing calls on a copy of this host:\n",
+                    changes.len()
+                );
+                // Consecutive identical calls (one DevfsAddRule per rule) print once, counted.
+                let mut i = 0;
+                while i < changes.len() {
+                    let c = changes[i];
+                    let n = changes[i..]
+                        .iter()
+                        .take_while(|d| d.verb == c.verb && d.subject == c.subject)
+                        .count();
+                    let times = if n > 1 {
+                        format!(" (x{n})")
+                    } else {
+                        String::new()
+                    };
+                    t.push_str(&format!("  {:<16} {}{times}\n", c.verb, c.subject));
+                    i += n;
+                }
+                match outcome {
+                    Ok(()) => t.push_str("and would succeed."),
+                    Err(e) => t.push_str(&format!("and would fail (then undo them): {e}")),
+                }
+                Ok(t)
+            })
+        }
+        Command::Plan { spec, json, .. } => {
             let v = load_spec(spec.as_deref())?;
             let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
             if *json {

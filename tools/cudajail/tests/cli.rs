@@ -44,6 +44,40 @@ fn plan_json_is_machine_readable() {
 }
 
 #[test]
+fn exact_plan_lists_the_changing_calls_of_up_on_a_copy() {
+    let (code, out, err) = cj(&["plan", "--exact", "--sim", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["would_succeed"], true);
+    let calls = v["calls"].as_array().unwrap();
+    let verbs: Vec<&str> = calls.iter().map(|c| c["verb"].as_str().unwrap()).collect();
+    // The order `up` takes: dataset before devfs rules before mounts before the jail.
+    let pos = |verb: &str| verbs.iter().position(|v| *v == verb).unwrap();
+    assert!(pos("ZfsClone") < pos("DevfsAddRule"));
+    assert!(pos("DevfsAddRule") < pos("Mount"));
+    assert!(pos("Mount") < pos("JailCreate"));
+    assert!(calls.iter().all(|c| c["changes_host"] == true));
+    assert!(!verbs.contains(&"JailList"), "queries are not listed");
+    // Human form: repeated calls folded, and the verdict.
+    let (code, out, _) = cj(&["plan", "--exact", "--sim"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("JailCreate       cuda"), "{out}");
+    assert!(out.contains("DevfsAddRule     /dev (x"), "{out}");
+    assert!(out.trim_end().ends_with("and would succeed."), "{out}");
+    // `--sim` without `--exact` is a usage error.
+    let (code, _, _) = cj(&["plan", "--sim"]);
+    assert_eq!(code, 2);
+}
+
+#[cfg(not(target_os = "freebsd"))]
+#[test]
+fn exact_plan_of_a_real_host_needs_freebsd() {
+    let (code, _, err) = cj(&["plan", "--exact"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--sim"), "{err}");
+}
+
+#[test]
 fn a_bad_spec_is_a_usage_error_listing_every_problem() {
     let dir = std::env::temp_dir().join(format!("cj-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

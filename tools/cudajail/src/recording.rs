@@ -1,0 +1,259 @@
+//! `plan --exact`: the engine itself run against a recording host seeded from read-only queries
+//! of the real one, so the printed kernel calls are the ones `up` would make (plan and apply
+//! cannot drift: they are the same code).
+
+use crate::engine::{self, Env};
+use crate::spec::Valid;
+use hostsim::{Node, SimDataset, SimGpu, SimHost, SimJail, SimKld, SimMount};
+use serde::Serialize;
+use std::path::Path;
+use zfs::{DatasetName, PropName};
+
+/// Sysctls the flow reads.
+const SYSCTLS: &[&str] = &[
+    "compat.linux.emul_path",
+    "compat.linux.osname",
+    "compat.linux.osrelease",
+    "compat.linux.oss_version",
+    "hw.nvidia.version",
+    "kern.osrelease",
+    "kern.elf64.fallback_brand",
+    "vfs.devfs.rule_depth",
+    "security.jail.jailed",
+];
+
+/// Files inside a jail root that the steps read.
+const ROOT_FILES: &[&str] = &["etc/ld.so.preload", "etc/passwd", "etc/group", "etc/shadow"];
+
+/// A copy of what the flow can observe on `env`'s host, made only with read-only calls:
+/// modules, sysctls, devfs rulesets and nodes, mounts, jails, the pool's cudajail datasets with
+/// their properties, the host files the flow reads, and the GPUs.
+///
+/// # Errors
+/// A failing read-only query.
+pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
+    let h = SimHost::empty();
+    let klds = env.kld.list()?;
+    let mut sysctls = Vec::new();
+    for n in SYSCTLS {
+        if let Some(val) = env.sysctl.get(n)? {
+            sysctls.push((n.to_string(), val));
+        }
+    }
+    let dev = Path::new("/dev");
+    let mut rulesets = Vec::new();
+    for rs in env.devfs.rulesets(dev)? {
+        rulesets.push((rs, env.devfs.rules(dev, rs)?));
+    }
+    let mounts = env.mount.mounts()?;
+    let jails = env.jail.list()?;
+    // Datasets: the pool and everything under <pool>/cudajail.
+    let mut datasets: Vec<(String, SimDataset)> = Vec::new();
+    let mut todo = vec![v.pool.to_string()];
+    let props = [
+        "mountpoint",
+        "origin",
+        "cudajail:managed",
+        "cudajail:ruleset",
+        "cudajail:journal",
+    ];
+    while let Some(d) = todo.pop() {
+        if !env.zfs.exists(&d)? {
+            continue;
+        }
+        let ds = DatasetName::new(d.split('@').next().unwrap_or(&d))?;
+        let mut sd = SimDataset::default();
+        if !d.contains('@') {
+            for p in props {
+                if let Some(val) = env.zfs.get_prop(&ds, &PropName::new(p)?)? {
+                    if p == "origin" {
+                        sd.origin = Some(val);
+                    } else {
+                        sd.props.insert(p.to_string(), val);
+                    }
+                }
+            }
+            for c in env.zfs.children(&ds)? {
+                if d == v.pool.as_str() && !c.starts_with(&format!("{}/cudajail", v.pool)) {
+                    continue;
+                }
+                todo.push(c);
+            }
+        } else {
+            sd.files = Some(Default::default());
+        }
+        datasets.push((d, sd));
+    }
+    // Host files the flow reads (contents) and directories it lists (names only).
+    let emul = sysctls
+        .iter()
+        .find(|(n, _)| n == "compat.linux.emul_path")
+        .map_or("/compat/linux".to_string(), |(_, v)| v.clone());
+    let mut files: Vec<(String, Node)> = Vec::new();
+    for f in [
+        "/etc/rc.conf",
+        "/etc/passwd",
+        "/etc/group",
+        "/etc/resolv.conf",
+    ] {
+        if let Some(d) = env.fs.read(f) {
+            files.push((f.into(), Node::File(d)));
+        }
+    }
+    for d in [
+        "usr/lib64",
+        "usr/lib/x86_64-linux-gnu",
+        "etc",
+        "dev/shm",
+        "usr/local/lib/cudajail",
+    ] {
+        let dir = format!("{}/{d}", emul.trim_end_matches('/'));
+        if env.view.exists(&dir) {
+            files.push((dir.clone(), Node::Dir));
+            for n in env.view.read_dir(&dir) {
+                let p = format!("{dir}/{n}");
+                if env.view.read_dir(&p).is_empty() {
+                    files.push((p.clone(), Node::File(env.fs.read(&p).unwrap_or_default())));
+                }
+            }
+        }
+    }
+    // Inside existing cudajail roots: the files the steps read to decide whether they are done
+    // (contents), and the names of the NVIDIA libraries already installed (existence is what the
+    // step checks; the copy's files are empty).
+    for (name, d) in &datasets {
+        let Some(mp) = d.props.get("mountpoint").filter(|_| !name.contains('@')) else {
+            continue;
+        };
+        let mp = mp.trim_end_matches('/');
+        for f in ROOT_FILES {
+            if let Some(data) = env.fs.read(&format!("{mp}/{f}")) {
+                files.push((format!("{mp}/{f}"), Node::File(data)));
+            }
+        }
+        let libs = format!("{mp}/{}", engine::NV_LIB_DEST);
+        for n in env.view.read_dir(&libs) {
+            files.push((format!("{libs}/{n}"), Node::File(Vec::new())));
+        }
+    }
+    let devices: Vec<String> = env.view.read_dir("/dev");
+    let gpus = match nvgpu::Driver::open(env.nv) {
+        Ok(d) => Some((d.version().to_string(), d.gpus()?)),
+        Err(_) => None,
+    };
+    h.with_state(|s| {
+        for k in &klds {
+            s.klds.insert(
+                k.name.clone(),
+                SimKld {
+                    id: k.id.0,
+                    refs: k.refs,
+                    user: k.name != "kernel",
+                    modules: k.modules.clone(),
+                    deps: vec![],
+                },
+            );
+        }
+        s.next_kld_id = klds.iter().map(|k| k.id.0).max().unwrap_or(1) + 1;
+        s.sysctls.extend(sysctls.iter().cloned());
+        for (rs, rules) in &rulesets {
+            s.rulesets.insert(*rs, rules.clone());
+        }
+        for m in &mounts {
+            let _ = s.mkdir_p(&m.on);
+            s.mounts
+                .entry(m.on.clone())
+                .or_default()
+                .push(SimMount::new(
+                    &m.fstype,
+                    &m.from,
+                    (m.fstype == "devfs").then_some(0),
+                ));
+        }
+        for j in &jails {
+            let _ = s.mkdir_p(&j.path);
+            s.jails.insert(
+                j.jid.0,
+                SimJail {
+                    name: j.name.clone(),
+                    path: j.path.clone(),
+                    params: j.params.iter().cloned().collect(),
+                },
+            );
+            s.last_jid = s.last_jid.max(j.jid.0);
+        }
+        for (name, d) in &datasets {
+            if let Some(mp) = d.props.get("mountpoint") {
+                let _ = s.mkdir_p(mp);
+            }
+            s.datasets.insert(name.clone(), d.clone());
+        }
+        for (p, n) in &files {
+            match n {
+                Node::Dir => {
+                    let _ = s.mkdir_p(p);
+                }
+                Node::File(d) => {
+                    let _ = s.write_file(p, d);
+                }
+                Node::Symlink(_) => {}
+            }
+        }
+        s.devices = devices.iter().map(|d| devfs::eval::Node::new(d)).collect();
+        if let Some((ver, g)) = &gpus {
+            s.nvidia_version = Some(ver.clone());
+            s.gpus = g
+                .iter()
+                .map(|g| SimGpu {
+                    minor: g.minor,
+                    gpu_id: g.gpu_id,
+                    bus: u8::from_str_radix(g.pci_bus_id.split(':').nth(1).unwrap_or("0"), 16)
+                        .unwrap_or(0),
+                    device_id: g.device_id,
+                    name: g.name.clone(),
+                    uuid: g.uuid.clone(),
+                    total_kib: (g.memory_total_mib * 1024) as u32,
+                    free_kib: (g.memory_free_mib * 1024) as u32,
+                })
+                .collect();
+        }
+    });
+    Ok(h)
+}
+
+/// One kernel call `up` would make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedCall {
+    /// The verb (`JailCreate`, `Mount`, `DevfsAddRule`…).
+    pub verb: String,
+    /// Its subject.
+    pub subject: String,
+    /// Whether it changes the host (not a query).
+    pub changes_host: bool,
+}
+
+/// Runs `up` on a copy of the host and returns the calls it made (reads included) and whether it
+/// would succeed, with the error if not.
+///
+/// # Errors
+/// Seeding failed.
+pub fn exact_plan(
+    env: &Env<'_>,
+    v: &Valid,
+) -> anyhow::Result<(Vec<PlannedCall>, Result<(), String>)> {
+    let copy = seed(env, v)?;
+    let start = copy.calls().len();
+    let senv = crate::sim::env(&copy);
+    let r = engine::plan(&senv, v)
+        .and_then(|p| engine::up(&senv, v, &p).map(|_| ()))
+        .map_err(|e| format!("{e:#}"));
+    let calls = copy.calls()[start..]
+        .iter()
+        .map(|c| PlannedCall {
+            verb: format!("{:?}", c.verb),
+            subject: c.subject.clone(),
+            changes_host: c.verb.changes_host(),
+        })
+        .collect();
+    Ok((calls, r))
+}
