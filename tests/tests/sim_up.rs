@@ -29,10 +29,20 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     let r = up(&env, &v, &p).unwrap();
     assert_eq!(r.len(), 9);
     assert!(
-        r.iter().all(|s| s.outcome == "applied" || s.id == "host"),
+        r.iter()
+            .all(|s| s.outcome.starts_with("applied") || s.id == "host"),
         "{r:?}"
     );
+    assert_eq!(
+        r[8].outcome,
+        "applied: CUDA 12.8 works inside the jail on NVIDIA H100 80GB HBM3 (81559 MiB), NVIDIA H100 80GB HBM3 (81559 MiB)"
+    );
     let root = &p.root;
+    // ldconfig in the jail made the soname link CUDA programs load.
+    assert!(FsView::exists(
+        &h,
+        &format!("{root}/usr/lib/x86_64-linux-gnu/libcuda.so.1")
+    ));
     for n in ["nvidiactl", "nvidia0", "nvidia1", "null"] {
         assert!(
             FsView::exists(&h, &format!("{root}/dev/{n}")),
@@ -274,6 +284,16 @@ fn stop_then_start_and_sync_driver_after_an_upgrade() {
         &h,
         &format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", p.root)
     ));
+    // The soname link CUDA programs load now points at the new library.
+    assert!(out.iter().any(|l| l.contains("relinked")), "{out:?}");
+    assert_eq!(
+        FsView::read_to_string(
+            &h,
+            &format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.1", p.root)
+        )
+        .as_deref(),
+        Some("new")
+    );
     assert_eq!(
         cudajail::engine::sync_driver(&env, &p).unwrap(),
         ["already at driver 580.105.08"]
@@ -489,4 +509,81 @@ fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
         changing.iter().all(|c| c.verb == "ZfsSetProp"),
         "only the journal is rewritten: {changing:?}"
     );
+}
+
+#[test]
+fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    up(&env, &v, &p).unwrap();
+    let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
+    // The uvm shim is listed in ld.so.preload but its file is gone: CUDA initialises but
+    // cannot create a context.
+    h.with_state(|s| s.files.remove(&so));
+    let e = up(&env, &v, &planned(&h, &v)).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("CUDA does not work inside the jail: cuCtxCreate_v2 returned 999"),
+        "{e}"
+    );
+    assert!(e.contains("ld.so.preload"), "the hint names the shim: {e}");
+    h.with_state(|s| s.write_file(&so, b"ELF shared object").unwrap());
+    up(&env, &v, &planned(&h, &v)).unwrap();
+
+    // A template without ldconfig: the libraries cannot be linked; nothing is left behind.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let env = cudajail::sim::env(&h);
+    cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
+    h.with_state(|s| {
+        for d in s.datasets.values_mut() {
+            if let Some(f) = d.files.as_mut() {
+                f.remove("sbin/ldconfig");
+            }
+        }
+    });
+    let before = h.observable();
+    let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
+    assert!(e.contains("ldconfig inside the jail failed (127)"), "{e}");
+    assert!(e.contains("libc-bin"), "{e}");
+    assert_eq!(h.observable(), before, "up undid everything it did");
+
+    // Without the check the last step reports only what it looked at.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let env = cudajail::sim::env(&h);
+    let v = Spec {
+        cuda_check: false,
+        ..Spec::default()
+    }
+    .validate(None)
+    .unwrap();
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert!(r[8].outcome.contains("CUDA check off"), "{r:?}");
+    assert!(!FsView::exists(
+        &h,
+        &format!("{}{}", p.root, cudajail::shim::PROBE_PATH)
+    ));
+}
+
+#[test]
+fn the_exact_plan_of_a_host_with_a_built_template_matches_a_real_run() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
+    let (planned_calls, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
+    assert_eq!(ok, Ok(()), "the copy's template clones like the real one");
+    assert!(!planned_calls.iter().any(|c| c.verb == "ZfsSnapshot"));
+    let start = h.calls().len();
+    up(&env, &v, &planned(&h, &v)).unwrap();
+    let real: Vec<(String, String)> = h.calls()[start..]
+        .iter()
+        .map(|c| (format!("{:?}", c.verb), c.subject.clone()))
+        .collect();
+    let planned: Vec<(String, String)> = planned_calls
+        .into_iter()
+        .map(|c| (c.verb, c.subject))
+        .collect();
+    assert_eq!(planned, real);
 }

@@ -134,7 +134,8 @@ fn cargo_test_group(ctx: &Ctx, label: &str, args: &[&str]) -> Result<Counts, Str
         let line = line.map_err(|e| e.to_string())?;
         println!("{line}");
         add_test_result(&mut c, &line);
-        if line.trim_start().starts_with("SKIP:") {
+        // With --nocapture a test's output can follow its `test name ... ` prefix.
+        if line.contains("SKIP: ") {
             c.skipped_inside += 1;
         }
     }
@@ -723,8 +724,12 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             "uvm_shim",
             "--test",
             "debootstrap",
+            "--test",
+            "cuda_probe",
             "--",
             "--ignored",
+            // Shown, so that tests that skip themselves (printing `SKIP:`) are counted.
+            "--nocapture",
         ],
     );
     rows.push(Row {
@@ -736,7 +741,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         },
         detail: match &real {
             Ok(c) => format!(
-                "uvm shim in a real program + debootstrap bookworm: {} passed ({} of them SKIPPED inside), {} failed; {zfs_detail}",
+                "uvm shim in a real program + CUDA check (dlopen path) + debootstrap bookworm: {} passed ({} of them SKIPPED inside), {} failed; {zfs_detail}",
                 c.passed, c.skipped_inside, c.failed
             ),
             Err(e) => e.clone(),
@@ -765,7 +770,22 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
                 "--ignored",
                 "--nocapture",
             ]),
-        );
+        )
+        .and_then(|()| {
+            run_step(
+                "gpu tier: the CUDA check against nvidia-smi",
+                ctx.cargo().args([
+                    "test",
+                    "-p",
+                    "cudajail",
+                    "--test",
+                    "cuda_probe",
+                    "--",
+                    "--ignored",
+                    "--nocapture",
+                ]),
+            )
+        });
         rows.push(Row {
             tier: "gpu",
             status: if r.is_ok() {
@@ -773,7 +793,9 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             } else {
                 "FAILED".into()
             },
-            detail: "nvgpu name/uuid/memory/driver/pci compared with nvidia-smi".into(),
+            detail:
+                "nvgpu and the CUDA check (cuInit, context, 1 MiB alloc) compared with nvidia-smi"
+                    .into(),
         });
         record(r, &mut failures);
     } else {
@@ -781,7 +803,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             tier: "gpu",
             status: "skipped".into(),
             detail:
-                "no /dev/nvidiactl on this machine (last run by hand: docs/gpu-h100-2026-11-27.log)"
+                "no /dev/nvidiactl on this machine (last run by hand: docs/gpu-h100-2026-11-27.log, docs/gpu-h200-2026-11-27-cuda-probe.log)"
                     .into(),
         });
     }

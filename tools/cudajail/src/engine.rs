@@ -225,7 +225,7 @@ pub fn nvidia_lib_version(file: &str) -> Option<&str> {
 }
 
 /// Where the NVIDIA libraries go inside the Linux root.
-pub(crate) const NV_LIB_DEST: &str = "usr/lib/x86_64-linux-gnu";
+pub const NV_LIB_DEST: &str = "usr/lib/x86_64-linux-gnu";
 
 /// Copies the host's NVIDIA Linux libraries of exactly the kernel module's version into `root`,
 /// pushing each file it wrote onto `files` (also on error, for the undo).
@@ -259,6 +259,58 @@ fn install_nvidia(env: &Env<'_>, root: &str, files: &mut Vec<String>) -> anyhow:
     Ok(ver)
 }
 
+/// Runs the Linux `ldconfig` inside the running jail so the copied NVIDIA libraries get their
+/// soname links (`libcuda.so.1` → `libcuda.so.<version>`, which is what CUDA programs load),
+/// when `installed` is set or `libcuda.so.1` does not resolve. Returns whether it ran.
+///
+/// # Errors
+/// The jail is not running, or ldconfig failed.
+fn link_nvidia_libs(env: &Env<'_>, p: &Plan, installed: bool) -> anyhow::Result<bool> {
+    let link = format!("{}/{NV_LIB_DEST}/libcuda.so.1", p.root);
+    if !installed && env.view.exists(&link) {
+        return Ok(false);
+    }
+    let jid = env
+        .jail
+        .get(&p.jail.name)?
+        .ok_or_else(|| anyhow!("jail {} is not running", p.name))?
+        .jid;
+    let (code, out) = env.exec.exec(jid, &["/sbin/ldconfig"])?;
+    if code != 0 {
+        bail!("ldconfig inside the jail failed ({code}): {out}\nhint: the Linux root needs libc-bin (it provides /sbin/ldconfig)");
+    }
+    if !env.view.exists(&link) {
+        bail!("after ldconfig there is still no /{NV_LIB_DEST}/libcuda.so.1 in the jail");
+    }
+    Ok(true)
+}
+
+/// What to do about a failed CUDA check.
+fn probe_hint(e: &crate::shim::ProbeFailure, ruleset: impl std::fmt::Display) -> String {
+    use crate::shim::ProbeFailure;
+    match e {
+        ProbeFailure::Cuda { step, .. } if step == "dlopen" || step == "dlsym" => {
+            "the NVIDIA libraries in the jail are missing or incomplete: run `cudajail sync-driver`"
+                .into()
+        }
+        ProbeFailure::Cuda { step, name, .. } if step == "cuInit" && name.contains("NO_DEVICE") => {
+            format!("the jail does not see /dev/nvidiactl or /dev/nvidiaN: check devfs ruleset {ruleset}")
+        }
+        ProbeFailure::Cuda { name, .. }
+            if name.contains("DRIVER_MISMATCH") || name.contains("INSUFFICIENT_DRIVER") =>
+        {
+            "the jail's NVIDIA libraries do not match the kernel module: run `cudajail sync-driver`"
+                .into()
+        }
+        ProbeFailure::Cuda { step, .. }
+            if step.starts_with("cuCtx") || step.starts_with("cuMem") =>
+        {
+            format!("a context could not be created: check that {} is listed in the jail's /etc/ld.so.preload (the uvm shim)", crate::shim::SHIM_PATH)
+        }
+        _ => "run the check by hand: jexec <jail> /usr/local/lib/cudajail/cuda-probe".into(),
+    }
+}
+
 /// `cudajail sync-driver`: after a host driver upgrade, replaces the jail's NVIDIA libraries with
 /// the host's new version (the one step that must follow the kernel module). Returns what changed.
 ///
@@ -282,6 +334,13 @@ pub fn sync_driver(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
                 .remove_beneath(&p.root, &format!("{NV_LIB_DEST}/{f}"))?;
             out.push(format!("removed /{NV_LIB_DEST}/{f}"));
         }
+    }
+    if env.jail.get(&p.jail.name)?.is_some() {
+        if link_nvidia_libs(env, p, !out.is_empty())? {
+            out.push("relinked the libraries (ldconfig in the jail)".into());
+        }
+    } else if !out.is_empty() {
+        out.push("the jail is stopped: `cudajail start` relinks the libraries".into());
     }
     if out.is_empty() {
         out.push(format!("already at driver {ver}"));
@@ -356,13 +415,14 @@ impl Run<'_, '_> {
                         }
                     }
                     if changed {
+                        // Writes are atomic: the undo is recorded once the file changed.
+                        env.fs
+                            .write_beneath("/", "etc/rc.conf", rc.to_string().as_bytes())?;
                         self.undo.push(Undo::Restore {
                             root: "/".into(),
                             rel: "etc/rc.conf".into(),
                             old,
                         });
-                        env.fs
-                            .write_beneath("/", "etc/rc.conf", rc.to_string().as_bytes())?;
                         skipped = false;
                     }
                 }
@@ -473,13 +533,14 @@ impl Run<'_, '_> {
             "nvidia" => {
                 let mut files = Vec::new();
                 let res = install_nvidia(env, &self.p.root, &mut files);
-                let skipped = files.is_empty() && res.is_ok();
+                let installed = !files.is_empty();
                 self.undo.push(Undo::Files {
                     root: self.p.root.clone(),
                     files,
                 });
                 res?;
-                self.done(id, skipped);
+                let linked = link_nvidia_libs(env, self.p, installed)?;
+                self.done(id, !installed && !linked);
             }
             "uvm" => {
                 let root = self.p.root.clone();
@@ -522,12 +583,12 @@ impl Run<'_, '_> {
                 res?;
                 let mut text = preload.clone().unwrap_or_default();
                 text.extend_from_slice(line.as_bytes());
+                env.fs.write_beneath(&root, "etc/ld.so.preload", &text)?;
                 self.undo.push(Undo::Restore {
                     root: root.clone(),
                     rel: "etc/ld.so.preload".into(),
                     old: preload,
                 });
-                env.fs.write_beneath(&root, "etc/ld.so.preload", &text)?;
                 self.done(id, false);
             }
             "verify" => {
@@ -556,11 +617,96 @@ impl Run<'_, '_> {
                 if selected.is_empty() {
                     bail!("none of the selected GPUs exists on this host");
                 }
-                self.done(id, false);
+                let outcome = if self.v.spec.cuda_check {
+                    let r = self.cuda_check(&selected)?;
+                    let names: Vec<String> = r
+                        .gpus
+                        .iter()
+                        .map(|g| format!("{} ({} MiB)", g.name, g.mem_mib))
+                        .collect();
+                    format!(
+                        "applied: CUDA {} works inside the jail on {}",
+                        r.cuda_version(),
+                        names.join(", ")
+                    )
+                } else {
+                    "applied (device nodes and GPUs; CUDA check off in the spec)".to_string()
+                };
+                self.report.push(StepReport { id, outcome });
             }
             _ => unreachable!("unknown step {id}"),
         }
         Ok(())
+    }
+
+    /// Builds (once) and runs the CUDA check inside the jail; it must see exactly the selected
+    /// GPUs (by UUID) and create a context on each.
+    fn cuda_check(
+        &mut self,
+        selected: &[&nvgpu::GpuInfo],
+    ) -> anyhow::Result<crate::shim::ProbeReport> {
+        use crate::shim;
+        let env = self.env;
+        let root = self.p.root.clone();
+        let jid = env
+            .jail
+            .get(&self.p.jail.name)?
+            .ok_or_else(|| anyhow!("jail {} is not running", self.p.name))?
+            .jid;
+        let mut files = Vec::new();
+        let res = (|| -> anyhow::Result<shim::ProbeReport> {
+            if !env.view.exists(&format!("{root}{}", shim::PROBE_PATH)) {
+                env.fs.mkdir_beneath(&root, "usr/local/lib/cudajail")?;
+                env.fs.write_beneath(
+                    &root,
+                    shim::PROBE_SOURCE_REL,
+                    shim::CUDA_PROBE_C.as_bytes(),
+                )?;
+                files.push(shim::PROBE_SOURCE_REL.to_string());
+                let (code, out) = env
+                    .exec
+                    .exec(jid, &["/bin/sh", "-c", shim::PROBE_BUILD_COMMAND])?;
+                files.push(shim::PROBE_PATH.trim_start_matches('/').to_string());
+                if code != 0 {
+                    bail!("building the CUDA check inside the jail failed ({code}): {out}\nhint: install a compiler in the jail (apt-get install gcc libc6-dev), or set cuda_check = false");
+                }
+            }
+            let (_, out) = env.exec.exec(jid, &[shim::PROBE_PATH])?;
+            let r = shim::parse_probe(&out).map_err(|e| {
+                anyhow!(
+                    "CUDA does not work inside the jail: {e}\nhint: {}",
+                    probe_hint(&e, self.p.ruleset)
+                )
+            })?;
+            for g in selected {
+                if !r.gpus.iter().any(|c| c.uuid.eq_ignore_ascii_case(&g.uuid)) {
+                    bail!(
+                        "CUDA inside the jail does not see GPU {} ({}, {}); check devfs ruleset {}",
+                        g.minor,
+                        g.name,
+                        g.uuid,
+                        self.p.ruleset
+                    );
+                }
+            }
+            if r.gpus.len() != selected.len() {
+                bail!(
+                    "CUDA inside the jail sees {} GPU(s), the spec selects {}: devfs ruleset {} shows more than it should",
+                    r.gpus.len(),
+                    selected.len(),
+                    self.p.ruleset
+                );
+            }
+            if let Some(g) = r.gpus.iter().find(|g| !g.ctx_ok) {
+                bail!(
+                    "CUDA could not create a context on {} inside the jail",
+                    g.name
+                );
+            }
+            Ok(r)
+        })();
+        self.undo.push(Undo::Files { root, files });
+        res
     }
 
     /// Adds the spec's host users to the new root's passwd/group/shadow (the clone is ours, so

@@ -22,8 +22,49 @@ const SYSCTLS: &[&str] = &[
     "security.jail.jailed",
 ];
 
-/// Files inside a jail root that the steps read.
+/// Files inside a jail root whose contents the steps read.
 const ROOT_FILES: &[&str] = &["etc/ld.so.preload", "etc/passwd", "etc/group", "etc/shadow"];
+
+/// Files inside a jail root whose existence the steps (or the commands they run there) check.
+const ROOT_PRESENT: &[&str] = &[
+    "bin/sh",
+    "sbin/ldconfig",
+    "usr/bin/cc",
+    "usr/local/lib/cudajail/cuda-probe",
+    "usr/local/lib/cudajail/libcudajail_uvm.so",
+];
+
+/// Directories of a Linux root the steps write into (they create none of these themselves).
+const ROOT_DIRS: &[&str] = &["etc", "usr/lib/x86_64-linux-gnu", "usr/local/lib", "tmp"];
+
+/// What the steps look at below a Linux root `dir`, as (relative path, node): the contents of
+/// [`ROOT_FILES`], and empty files standing for [`ROOT_PRESENT`] and the NVIDIA libraries already
+/// installed.
+fn root_observation(env: &Env<'_>, dir: &str) -> Vec<(String, Node)> {
+    let mut out = Vec::new();
+    for f in ROOT_FILES {
+        if let Some(data) = env.fs.read(&format!("{dir}/{f}")) {
+            out.push(((*f).to_string(), Node::File(data)));
+        }
+    }
+    for f in ROOT_PRESENT {
+        if env.view.exists(&format!("{dir}/{f}")) {
+            out.push(((*f).to_string(), Node::File(Vec::new())));
+        }
+    }
+    for d in ROOT_DIRS {
+        if env.view.exists(&format!("{dir}/{d}")) {
+            out.push(((*d).to_string(), Node::Dir));
+        }
+    }
+    for n in env.view.read_dir(&format!("{dir}/{}", engine::NV_LIB_DEST)) {
+        out.push((
+            format!("{}/{n}", engine::NV_LIB_DEST),
+            Node::File(Vec::new()),
+        ));
+    }
+    out
+}
 
 /// A copy of what the flow can observe on `env`'s host, made only with read-only calls:
 /// modules, sysctls, devfs rulesets and nodes, mounts, jails, the pool's cudajail datasets with
@@ -118,23 +159,54 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
             }
         }
     }
-    // Inside existing cudajail roots: the files the steps read to decide whether they are done
-    // (contents), and the names of the NVIDIA libraries already installed (existence is what the
-    // step checks; the copy's files are empty).
+    // Inside existing cudajail roots: what the steps look at to decide whether they are done.
     for (name, d) in &datasets {
         let Some(mp) = d.props.get("mountpoint").filter(|_| !name.contains('@')) else {
             continue;
         };
         let mp = mp.trim_end_matches('/');
-        for f in ROOT_FILES {
-            if let Some(data) = env.fs.read(&format!("{mp}/{f}")) {
-                files.push((format!("{mp}/{f}"), Node::File(data)));
+        for (rel, n) in root_observation(env, mp) {
+            files.push((format!("{mp}/{rel}"), n));
+        }
+    }
+    // Snapshots (the templates): the same, read through `.zfs/snapshot`, else the live
+    // filesystem, so a clone of the copy starts like a clone of the real one.
+    let mounts_of: std::collections::BTreeMap<String, String> = datasets
+        .iter()
+        .filter_map(|(n, d)| Some((n.clone(), d.props.get("mountpoint")?.clone())))
+        .collect();
+    for (name, d) in &mut datasets {
+        let Some((fs, snap)) = name.split_once('@') else {
+            continue;
+        };
+        let Some(mp) = mounts_of.get(fs) else {
+            continue;
+        };
+        let mp = mp.trim_end_matches('/');
+        let in_snap = format!("{mp}/.zfs/snapshot/{snap}");
+        let dir = if env.view.exists(&in_snap) {
+            in_snap
+        } else {
+            mp.to_string()
+        };
+        let mut tree = std::collections::BTreeMap::new();
+        for (rel, n) in root_observation(env, &dir) {
+            let mut parent = String::new();
+            for c in rel
+                .split('/')
+                .collect::<Vec<_>>()
+                .split_last()
+                .map_or(&[][..], |x| x.1)
+            {
+                if !parent.is_empty() {
+                    parent.push('/');
+                }
+                parent.push_str(c);
+                tree.insert(parent.clone(), Node::Dir);
             }
+            tree.insert(rel, n);
         }
-        let libs = format!("{mp}/{}", engine::NV_LIB_DEST);
-        for n in env.view.read_dir(&libs) {
-            files.push((format!("{libs}/{n}"), Node::File(Vec::new())));
-        }
+        d.files = Some(tree);
     }
     let devices: Vec<String> = env.view.read_dir("/dev");
     let gpus = match nvgpu::Driver::open(env.nv) {

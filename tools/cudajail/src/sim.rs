@@ -114,6 +114,7 @@ impl Bootstrap for SimHost {
                 ("etc/os-release", os.as_bytes()),
                 ("bin/sh", b"ELF".as_slice()),
                 ("usr/bin/cc", b"ELF".as_slice()),
+                ("sbin/ldconfig", b"ELF".as_slice()),
             ] {
                 s.write_file(&format!("{dir}/{f}"), d)
                     .map_err(|e| anyhow!("{f}: {e}"))?;
@@ -124,9 +125,20 @@ impl Bootstrap for SimHost {
 }
 
 impl JailExec for SimHost {
-    /// Understands `/bin/sh -c "cc … -o OUT …"` when the jail has `/usr/bin/cc` (writes OUT);
-    /// anything else exits 127.
+    /// Understands, inside the jail's root:
+    /// - `/bin/sh -c "cc … -o OUT …"` when the jail has `/usr/bin/cc` (writes OUT);
+    /// - `/sbin/ldconfig` when the jail has it: links `libX.so.1` to the newest `libX.so.<version>`
+    ///   of the NVIDIA libraries (guess: real ldconfig uses each library's SONAME, which for
+    ///   `libcuda` and `libnvidia-ml` is `.so.1`);
+    /// - the CUDA check ([`crate::shim::PROBE_PATH`]), answered from the simulated kernel: it
+    ///   fails like CUDA does when `libcuda.so.1` is missing (dlopen), when `/dev/nvidiactl` is
+    ///   not visible in the jail (`cuInit` → 100 `CUDA_ERROR_NO_DEVICE`) or when the uvm shim is
+    ///   not preloaded (`cuCtxCreate_v2` → 999 `CUDA_ERROR_UNKNOWN`: a guess at what FreeBSD users
+    ///   report), and otherwise lists the GPUs whose `/dev/nvidiaN` the jail sees.
+    ///
+    /// Anything else exits 127.
     fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)> {
+        use linuxulator::doctor::FsView;
         let j = JailOps::list(self)?
             .into_iter()
             .find(|j| j.jid == jid)
@@ -136,13 +148,19 @@ impl JailExec for SimHost {
             _ => argv.join(" "),
         };
         let root = j.path;
+        let has = |rel: &str| FsView::exists(self, &format!("{root}/{rel}"));
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let first = words.first().copied().unwrap_or_default();
+        if first == crate::shim::PROBE_PATH && has(crate::shim::PROBE_PATH) {
+            return Ok(sim_cuda_probe(self, &root));
+        }
+        let libs = format!("{root}/{}", crate::engine::NV_LIB_DEST);
+        let lib_names = FsView::read_dir(self, &libs);
         self.with_state(|s| {
-            let words: Vec<&str> = cmd.split_whitespace().collect();
-            let has_cc = matches!(
-                s.resolve(&format!("{root}/usr/bin/cc")),
-                Ok((_, Node::File(_)))
-            );
-            if words.first() == Some(&"cc") && has_cc {
+            let is_file = |s: &hostsim::State, rel: &str| {
+                matches!(s.resolve(&format!("{root}/{rel}")), Ok((_, Node::File(_))))
+            };
+            if first == "cc" && is_file(s, "usr/bin/cc") {
                 if let Some(i) = words.iter().position(|w| *w == "-o") {
                     if let Some(out) = words.get(i + 1) {
                         s.write_file(&format!("{root}{out}"), b"ELF shared object")
@@ -151,8 +169,86 @@ impl JailExec for SimHost {
                     }
                 }
             }
-            Ok((127, format!("{}: not found", words.first().unwrap_or(&""))))
+            if first == "/sbin/ldconfig" && is_file(s, "sbin/ldconfig") {
+                let mut names: Vec<&String> = lib_names
+                    .iter()
+                    .filter(|n| crate::engine::nvidia_lib_version(n).is_some())
+                    .collect();
+                names.sort_by_key(|n| {
+                    crate::engine::nvidia_lib_version(n)
+                        .unwrap_or_default()
+                        .split('.')
+                        .map(|p| p.parse::<u64>().unwrap_or(0))
+                        .collect::<Vec<_>>()
+                });
+                for n in names {
+                    if let Some((stem, _)) = n.split_once(".so.") {
+                        let link = format!("{libs}/{stem}.so.1");
+                        s.files.remove(&link);
+                        s.symlink(&link, n).map_err(|e| anyhow!("{link}: {e}"))?;
+                    }
+                }
+                return Ok((0, String::new()));
+            }
+            Ok((127, format!("{first}: not found")))
         })
+    }
+}
+
+/// The simulated CUDA check (see [`JailExec::exec`] on [`SimHost`]) for the jail rooted at `root`.
+fn sim_cuda_probe(h: &SimHost, root: &str) -> (i32, String) {
+    use linuxulator::doctor::FsView;
+    {
+        let has = |rel: &str| h.exists(&format!("{root}/{rel}"));
+        let head = "cudajail-cuda-probe 1\n";
+        if !has(&format!("{}/libcuda.so.1", crate::engine::NV_LIB_DEST)) {
+            return (
+                3,
+                "error step=dlopen code=-1 name=libcuda.so.1: cannot open shared object file: No such file or directory\n".into(),
+            );
+        }
+        let fail = |step: &str, code: i32, name: &str| {
+            (
+                1,
+                format!("{head}error step={step} code={code} name={name}\n"),
+            )
+        };
+        if !has("dev/nvidiactl") {
+            return fail("cuInit", 100, "CUDA_ERROR_NO_DEVICE");
+        }
+        let preload = h
+            .read_to_string(&format!("{root}/etc/ld.so.preload"))
+            .unwrap_or_default();
+        let gpus = match nvgpu::Driver::open(h).and_then(|d| d.gpus()) {
+            Ok(g) => g,
+            Err(_) => return fail("cuInit", 999, "CUDA_ERROR_UNKNOWN"),
+        };
+        let visible: Vec<&nvgpu::GpuInfo> = gpus
+            .iter()
+            .filter(|g| has(&format!("dev/nvidia{}", g.minor)))
+            .collect();
+        let report = crate::shim::ProbeReport {
+            driver_api: 12080,
+            gpus: visible
+                .iter()
+                .enumerate()
+                .map(|(i, g)| crate::shim::ProbeGpu {
+                    ordinal: i as u32,
+                    uuid: g.uuid.clone(),
+                    pci: crate::shim::cuda_pci(&g.pci_bus_id),
+                    mem_mib: g.memory_total_mib,
+                    ctx_ok: true,
+                    name: g.name.clone(),
+                })
+                .collect(),
+        };
+        // The dynamic linker skips a preload entry whose file is missing.
+        let shim_loaded = preload.contains(crate::shim::SHIM_PATH)
+            && has(crate::shim::SHIM_PATH.trim_start_matches('/'));
+        if !report.gpus.is_empty() && !shim_loaded {
+            return fail("cuCtxCreate_v2", 999, "CUDA_ERROR_UNKNOWN");
+        }
+        (0, report.to_string())
     }
 }
 

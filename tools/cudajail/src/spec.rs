@@ -54,6 +54,10 @@ pub struct Spec {
     /// Host users to mirror into the jail (same name, uid, gid, home), so that files in bound
     /// host directories keep their owners.
     pub users: Vec<String>,
+    /// `up`'s last step builds and runs a CUDA check inside the jail (initialise CUDA, list the
+    /// GPUs, create a context and allocate memory on each); needs a C compiler in the jail, as
+    /// the uvm shim does. `false`: only the device nodes and the driver's GPUs are checked.
+    pub cuda_check: bool,
 }
 
 impl Default for Spec {
@@ -73,6 +77,7 @@ impl Default for Spec {
             ip4: "inherit".into(),
             persist_config: false,
             users: Vec::new(),
+            cuda_check: true,
         }
     }
 }

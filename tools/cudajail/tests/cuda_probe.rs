@@ -1,0 +1,107 @@
+//! The CUDA check `up` runs inside the jail (`shim/cuda_probe.c`), as a real program.
+//! real-linux tier: on a machine without the NVIDIA driver it must fail cleanly at dlopen.
+//! gpu tier: on a machine with an NVIDIA GPU it must agree with nvidia-smi and create a context.
+#![cfg(target_os = "linux")]
+
+use cudajail::shim::{cuda_pci, parse_probe, ProbeFailure};
+use std::path::Path;
+use std::process::Command;
+
+/// The built programs; the environment may point elsewhere (a copy on another machine).
+fn built(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.to_string())
+}
+
+fn run_probe(preload: Option<&str>) -> (i32, String) {
+    let mut c = Command::new(built("CUDAJAIL_CUDA_PROBE", env!("CUDAJAIL_CUDA_PROBE")));
+    if let Some(p) = preload {
+        c.env("LD_PRELOAD", p);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+fn has_libcuda() -> bool {
+    Command::new("/sbin/ldconfig")
+        .arg("-p")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("libcuda.so.1"))
+}
+
+#[test]
+#[ignore = "real-linux: runs the CUDA check on this machine"]
+fn without_the_nvidia_driver_the_check_fails_at_dlopen() {
+    if has_libcuda() {
+        println!("SKIP: this machine has libcuda.so.1 (the gpu test covers it)");
+        return;
+    }
+    let (code, out) = run_probe(None);
+    assert_eq!(code, 3, "{out}");
+    match parse_probe(&out) {
+        Err(ProbeFailure::Cuda { step, name, .. }) => {
+            assert_eq!(step, "dlopen");
+            assert!(name.contains("libcuda.so.1"), "{name}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+#[ignore = "gpu: runs the CUDA check against the real driver and nvidia-smi"]
+fn on_a_gpu_machine_the_check_agrees_with_nvidia_smi() {
+    if !Path::new("/dev/nvidiactl").exists() {
+        println!("SKIP: no /dev/nvidiactl on this machine");
+        return;
+    }
+    let (code, out) = run_probe(None);
+    println!("{out}");
+    assert_eq!(code, 0, "{out}");
+    let r = parse_probe(&out).unwrap();
+    let smi = Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=uuid,name,pci.bus_id,memory.total",
+            "--format=csv,noheader,nounits",
+        ])
+        .output()
+        .unwrap();
+    let smi = String::from_utf8(smi.stdout).unwrap();
+    let rows: Vec<Vec<String>> = smi
+        .lines()
+        .map(|l| l.split(',').map(|f| f.trim().to_string()).collect())
+        .collect();
+    assert_eq!(r.gpus.len(), rows.len(), "{smi}");
+    for row in &rows {
+        let g = r
+            .gpus
+            .iter()
+            .find(|g| g.uuid.eq_ignore_ascii_case(&row[0]))
+            .unwrap_or_else(|| panic!("CUDA does not list {}", row[0]));
+        assert_eq!(g.name, row[1]);
+        assert_eq!(g.pci, cuda_pci(&row[2]));
+        let smi_mib: u64 = row[3].parse().unwrap();
+        // CUDA reports the memory it can hand out, nvidia-smi the whole framebuffer: on an H200
+        // (580.159.04) 143155 vs 143771 MiB. Allow up to 2 %.
+        assert!(
+            g.mem_mib <= smi_mib && g.mem_mib * 100 >= smi_mib * 98,
+            "CUDA {} MiB vs nvidia-smi {smi_mib} MiB",
+            g.mem_mib
+        );
+        assert!(g.ctx_ok);
+        println!(
+            "match: {} {} {} {} MiB (nvidia-smi {smi_mib} MiB) CUDA {} ctx ok",
+            g.name,
+            g.uuid,
+            g.pci,
+            g.mem_mib,
+            r.cuda_version()
+        );
+    }
+    // What the same check does with the uvm shim preloaded on Linux, where a real nvidia-uvm
+    // exists (the shim is meant for FreeBSD, which has none): printed, not asserted.
+    let so = built("CUDAJAIL_UVM_SO", env!("CUDAJAIL_UVM_SO"));
+    let (code, out) = run_probe(Some(&so));
+    println!("with the uvm shim preloaded (Linux, informational): exit {code}\n{out}");
+}
