@@ -259,6 +259,58 @@ fn install_nvidia(env: &Env<'_>, root: &str, files: &mut Vec<String>) -> anyhow:
     Ok(ver)
 }
 
+/// The jid of the plan's jail, which must be running.
+fn running_jid(env: &Env<'_>, p: &Plan) -> anyhow::Result<jail::Jid> {
+    Ok(env
+        .jail
+        .get(&p.jail.name)?
+        .ok_or_else(|| anyhow!("jail {} is not running", p.name))?
+        .jid)
+}
+
+/// A C program of ours built inside the jail with its own (Linux) compiler.
+struct JailBuild<'a> {
+    /// Where its source goes, relative to the root.
+    source_rel: &'a str,
+    /// The source.
+    source: &'a str,
+    /// The absolute path (inside the jail) of what the command builds.
+    output: &'a str,
+    /// The build command, run with `/bin/sh -c`.
+    command: &'a str,
+    /// What it is, for the error (`the uvm shim`).
+    what: &'a str,
+    /// Extra advice appended to the hint.
+    also: &'a str,
+}
+
+/// Writes the source below `root` and runs the build in the jail; pushes every file it
+/// created onto `files` (also on error, for the undo).
+fn build_in_jail(
+    env: &Env<'_>,
+    root: &str,
+    jid: jail::Jid,
+    b: &JailBuild<'_>,
+    files: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    if let Some((dir, _)) = b.source_rel.rsplit_once('/') {
+        env.fs.mkdir_beneath(root, dir)?;
+    }
+    env.fs
+        .write_beneath(root, b.source_rel, b.source.as_bytes())?;
+    files.push(b.source_rel.to_string());
+    let (code, out) = env.exec.exec(jid, &["/bin/sh", "-c", b.command])?;
+    files.push(b.output.trim_start_matches('/').to_string());
+    if code != 0 {
+        bail!(
+            "building {} inside the jail failed ({code}): {out}\nhint: install a compiler in the jail (apt-get install gcc libc6-dev){}",
+            b.what,
+            b.also
+        );
+    }
+    Ok(())
+}
+
 /// Runs the Linux `ldconfig` inside the running jail so the copied NVIDIA libraries get their
 /// soname links (`libcuda.so.1` → `libcuda.so.<version>`, which is what CUDA programs load),
 /// when `installed` is set or `libcuda.so.1` does not resolve. Returns whether it ran.
@@ -270,11 +322,7 @@ fn link_nvidia_libs(env: &Env<'_>, p: &Plan, installed: bool) -> anyhow::Result<
     if !installed && env.view.exists(&link) {
         return Ok(false);
     }
-    let jid = env
-        .jail
-        .get(&p.jail.name)?
-        .ok_or_else(|| anyhow!("jail {} is not running", p.name))?
-        .jid;
+    let jid = running_jid(env, p)?;
     let (code, out) = env.exec.exec(jid, &["/sbin/ldconfig"])?;
     if code != 0 {
         bail!("ldconfig inside the jail failed ({code}): {out}\nhint: the Linux root needs libc-bin (it provides /sbin/ldconfig)");
@@ -553,29 +601,22 @@ impl Run<'_, '_> {
                     self.done(id, true);
                     return Ok(());
                 }
-                let jid = env
-                    .jail
-                    .get(&self.p.jail.name)?
-                    .ok_or_else(|| anyhow!("jail {} is not running", self.p.name))?
-                    .jid;
+                let jid = running_jid(env, self.p)?;
                 let mut files = Vec::new();
-                let res = (|| -> anyhow::Result<()> {
-                    env.fs.mkdir_beneath(&root, "usr/local/lib/cudajail")?;
-                    env.fs.write_beneath(
-                        &root,
-                        "usr/local/lib/cudajail/uvm_shim.c",
-                        crate::shim::UVM_SHIM_C.as_bytes(),
-                    )?;
-                    files.push("usr/local/lib/cudajail/uvm_shim.c".to_string());
-                    let (code, out) = env
-                        .exec
-                        .exec(jid, &["/bin/sh", "-c", crate::shim::BUILD_COMMAND])?;
-                    files.push(crate::shim::SHIM_PATH.trim_start_matches('/').to_string());
-                    if code != 0 {
-                        bail!("building the uvm shim inside the jail failed ({code}): {out}\nhint: install a compiler in the jail (apt-get install gcc libc6-dev)");
-                    }
-                    Ok(())
-                })();
+                let res = build_in_jail(
+                    env,
+                    &root,
+                    jid,
+                    &JailBuild {
+                        source_rel: "usr/local/lib/cudajail/uvm_shim.c",
+                        source: crate::shim::UVM_SHIM_C,
+                        output: crate::shim::SHIM_PATH,
+                        command: crate::shim::BUILD_COMMAND,
+                        what: "the uvm shim",
+                        also: "",
+                    },
+                    &mut files,
+                );
                 self.undo.push(Undo::Files {
                     root: root.clone(),
                     files,
@@ -648,28 +689,24 @@ impl Run<'_, '_> {
         use crate::shim;
         let env = self.env;
         let root = self.p.root.clone();
-        let jid = env
-            .jail
-            .get(&self.p.jail.name)?
-            .ok_or_else(|| anyhow!("jail {} is not running", self.p.name))?
-            .jid;
+        let jid = running_jid(env, self.p)?;
         let mut files = Vec::new();
         let res = (|| -> anyhow::Result<shim::ProbeReport> {
             if !env.view.exists(&format!("{root}{}", shim::PROBE_PATH)) {
-                env.fs.mkdir_beneath(&root, "usr/local/lib/cudajail")?;
-                env.fs.write_beneath(
+                build_in_jail(
+                    env,
                     &root,
-                    shim::PROBE_SOURCE_REL,
-                    shim::CUDA_PROBE_C.as_bytes(),
+                    jid,
+                    &JailBuild {
+                        source_rel: shim::PROBE_SOURCE_REL,
+                        source: shim::CUDA_PROBE_C,
+                        output: shim::PROBE_PATH,
+                        command: shim::PROBE_BUILD_COMMAND,
+                        what: "the CUDA check",
+                        also: ", or set cuda_check = false in the spec",
+                    },
+                    &mut files,
                 )?;
-                files.push(shim::PROBE_SOURCE_REL.to_string());
-                let (code, out) = env
-                    .exec
-                    .exec(jid, &["/bin/sh", "-c", shim::PROBE_BUILD_COMMAND])?;
-                files.push(shim::PROBE_PATH.trim_start_matches('/').to_string());
-                if code != 0 {
-                    bail!("building the CUDA check inside the jail failed ({code}): {out}\nhint: install a compiler in the jail (apt-get install gcc libc6-dev), or set cuda_check = false");
-                }
             }
             let (_, out) = env.exec.exec(jid, &[shim::PROBE_PATH])?;
             let r = shim::parse_probe(&out).map_err(|e| {
