@@ -587,3 +587,130 @@ fn the_exact_plan_of_a_host_with_a_built_template_matches_a_real_run() {
         .collect();
     assert_eq!(planned, real);
 }
+
+fn with_run(run: &str) -> Valid {
+    Spec {
+        nvidia_run: Some(run.into()),
+        ..Spec::default()
+    }
+    .validate(None)
+    .unwrap()
+}
+
+#[test]
+fn nvidia_userspace_from_nvidias_installer_run_inside_the_jail() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let run = "/root/NVIDIA-Linux-x86_64-580.95.05.run";
+    h.with_state(|s| s.write_file(run, b"#!/bin/sh\n# makeself").unwrap());
+    let v = with_run(run);
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    assert!(p.steps[6].actions[1].contains(run), "{:?}", p.steps[6]);
+    let r = up(&env, &v, &p).unwrap();
+    assert!(r[8].outcome.contains("CUDA 12.8 works"), "{r:?}");
+    let lib = format!("{}/usr/lib/x86_64-linux-gnu", p.root);
+    assert_eq!(
+        FsView::read_to_string(&h, &format!("{lib}/libcuda.so.1")).as_deref(),
+        Some("580.95.05"),
+        "the installer's library, not a copy of the host's"
+    );
+    assert!(FsView::exists(
+        &h,
+        &format!("{}/usr/bin/nvidia-smi", p.root)
+    ));
+    assert!(
+        FsView::read_dir(&h, &format!("{}/tmp", p.root)).is_empty(),
+        "the installer's copy is removed"
+    );
+    // Idempotent: a second run does not reinstall.
+    let again = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(again[6].outcome, "skipped (already done)");
+
+    // After a host driver upgrade, sync-driver runs the new installer, which replaces the old.
+    h.set_nvidia_version("580.105.08");
+    let new_run = "/root/NVIDIA-Linux-x86_64-580.105.08.run";
+    h.with_state(|s| {
+        s.sysctls.insert(
+            "hw.nvidia.version".into(),
+            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
+        );
+        s.write_file(new_run, b"#!/bin/sh").unwrap();
+    });
+    // With the old installer still named in the spec, the mismatch is refused.
+    let e = cudajail::engine::sync_driver(&env, &p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("must match exactly") && e.contains("580.105.08.run"),
+        "{e}"
+    );
+    let v2 = with_run(new_run);
+    let out = cudajail::engine::sync_driver(&env, &planned(&h, &v2)).unwrap();
+    assert!(out.iter().any(|l| l.contains(new_run)), "{out:?}");
+    assert_eq!(
+        FsView::read_to_string(&h, &format!("{lib}/libcuda.so.1")).as_deref(),
+        Some("580.105.08")
+    );
+    assert!(!FsView::exists(&h, &format!("{lib}/libcuda.so.580.95.05")));
+}
+
+#[test]
+fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
+    // The installer of another version: refused, and nothing is left.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let run = "/root/NVIDIA-Linux-x86_64-570.10.01.run";
+    h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
+    let v = with_run(run);
+    let env = cudajail::sim::env(&h);
+    let before = h.observable();
+    let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
+    assert!(
+        e.contains("570.10.01") && e.contains("580.95.05") && e.contains("must match exactly"),
+        "{e}"
+    );
+    assert_eq!(h.observable(), before);
+
+    // A step after the installer fails (no compiler for the uvm shim): the undo runs NVIDIA's
+    // uninstaller inside the jail before the jail goes, and everything else is undone too.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let run = "/root/NVIDIA-Linux-x86_64-580.95.05.run";
+    h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
+    let v = with_run(run);
+    let env = cudajail::sim::env(&h);
+    cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
+    h.with_state(|s| {
+        for d in s.datasets.values_mut() {
+            if let Some(f) = d.files.as_mut() {
+                f.remove("usr/bin/cc");
+            }
+        }
+    });
+    let before = h.observable();
+    let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
+    assert!(e.contains("building the uvm shim"), "{e}");
+    assert!(!e.contains("undo also failed"), "{e}");
+    assert_eq!(h.observable(), before);
+
+    // On a jail that stays (its dataset existed before the run), the undo is visible: the
+    // installer ran again (its library was gone), then the CUDA check failed (the shim's file
+    // is gone), and NVIDIA's uninstaller removed what the installer put there.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    up(&env, &v, &p).unwrap();
+    let lib = format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", p.root);
+    let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
+    h.with_state(|s| {
+        s.files.remove(&lib);
+        s.files.remove(&so);
+    });
+    let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
+    assert!(e.contains("cuCtxCreate_v2"), "{e}");
+    assert!(!e.contains("undo also failed"), "{e}");
+    assert!(!FsView::exists(
+        &h,
+        &format!("{}/usr/bin/nvidia-smi", p.root)
+    ));
+    assert!(!FsView::exists(&h, &lib));
+}

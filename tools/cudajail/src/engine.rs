@@ -86,6 +86,11 @@ enum Undo {
         rel: String,
         old: Option<Vec<u8>>,
     },
+    /// A command run inside the jail (NVIDIA's uninstaller); its exit status is not checked.
+    InJail {
+        jail: jail::JailName,
+        argv: Vec<String>,
+    },
 }
 
 /// One step's outcome in a report.
@@ -359,23 +364,111 @@ fn probe_hint(e: &crate::shim::ProbeFailure, ruleset: impl std::fmt::Display) ->
     }
 }
 
+/// The flags NVIDIA's installer gets inside the jail: userspace only, no questions, nothing
+/// that needs a Linux kernel (module, modprobe, depmod, systemd, X or nouveau checks).
+pub const RUN_FLAGS: &[&str] = &[
+    "--silent",
+    "--no-kernel-module",
+    "--no-kernel-module-source",
+    "--no-nvidia-modprobe",
+    "--skip-depmod",
+    "--no-systemd",
+    "--no-x-check",
+    "--no-nouveau-check",
+    "--no-cc-version-check",
+    "--no-check-for-alternate-installs",
+    "--install-libglvnd",
+    "--no-backup",
+];
+
+/// Where NVIDIA's installer puts its uninstaller inside the jail.
+const NV_UNINSTALL: &[&str] = &["/usr/bin/nvidia-installer", "--uninstall", "--silent"];
+
+/// Installs the NVIDIA userspace by running NVIDIA's `.run` installer inside the running jail:
+/// refuses a version other than the kernel module's, copies the installer below the root's
+/// `/tmp`, runs it with [`RUN_FLAGS`] and removes the copy. Returns whether it ran (it does not
+/// when `libcuda.so.<version>` is already there); `ran` is set as soon as the installer started,
+/// also on error, so that the caller can undo.
+fn install_nvidia_run(env: &Env<'_>, p: &Plan, run: &str, ran: &mut bool) -> anyhow::Result<bool> {
+    let ver = host_driver_version(env)?;
+    let run_ver = crate::spec::run_file_version(run)
+        .ok_or_else(|| anyhow!("{run}: not named NVIDIA-Linux-x86_64-<version>.run"))?;
+    if run_ver != ver {
+        bail!(
+            "{run} is driver {run_ver}, the kernel module is {ver}: they must match exactly; download NVIDIA-Linux-x86_64-{ver}.run"
+        );
+    }
+    let lib = format!("{}/{NV_LIB_DEST}/libcuda.so.{ver}", p.root);
+    if env.view.exists(&lib) {
+        return Ok(false);
+    }
+    let jid = running_jid(env, p)?;
+    let data = env
+        .fs
+        .read(run)
+        .ok_or_else(|| anyhow!("cannot read {run}"))?;
+    let file = run.rsplit('/').next().unwrap_or("nvidia.run");
+    let rel = format!("tmp/cudajail-{file}");
+    env.fs.mkdir_beneath(&p.root, "tmp")?;
+    env.fs.write_beneath(&p.root, &rel, &data)?;
+    drop(data);
+    let script = format!("/{rel}");
+    let mut argv = vec!["/bin/sh", script.as_str()];
+    argv.extend_from_slice(RUN_FLAGS);
+    *ran = true;
+    let res = env.exec.exec(jid, &argv);
+    let removed = env.fs.remove_beneath(&p.root, &rel);
+    let (code, out) = res?;
+    removed?;
+    if code != 0 {
+        let tail: Vec<&str> = out.lines().rev().take(8).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!(
+            "NVIDIA's installer failed inside the jail ({code}): {}\nhint: its log is /var/log/nvidia-installer.log inside the jail; it needs kmod and a shell (apt-get install kmod)",
+            tail.join("\n")
+        );
+    }
+    if !env.view.exists(&lib) {
+        bail!(
+            "NVIDIA's installer finished, but /{NV_LIB_DEST}/libcuda.so.{ver} is not in the jail"
+        );
+    }
+    Ok(true)
+}
+
 /// `cudajail sync-driver`: after a host driver upgrade, replaces the jail's NVIDIA libraries with
 /// the host's new version (the one step that must follow the kernel module). Returns what changed.
 ///
 /// # Errors
 /// No libraries of the new version on the host; file errors.
 pub fn sync_driver(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
-    let mut files = Vec::new();
-    let ver = match install_nvidia(env, &p.root, &mut files) {
-        Ok(v) => v,
-        Err(e) => {
-            for f in files.iter().rev() {
-                let _ = env.fs.remove_beneath(&p.root, f);
-            }
-            return Err(e);
+    let mut out = Vec::new();
+    let ver = if let Some(run) = &p.nvidia_run {
+        if env.jail.get(&p.jail.name)?.is_none() {
+            bail!(
+                "jail {} is stopped and NVIDIA's installer runs inside it: `cudajail start` first",
+                p.name
+            );
         }
+        // NVIDIA's installer replaces an earlier installation of its own by itself.
+        if install_nvidia_run(env, p, run, &mut false)? {
+            out.push(format!("ran {run} inside the jail"));
+        }
+        host_driver_version(env)?
+    } else {
+        let mut files = Vec::new();
+        let ver = match install_nvidia(env, &p.root, &mut files) {
+            Ok(v) => v,
+            Err(e) => {
+                for f in files.iter().rev() {
+                    let _ = env.fs.remove_beneath(&p.root, f);
+                }
+                return Err(e);
+            }
+        };
+        out.extend(files.iter().map(|f| format!("installed /{f}")));
+        ver
     };
-    let mut out: Vec<String> = files.iter().map(|f| format!("installed /{f}")).collect();
     for f in env.view.read_dir(&format!("{}/{NV_LIB_DEST}", p.root)) {
         if nvidia_lib_version(&f).is_some_and(|v| v != ver) {
             env.fs
@@ -580,13 +673,26 @@ impl Run<'_, '_> {
             }
             "nvidia" => {
                 let mut files = Vec::new();
-                let res = install_nvidia(env, &self.p.root, &mut files);
-                let installed = !files.is_empty();
-                self.undo.push(Undo::Files {
-                    root: self.p.root.clone(),
-                    files,
-                });
-                res?;
+                let installed = if let Some(run) = &self.p.nvidia_run {
+                    let mut ran = false;
+                    let res = install_nvidia_run(env, self.p, run, &mut ran);
+                    if ran {
+                        self.undo.push(Undo::InJail {
+                            jail: self.p.jail.name.clone(),
+                            argv: NV_UNINSTALL.iter().map(|a| (*a).to_string()).collect(),
+                        });
+                    }
+                    res?
+                } else {
+                    let res = install_nvidia(env, &self.p.root, &mut files);
+                    let installed = !files.is_empty();
+                    self.undo.push(Undo::Files {
+                        root: self.p.root.clone(),
+                        files,
+                    });
+                    res?;
+                    installed
+                };
                 let linked = link_nvidia_libs(env, self.p, installed)?;
                 self.done(id, !installed && !linked);
             }
@@ -827,6 +933,12 @@ impl Run<'_, '_> {
                             if env.view.exists(&format!("{root}/{f}")) {
                                 env.fs.remove_beneath(&root, f)?;
                             }
+                        }
+                    }
+                    Undo::InJail { jail, argv } => {
+                        if let Some(j) = env.jail.get(&jail)? {
+                            let a: Vec<&str> = argv.iter().map(String::as_str).collect();
+                            env.exec.exec(j.jid, &a)?;
                         }
                     }
                     Undo::Restore { root, rel, old } => match old {

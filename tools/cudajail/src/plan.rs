@@ -26,6 +26,10 @@ pub struct Step {
     pub status: &'static str,
 }
 
+/// Every step's status today: `up` carries it out; proven on the simulated host (and the parts
+/// Linux has, on Linux), not yet on a FreeBSD host.
+pub const IMPLEMENTED: &str = "implemented; tested on the simulated host, not yet run on FreeBSD";
+
 /// The whole plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -47,6 +51,9 @@ pub struct Plan {
     pub mounts: Vec<linuxulator::MountSpec>,
     /// The jail's kernel parameters.
     pub jail: JailSpec,
+    /// NVIDIA's installer to run inside the jail, when the spec names one (else the host's
+    /// Linux libraries are copied).
+    pub nvidia_run: Option<String>,
     /// The steps, in order.
     pub steps: Vec<Step>,
 }
@@ -122,7 +129,7 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
         ));
     }
     let steps = vec![
-        Step { id: "host", title: "host readiness: kernel modules and devices".into(), actions: host_actions, status: "described (kld and doctor checks: issue 7)" },
+        Step { id: "host", title: "host readiness: kernel modules and devices".into(), actions: host_actions, status: IMPLEMENTED },
         Step {
             id: "dataset",
             title: format!("ZFS dataset {dataset}"),
@@ -130,7 +137,7 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
                 format!("if {template} is missing: create {} and build it (rootfs step), snapshot it", template.dataset()),
                 format!("zfs clone {template} {dataset} (property cudajail:managed=on)"),
             ],
-            status: "described (zfs: issue 8)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "rootfs",
@@ -139,46 +146,54 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
                 format!("debootstrap --variant=minbase {} {}", v.suite.as_str(), template.dataset()),
                 "fixes: usr-is-merged, second stage, /etc/hosts, resolv.conf, adjtime, policy-rc.d, apt cache".into(),
             ],
-            status: "described (issue 10)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "devfs",
             title: format!("devfs ruleset {ruleset} ({})", rs.name),
             actions: rs.rules.iter().map(ToString::to_string).collect(),
-            status: "described (devfs ioctls: issue 6)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "mounts",
             title: format!("Linux file systems under {root}"),
             actions: mounts.iter().map(ToString::to_string).collect(),
-            status: "described (nmount: issue 7)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "jail",
             title: format!("jail {name} with Linux identity {} {}", "Linux", v.osrelease),
             actions: pairs.iter().map(render_pair).collect(),
-            status: "described (jail_set: issue 5)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "nvidia",
             title: "NVIDIA userspace of exactly the host driver's version".into(),
             actions: vec![
                 "read the host driver version (hw.nvidia.version / the version escape)".into(),
-                "copy the same version's Linux libraries into the jail's multiarch lib dir; refuse a mismatch".into(),
+                match &v.spec.nvidia_run {
+                    None => "copy the same version's Linux libraries into the jail's multiarch lib dir; refuse a mismatch".into(),
+                    Some(r) => format!("run {r} inside the jail with --no-kernel-module (its version must be the module's); remove the copy"),
+                },
+                "ldconfig inside the jail (the libcuda.so.1 link)".into(),
             ],
-            status: "described (issues 9, 10)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "uvm",
             title: "uvm shim for Linux processes".into(),
             actions: vec!["install the shim that answers /dev/nvidia-uvm as unsupported; preload it for Linux processes only".into()],
-            status: "described (issue 10)",
+            status: IMPLEMENTED,
         },
         Step {
             id: "verify",
             title: "verify CUDA sees the GPUs".into(),
-            actions: vec!["enumerate GPUs inside the jail; compare names, UUIDs and memory with the host".into()],
-            status: "described (issue 10)",
+            actions: vec![if v.spec.cuda_check {
+                "check /dev/nvidiactl and the selected /dev/nvidiaN inside the jail; build and run the CUDA check there (cuInit, each GPU's UUID, a context and a 1 MiB allocation); it must see exactly the selected GPUs".into()
+            } else {
+                "check /dev/nvidiactl and the selected /dev/nvidiaN inside the jail (CUDA check off)".into()
+            }],
+            status: IMPLEMENTED,
         },
     ];
     Ok(Plan {
@@ -191,6 +206,7 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
         rules: rs,
         mounts,
         jail: jspec,
+        nvidia_run: v.spec.nvidia_run.clone(),
         steps,
     })
 }

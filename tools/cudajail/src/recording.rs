@@ -208,6 +208,13 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
         }
         d.files = Some(tree);
     }
+    // NVIDIA's installer, when the spec names one: its existence (the copy does not need its
+    // hundreds of MiB).
+    if let Some(run) = &v.spec.nvidia_run {
+        if env.view.exists(run) {
+            files.push((run.clone(), Node::File(Vec::new())));
+        }
+    }
     let devices: Vec<String> = env.view.read_dir("/dev");
     let gpus = match nvgpu::Driver::open(env.nv) {
         Ok(d) => Some((d.version().to_string(), d.gpus()?)),

@@ -135,6 +135,11 @@ impl JailExec for SimHost {
     ///   not visible in the jail (`cuInit` → 100 `CUDA_ERROR_NO_DEVICE`) or when the uvm shim is
     ///   not preloaded (`cuCtxCreate_v2` → 999 `CUDA_ERROR_UNKNOWN`: a guess at what FreeBSD users
     ///   report), and otherwise lists the GPUs whose `/dev/nvidiaN` the jail sees.
+    /// - NVIDIA's installer, `/bin/sh /tmp/…/NVIDIA-Linux-x86_64-<version>.run FLAGS`, and
+    ///   `/usr/bin/nvidia-installer --uninstall`: the installer refuses to run without
+    ///   `--no-kernel-module`, replaces an earlier installation of its own, and installs the CUDA
+    ///   and NVML libraries of its version with their `.so.1` links, `nvidia-smi` and
+    ///   `nvidia-installer`.
     ///
     /// Anything else exits 127.
     fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)> {
@@ -190,8 +195,89 @@ impl JailExec for SimHost {
                 }
                 return Ok((0, String::new()));
             }
+            if first == "/bin/sh" {
+                if let Some(script) = words
+                    .get(1)
+                    .filter(|w| is_file(s, w.trim_start_matches('/')))
+                {
+                    // `up` copies it in as `/tmp/cudajail-NVIDIA-Linux-x86_64-<version>.run`.
+                    let name = script.replace("/cudajail-", "/");
+                    if let Some(ver) = crate::spec::run_file_version(&name) {
+                        return sim_nvidia_installer(s, &root, ver, &words[2..]);
+                    }
+                }
+            }
+            if first == "/usr/bin/nvidia-installer"
+                && words.contains(&"--uninstall")
+                && is_file(s, "usr/bin/nvidia-installer")
+            {
+                sim_nvidia_uninstall(s, &root);
+                return Ok((0, String::new()));
+            }
             Ok((127, format!("{first}: not found")))
         })
+    }
+}
+
+/// Where the simulated installer lists what it installed (NVIDIA's keeps a manifest too; the
+/// path here is the simulation's own).
+const SIM_MANIFEST: &str = "var/lib/nvidia/cudajail-sim.manifest";
+
+/// NVIDIA's `.run` installer as the simulation runs it inside a jail: it refuses to run without
+/// `--no-kernel-module` (a jail cannot build or load one), removes an earlier installation of
+/// its own, and installs the CUDA and NVML libraries of its version with their `.so.1` links,
+/// `nvidia-smi` and `nvidia-installer`.
+fn sim_nvidia_installer(
+    s: &mut hostsim::State,
+    root: &str,
+    ver: &str,
+    flags: &[&str],
+) -> anyhow::Result<(i32, String)> {
+    if !flags.contains(&"--no-kernel-module") {
+        return Ok((
+            1,
+            "ERROR: Unable to find the kernel source tree for the currently running kernel.".into(),
+        ));
+    }
+    sim_nvidia_uninstall(s, root);
+    let lib = crate::engine::NV_LIB_DEST;
+    let mut made = Vec::new();
+    for name in [
+        "libcuda.so",
+        "libnvidia-ml.so",
+        "libnvidia-ptxjitcompiler.so",
+    ] {
+        let file = format!("{lib}/{name}.{ver}");
+        s.write_file(&format!("{root}/{file}"), ver.as_bytes())
+            .map_err(|e| anyhow!("{file}: {e}"))?;
+        let link = format!("{lib}/{name}.1");
+        s.files.remove(&format!("{root}/{link}"));
+        s.symlink(&format!("{root}/{link}"), &format!("{name}.{ver}"))
+            .map_err(|e| anyhow!("{link}: {e}"))?;
+        made.push(file);
+        made.push(link);
+    }
+    for bin in ["usr/bin/nvidia-smi", "usr/bin/nvidia-installer"] {
+        s.write_file(&format!("{root}/{bin}"), b"ELF")
+            .map_err(|e| anyhow!("{bin}: {e}"))?;
+        made.push(bin.to_string());
+    }
+    s.write_file(
+        &format!("{root}/{SIM_MANIFEST}"),
+        made.join("\n").as_bytes(),
+    )
+    .map_err(|e| anyhow!("{SIM_MANIFEST}: {e}"))?;
+    Ok((0, format!("Installation of the NVIDIA Accelerated Graphics Driver for Linux-x86_64 (version: {ver}) is now complete.")))
+}
+
+/// `nvidia-installer --uninstall`: removes what the simulated installer listed.
+fn sim_nvidia_uninstall(s: &mut hostsim::State, root: &str) {
+    let manifest = format!("{root}/{SIM_MANIFEST}");
+    if let Ok((_, Node::File(m))) = s.resolve(&manifest) {
+        for f in String::from_utf8_lossy(&m).lines() {
+            s.files.remove(&format!("{root}/{f}"));
+        }
+        s.files.remove(&manifest);
     }
 }
 

@@ -58,6 +58,10 @@ pub struct Spec {
     /// GPUs, create a context and allocate memory on each); needs a C compiler in the jail, as
     /// the uvm shim does. `false`: only the device nodes and the driver's GPUs are checked.
     pub cuda_check: bool,
+    /// NVIDIA's Linux driver installer (`/path/NVIDIA-Linux-x86_64-<version>.run`) of exactly
+    /// the host kernel module's version, run inside the jail with `--no-kernel-module` instead
+    /// of copying the host's `linux-nvidia-libs` files. Unset: copy the host's libraries.
+    pub nvidia_run: Option<String>,
 }
 
 impl Default for Spec {
@@ -78,6 +82,7 @@ impl Default for Spec {
             persist_config: false,
             users: Vec::new(),
             cuda_check: true,
+            nvidia_run: None,
         }
     }
 }
@@ -222,6 +227,19 @@ impl Spec {
                 push("shm_size", format!("{s:?}: a size like 512m or 2g"));
             }
         }
+        if let Some(r) = &self.nvidia_run {
+            if !r.starts_with('/') || r.split('/').any(|c| c == "..") {
+                push(
+                    "nvidia_run",
+                    format!("{r:?}: must be an absolute path, without '..'"),
+                );
+            } else if run_file_version(r).is_none() {
+                push(
+                    "nvidia_run",
+                    format!("{r:?}: expected NVIDIA's installer, named NVIDIA-Linux-x86_64-<version>.run"),
+                );
+            }
+        }
         for (i, b) in self.binds.iter().enumerate() {
             if !b.host.starts_with('/') || b.host.split('/').any(|c| c == "..") {
                 push(
@@ -273,6 +291,20 @@ impl Spec {
     }
 }
 
+/// The driver version in the name of NVIDIA's Linux installer:
+/// `/x/NVIDIA-Linux-x86_64-580.95.05.run` → `580.95.05` (`None` for any other name).
+#[must_use]
+pub fn run_file_version(path: &str) -> Option<&str> {
+    let file = path.rsplit('/').next()?;
+    let v = file
+        .strip_prefix("NVIDIA-Linux-x86_64-")?
+        .strip_suffix(".run")?;
+    (v.split('.').count() >= 2
+        && v.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +351,48 @@ target = "../x"
                 "ip4"
             ]
         );
+    }
+
+    #[test]
+    fn nvidia_run_must_be_nvidias_installer_by_absolute_path() {
+        let check = |r: &str| {
+            Spec {
+                nvidia_run: Some(r.into()),
+                ..Spec::default()
+            }
+            .validate(None)
+            .map(|v| v.spec.nvidia_run.unwrap())
+            .map_err(|e| e[0].to_string())
+        };
+        assert!(check("/root/NVIDIA-Linux-x86_64-580.95.05.run").is_ok());
+        for bad in [
+            "NVIDIA-Linux-x86_64-580.95.05.run",
+            "/root/../etc/NVIDIA-Linux-x86_64-580.95.05.run",
+            "/root/NVIDIA-Linux-aarch64-580.95.05.run",
+            "/root/NVIDIA-Linux-x86_64-580.run",
+            "/root/NVIDIA-Linux-x86_64-580.95.05.run.sh",
+            "/root/evil; rm -rf /",
+        ] {
+            let e = check(bad).unwrap_err();
+            assert!(e.starts_with("nvidia_run: "), "{bad}: {e}");
+        }
+        assert_eq!(
+            run_file_version("/x/NVIDIA-Linux-x86_64-580.95.05.run"),
+            Some("580.95.05")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn run_file_version_never_panics_and_round_trips(
+            s in "\\PC*",
+            parts in proptest::collection::vec(0u32..100_000, 2..4),
+        ) {
+            let _ = run_file_version(&s);
+            let v = parts.iter().map(u32::to_string).collect::<Vec<_>>().join(".");
+            let path = format!("/d/NVIDIA-Linux-x86_64-{v}.run");
+            proptest::prop_assert_eq!(run_file_version(&path), Some(v.as_str()));
+        }
     }
 
     #[test]
