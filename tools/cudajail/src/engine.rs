@@ -29,6 +29,12 @@ pub trait RootFs {
     fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
     /// Reads any host file.
     fn read(&self, path: &str) -> Option<Vec<u8>>;
+    /// Copies the host file `src` to `root/rel` as [`RootFs::write_beneath`] writes (real hosts
+    /// stream it; the default reads it whole).
+    fn copy_in(&self, src: &str, root: &str, rel: &str) -> anyhow::Result<()> {
+        let data = self.read(src).ok_or_else(|| anyhow!("cannot read {src}"))?;
+        self.write_beneath(root, rel, &data)
+    }
 }
 
 /// Builds a root file system for a suite into a directory (debootstrap on a real host).
@@ -403,15 +409,10 @@ fn install_nvidia_run(env: &Env<'_>, p: &Plan, run: &str, ran: &mut bool) -> any
         return Ok(false);
     }
     let jid = running_jid(env, p)?;
-    let data = env
-        .fs
-        .read(run)
-        .ok_or_else(|| anyhow!("cannot read {run}"))?;
     let file = run.rsplit('/').next().unwrap_or("nvidia.run");
     let rel = format!("tmp/cudajail-{file}");
     env.fs.mkdir_beneath(&p.root, "tmp")?;
-    env.fs.write_beneath(&p.root, &rel, &data)?;
-    drop(data);
+    env.fs.copy_in(run, &p.root, &rel)?;
     let script = format!("/{rel}");
     let mut argv = vec!["/bin/sh", script.as_str()];
     argv.extend_from_slice(RUN_FLAGS);

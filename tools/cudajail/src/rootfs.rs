@@ -37,6 +37,50 @@ fn walk(root: &str, rel: &str, create: bool) -> anyhow::Result<PathBuf> {
     Ok(cur)
 }
 
+/// Replaces `path` with `data` atomically: a new file next to it (created exclusively, so never
+/// through a planted link), synced, given the old file's mode and owner, then renamed over it.
+/// On any error the old file is untouched and the temporary one removed.
+fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    write_atomic_from(path, &mut &data[..])
+}
+
+/// [`write_atomic`] from a reader (a file is streamed, never held in memory).
+fn write_atomic_from(path: &Path, data: &mut dyn std::io::Read) -> anyhow::Result<()> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let ctx = || path.display().to_string();
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: no file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".cudajail-tmp");
+    let tmp = path.with_file_name(tmp_name);
+    // A leftover from an interrupted run (or anything planted there): remove the entry itself;
+    // remove_file never follows a symlink.
+    if std::fs::symlink_metadata(&tmp).is_ok() {
+        std::fs::remove_file(&tmp).with_context(|| tmp.display().to_string())?;
+    }
+    let old = std::fs::metadata(path).ok();
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(old.as_ref().map_or(0o644, |m| m.mode() & 0o7777))
+            .open(&tmp)?;
+        std::io::copy(data, &mut f)?;
+        if let Some(m) = &old {
+            std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()))?;
+            f.set_permissions(m.permissions())?;
+        }
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(ctx)
+}
+
 impl RootFs for StdRootFs {
     fn mkdir_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()> {
         walk(root, rel, true).map(|_| ())
@@ -50,7 +94,19 @@ impl RootFs for StdRootFs {
                 path.display()
             );
         }
-        std::fs::write(&path, data).with_context(|| path.display().to_string())
+        write_atomic(&path, data)
+    }
+    fn copy_in(&self, src: &str, root: &str, rel: &str) -> anyhow::Result<()> {
+        let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+        let path = walk(root, dir, false)?.join(file);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "{} is a symlink; refusing to write through it",
+                path.display()
+            );
+        }
+        let mut f = std::fs::File::open(src).with_context(|| src.to_string())?;
+        write_atomic_from(&path, &mut f)
     }
     fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()> {
         let path = walk(root, rel, false)?;
@@ -172,6 +228,34 @@ mod tests {
             "never onto a symlink"
         );
         assert!(fs.remove_beneath(r, "etc/hostname").is_err());
+        // Replacing keeps the old file's mode; a link planted at the temporary name is not
+        // followed (it is removed, and its target untouched).
+        use std::os::unix::fs::PermissionsExt;
+        let shadow = root.join("usr/lib/shadow");
+        std::fs::write(&shadow, b"old").unwrap();
+        std::fs::set_permissions(&shadow, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let outside = std::env::temp_dir().join(format!("cj-outside-{}", std::process::id()));
+        std::fs::write(&outside, b"keep").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("usr/lib/.shadow.cudajail-tmp")).unwrap();
+        fs.write_beneath(r, "usr/lib/shadow", b"new").unwrap();
+        assert_eq!(std::fs::read(&shadow).unwrap(), b"new");
+        assert_eq!(
+            std::fs::metadata(&shadow).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+        std::fs::remove_file(&outside).unwrap();
+        fs.remove_beneath(r, "usr/lib/shadow").unwrap();
+        // A host file streamed in.
+        let src = root.join("src.bin");
+        std::fs::write(&src, &bytes).unwrap();
+        fs.copy_in(src.to_str().unwrap(), r, "usr/lib/copy.bin")
+            .unwrap();
+        assert_eq!(std::fs::read(root.join("usr/lib/copy.bin")).unwrap(), bytes);
+        assert!(fs
+            .copy_in(src.to_str().unwrap(), r, "usr/lib/link")
+            .is_err());
+        fs.remove_beneath(r, "usr/lib/copy.bin").unwrap();
         fs.remove_beneath(r, "usr/lib/libx.so.1").unwrap();
         assert_eq!(
             std::fs::read_dir(root.join("usr/lib")).unwrap().count(),
