@@ -35,7 +35,7 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     );
     assert_eq!(
         r[8].outcome,
-        "applied: CUDA 12.8 works inside the jail on NVIDIA H100 80GB HBM3 (81559 MiB), NVIDIA H100 80GB HBM3 (81559 MiB)"
+        "applied: CUDA 12.8 (driver 580.95.05) works inside the jail on NVIDIA H100 80GB HBM3 (GPU-7180742a-0000-4000-8000-000000000000, 81559 MiB), NVIDIA H100 80GB HBM3 (GPU-7180742b-0000-4000-8000-000000000001, 81559 MiB)"
     );
     let root = &p.root;
     // ldconfig in the jail made the soname link CUDA programs load.
@@ -607,7 +607,10 @@ fn nvidia_userspace_from_nvidias_installer_run_inside_the_jail() {
     let p = planned(&h, &v);
     assert!(p.steps[6].actions[1].contains(run), "{:?}", p.steps[6]);
     let r = up(&env, &v, &p).unwrap();
-    assert!(r[8].outcome.contains("CUDA 12.8 works"), "{r:?}");
+    assert!(
+        r[8].outcome.contains("CUDA 12.8 (driver 580.95.05) works"),
+        "{r:?}"
+    );
     let lib = format!("{}/usr/lib/x86_64-linux-gnu", p.root);
     assert_eq!(
         FsView::read_to_string(&h, &format!("{lib}/libcuda.so.1")).as_deref(),

@@ -770,11 +770,12 @@ impl Run<'_, '_> {
                     let names: Vec<String> = r
                         .gpus
                         .iter()
-                        .map(|g| format!("{} ({} MiB)", g.name, g.mem_mib))
+                        .map(|g| format!("{} ({}, {} MiB)", g.name, g.uuid, g.mem_mib))
                         .collect();
                     format!(
-                        "applied: CUDA {} works inside the jail on {}",
+                        "applied: CUDA {} (driver {}) works inside the jail on {}",
                         r.cuda_version(),
+                        d.version(),
                         names.join(", ")
                     )
                 } else {

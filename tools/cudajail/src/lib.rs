@@ -127,7 +127,7 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
-    /// Run a command inside the jail (FreeBSD; `--sim` understands only the shim build command).
+    /// Run a command inside the jail (FreeBSD; `--sim` understands only `cc`, `/sbin/ldconfig`, NVIDIA's installer and the CUDA check).
     Exec {
         /// The jail's name.
         name: String,
@@ -443,8 +443,19 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
                         .map(|s| format!("{:<9} {}\n", s.id, s.outcome))
                         .collect();
                     t.push_str(&format!(
-                        "jail {} is up at {}; try `jexec {} nvidia-smi`",
-                        p.name, p.root, p.name
+                        "jail {} is up at {}; run Linux programs with `cudajail exec {} -- <program>`{}",
+                        p.name,
+                        p.root,
+                        p.name,
+                        if v.spec.cuda_check {
+                            format!(
+                                " (the CUDA check again: `cudajail exec {} -- {}`)",
+                                p.name,
+                                shim::PROBE_PATH
+                            )
+                        } else {
+                            String::new()
+                        }
                     ));
                     t
                 })

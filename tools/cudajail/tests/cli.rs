@@ -78,6 +78,27 @@ fn exact_plan_of_a_real_host_needs_freebsd() {
 }
 
 #[test]
+fn up_reports_what_cuda_sees_and_the_check_can_be_run_again() {
+    let (code, out, err) = cj(&["up", "--sim"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("verify    applied: CUDA 12.8 (driver 580.95.05) works inside the jail"),
+        "{out}"
+    );
+    let (code, out, err) = cj(&[
+        "exec",
+        "--sim",
+        "cuda",
+        "--",
+        "/usr/local/lib/cudajail/cuda-probe",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r = cudajail::shim::parse_probe(&out).unwrap();
+    assert_eq!(r.gpus.len(), 1);
+    assert!(r.gpus[0].ctx_ok);
+}
+
+#[test]
 fn a_bad_spec_is_a_usage_error_listing_every_problem() {
     let dir = std::env::temp_dir().join(format!("cj-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
