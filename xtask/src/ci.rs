@@ -803,7 +803,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             tier: "gpu",
             status: "skipped".into(),
             detail:
-                "no /dev/nvidiactl on this machine (last run by hand: docs/gpu-h100-2026-11-27.log, docs/gpu-h200-2026-11-27-cuda-probe.log)"
+                "no /dev/nvidiactl on this machine (last run by hand: docs/gpu-h100-2026-11-27.log, docs/gpu-h200-2026-11-27-nvgpu.log, docs/gpu-h200-2026-11-27-cuda-probe.log)"
                     .into(),
         });
     }
