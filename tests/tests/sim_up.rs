@@ -229,6 +229,7 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
                     );
                 } else {
                     // A failing read-only probe the flow can do without; the run then completed.
+                    eprintln!("tolerated: {verb:?} call {nth} failing with {errno}");
                     tolerated += 1;
                 }
                 cases += 1;
@@ -506,8 +507,9 @@ fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
     );
     let changing: Vec<_> = again.iter().filter(|c| c.changes_host).collect();
     assert!(
-        changing.iter().all(|c| c.verb == "ZfsSetProp"),
-        "only the journal is rewritten: {changing:?}"
+        changing.iter().all(|c| c.verb == "ZfsSetProp"
+            || (c.verb == "JailExec" && c.subject == cudajail::shim::PROBE_PATH)),
+        "only the journal is rewritten and the CUDA check runs again: {changing:?}"
     );
 }
 

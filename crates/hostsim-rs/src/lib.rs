@@ -92,6 +92,9 @@ pub enum Verb {
     NvRmAlloc,
     NvRmControl,
     NvRmFree,
+    /// A program run inside a jail (`jail_attach` + exec) by a seam implemented outside this
+    /// crate, through [`SimHost::external_call`].
+    JailExec,
 }
 
 impl Verb {
@@ -346,6 +349,13 @@ impl SimHost {
             failed: hit,
         });
         hit
+    }
+
+    /// Logs a call made by a seam implemented outside this crate (cudajail's programs run in a
+    /// jail) and returns the fault injected for it, if any, so that such seams share the call
+    /// log and `fail_at`/`fail_after`.
+    pub fn external_call(&self, verb: Verb, subject: impl Into<String>) -> Option<Errno> {
+        self.enter(verb, subject)
     }
 
     /// Marks the last logged call as failed with `errno` (for kernel-rule failures).

@@ -152,6 +152,9 @@ impl JailExec for SimHost {
             ["/bin/sh", "-c", c] => c.to_string(),
             _ => argv.join(" "),
         };
+        if let Some(e) = self.external_call(hostsim::Verb::JailExec, cmd.clone()) {
+            bail!("running {cmd:?} in jail {jid}: jail_attach: {e}");
+        }
         let root = j.path;
         let has = |rel: &str| FsView::exists(self, &format!("{root}/{rel}"));
         let words: Vec<&str> = cmd.split_whitespace().collect();
