@@ -35,7 +35,7 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     );
     assert_eq!(
         r[8].outcome,
-        "applied: CUDA 12.8 (driver 580.95.05) works inside the jail on NVIDIA H100 80GB HBM3 (GPU-7180742a-0000-4000-8000-000000000000, 81559 MiB), NVIDIA H100 80GB HBM3 (GPU-7180742b-0000-4000-8000-000000000001, 81559 MiB)"
+        "applied: CUDA 12.8 (driver 580.95.05) works inside the jail on NVIDIA H100 80GB HBM3 (GPU-7180742a-0000-4000-8000-000000000000, 81079 MiB), NVIDIA H100 80GB HBM3 (GPU-7180742b-0000-4000-8000-000000000001, 81079 MiB)"
     );
     let root = &p.root;
     // ldconfig in the jail made the soname link CUDA programs load.

@@ -325,7 +325,9 @@ fn sim_cuda_probe(h: &SimHost, root: &str) -> (i32, String) {
                     ordinal: i as u32,
                     uuid: g.uuid.clone(),
                     pci: crate::shim::cuda_pci(&g.pci_bus_id),
-                    mem_mib: g.memory_total_mib,
+                    // CUDA reports what it can hand out: the free memory of an idle GPU (on an
+                    // H200, 143155 of 143771 MiB; docs/gpu-h200-2026-11-27-nvgpu.log).
+                    mem_mib: g.memory_free_mib,
                     ctx_ok: true,
                     name: g.name.clone(),
                 })
