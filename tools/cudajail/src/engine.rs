@@ -361,12 +361,19 @@ fn probe_hint(e: &crate::shim::ProbeFailure, ruleset: impl std::fmt::Display) ->
             "the jail's NVIDIA libraries do not match the kernel module: run `cudajail sync-driver`"
                 .into()
         }
-        ProbeFailure::Cuda { step, .. }
-            if step.starts_with("cuCtx") || step.starts_with("cuMem") =>
+        // Without /dev/nvidia-uvm, libcuda's cuInit answers 999 (measured on driver 580 with the
+        // node removed, docs/gpu-h200-2026-11-27-no-uvm.log): the shim is what makes it work.
+        ProbeFailure::Cuda { step, code, .. }
+            if (step == "cuInit" && *code == 999)
+                || step.starts_with("cuCtx")
+                || step.starts_with("cuMem") =>
         {
-            format!("a context could not be created: check that {} is listed in the jail's /etc/ld.so.preload (the uvm shim)", crate::shim::SHIM_PATH)
+            format!("CUDA cannot start without /dev/nvidia-uvm, which FreeBSD does not have: check that {} exists in the jail and is listed in its /etc/ld.so.preload (the uvm shim)", crate::shim::SHIM_PATH)
         }
-        _ => "run the check by hand: jexec <jail> /usr/local/lib/cudajail/cuda-probe".into(),
+        _ => format!(
+            "run the check by hand: cudajail exec <jail> -- {}",
+            crate::shim::PROBE_PATH
+        ),
     }
 }
 

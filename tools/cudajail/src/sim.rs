@@ -133,8 +133,9 @@ impl JailExec for SimHost {
     /// - the CUDA check ([`crate::shim::PROBE_PATH`]), answered from the simulated kernel: it
     ///   fails like CUDA does when `libcuda.so.1` is missing (dlopen), when `/dev/nvidiactl` is
     ///   not visible in the jail (`cuInit` → 100 `CUDA_ERROR_NO_DEVICE`) or when the uvm shim is
-    ///   not preloaded (`cuCtxCreate_v2` → 999 `CUDA_ERROR_UNKNOWN`: a guess at what FreeBSD users
-    ///   report), and otherwise lists the GPUs whose `/dev/nvidiaN` the jail sees.
+    ///   not preloaded (`cuInit` → 999 `CUDA_ERROR_UNKNOWN`, measured: NVIDIA's libcuda 580 on an
+    ///   H200 with `/dev/nvidia-uvm` absent, `docs/gpu-h200-2026-11-27-no-uvm.log`), and
+    ///   otherwise lists the GPUs whose `/dev/nvidiaN` the jail sees.
     /// - NVIDIA's installer, `/bin/sh /tmp/…/NVIDIA-Linux-x86_64-<version>.run FLAGS`, and
     ///   `/usr/bin/nvidia-installer --uninstall`: the installer refuses to run without
     ///   `--no-kernel-module`, replaces an earlier installation of its own, and installs the CUDA
@@ -337,7 +338,7 @@ fn sim_cuda_probe(h: &SimHost, root: &str) -> (i32, String) {
         let shim_loaded = preload.contains(crate::shim::SHIM_PATH)
             && has(crate::shim::SHIM_PATH.trim_start_matches('/'));
         if !report.gpus.is_empty() && !shim_loaded {
-            return fail("cuCtxCreate_v2", 999, "CUDA_ERROR_UNKNOWN");
+            return fail("cuInit", 999, "CUDA_ERROR_UNKNOWN");
         }
         (0, report.to_string())
     }

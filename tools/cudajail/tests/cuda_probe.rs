@@ -105,3 +105,56 @@ fn on_a_gpu_machine_the_check_agrees_with_nvidia_smi() {
     let (code, out) = run_probe(Some(&so));
     println!("with the uvm shim preloaded (Linux, informational): exit {code}\n{out}");
 }
+
+/// Runs `script` in a private mount namespace where `/dev` is a read-only copy holding the
+/// NVIDIA nodes except `nvidia-uvm*` — FreeBSD's situation: the same Linux libcuda, no UVM device,
+/// and no way for libcuda's nvidia-modprobe to create one. `None` when the namespace cannot be
+/// made (not root, no unshare).
+fn without_uvm(script: &str) -> Option<String> {
+    let setup = r#"set -e
+d=$(mktemp -d)
+mount -t tmpfs none "$d"
+for n in /dev/nvidia*; do case $n in *uvm*) ;; *) cp -a "$n" "$d/" ;; esac; done
+for n in null zero urandom random full tty; do cp -a /dev/$n "$d/" 2>/dev/null || true; done
+mkdir -p "$d/shm"
+mount -t tmpfs none "$d/shm"
+mount --bind "$d" /dev
+mount -o remount,bind,ro /dev
+test ! -e /dev/nvidia-uvm
+echo READY
+set +e
+"#;
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(format!("{setup}{script}"))
+        .output()
+        .ok()?;
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let ready = out.lines().position(|l| l == "READY")?;
+    Some(out.lines().skip(ready + 1).collect::<Vec<_>>().join("\n") + "\n")
+}
+
+#[test]
+#[ignore = "gpu: root, reproduces FreeBSD's missing nvidia-uvm on Linux"]
+fn without_nvidia_uvm_cuda_fails_and_the_uvm_shim_makes_it_work() {
+    if !Path::new("/dev/nvidiactl").exists() {
+        println!("SKIP: no /dev/nvidiactl on this machine");
+        return;
+    }
+    let probe = built("CUDAJAIL_CUDA_PROBE", env!("CUDAJAIL_CUDA_PROBE"));
+    let so = built("CUDAJAIL_UVM_SO", env!("CUDAJAIL_UVM_SO"));
+    let Some(plain) = without_uvm(&format!("'{probe}'")) else {
+        println!("SKIP: cannot make a private /dev without nvidia-uvm (needs root and unshare)");
+        return;
+    };
+    println!("without nvidia-uvm, no shim:\n{plain}");
+    match parse_probe(&plain) {
+        Err(ProbeFailure::Cuda { step, .. }) => assert_eq!(step, "cuInit", "{plain}"),
+        other => panic!("CUDA worked without nvidia-uvm and without the shim: {other:?}"),
+    }
+    let shimmed = without_uvm(&format!("LD_PRELOAD='{so}' '{probe}'")).unwrap();
+    println!("without nvidia-uvm, uvm shim preloaded:\n{shimmed}");
+    let r = parse_probe(&shimmed).unwrap();
+    assert!(!r.gpus.is_empty());
+    assert!(r.gpus.iter().all(|g| g.ctx_ok), "{shimmed}");
+}
