@@ -719,3 +719,53 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     ));
     assert!(!FsView::exists(&h, &lib));
 }
+
+#[test]
+fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
+    // The process dies between two steps (no undo runs): a panic from the progress callback
+    // unwinds through `up` the way a kill would stop it.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cudajail::engine::up_with_progress(&env, &v, &p, &mut |id| {
+            if id == "nvidia" {
+                panic!("killed before the nvidia step");
+            }
+        })
+    }));
+    assert!(crashed.is_err());
+    let st = list(&env, &v.pool).unwrap();
+    assert_eq!(
+        st[0].journal.as_deref(),
+        Some("host,template,dataset,devfs,mounts,jail"),
+        "the journal says how far it got"
+    );
+    assert_eq!(JailOps::list(&h).unwrap().len(), 1);
+    // The next run does only what is left.
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    let outcomes: Vec<(&str, bool)> = r
+        .iter()
+        .map(|s| (s.id, s.outcome.starts_with("skipped")))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("host", true),
+            ("template", true),
+            ("dataset", true),
+            ("devfs", true),
+            ("mounts", true),
+            ("jail", true),
+            ("nvidia", false),
+            ("uvm", false),
+            ("verify", false),
+        ]
+    );
+    // And ends where an uninterrupted run ends.
+    let clean = SimHost::freebsd14_cuda_ready(1);
+    let cenv = cudajail::sim::env(&clean);
+    up(&cenv, &v, &planned(&clean, &v)).unwrap();
+    assert_eq!(h.observable(), clean.observable());
+}
