@@ -50,7 +50,15 @@ impl Host {
             nv: nvgpu::NativeTransport::new(),
             view: linuxulator::doctor::StdFs,
             fs: StdRootFs,
-            boot: Debootstrap { mirror },
+            boot: Debootstrap {
+                mirror,
+                progress: {
+                    use std::io::IsTerminal;
+                    std::io::stderr()
+                        .is_terminal()
+                        .then_some(crate::rootfs::show_on_terminal as fn(&str))
+                },
+            },
             exec: NativeExec,
         }
     }

@@ -123,6 +123,91 @@ impl RootFs for StdRootFs {
 pub struct Debootstrap {
     /// A mirror to use instead of debootstrap's default.
     pub mirror: Option<String>,
+    /// Called with a one-line status (see [`BootstrapProgress`]) whenever debootstrap reports a
+    /// package; `None`: quiet.
+    pub progress: Option<fn(&str)>,
+}
+
+/// Follows debootstrap's `I:` lines (its standard output) through both stages and renders a
+/// status: how many packages were retrieved in the first stage, then a bar for extracting,
+/// unpacking and configuring them (the retrieved count is the total).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BootstrapProgress {
+    /// Packages retrieved (the total for the later phases).
+    pub retrieved: usize,
+    /// The current phase (`retrieving`, `extracting`, `unpacking`, `configuring`, `done`).
+    pub phase: &'static str,
+    /// Packages through the current phase (debootstrap unpacks and configures in two rounds,
+    /// required then base: the count runs on across both).
+    pub done: usize,
+    /// Per phase: retrieving, extracting, unpacking, configuring.
+    counts: [usize; 4],
+}
+
+impl BootstrapProgress {
+    /// Takes one output line; returns the new status when the line moved it. Never panics.
+    pub fn feed(&mut self, line: &str) -> Option<String> {
+        let msg = line.strip_prefix("I: ")?;
+        let word = msg.split(' ').next().unwrap_or_default();
+        let phase = match word {
+            "Retrieving"
+                if !["Release", "InRelease", "Packages"]
+                    .iter()
+                    .any(|w| msg.starts_with(&format!("Retrieving {w}"))) =>
+            {
+                "retrieving"
+            }
+            "Extracting" => "extracting",
+            "Unpacking"
+                if msg.ends_with("...")
+                    && !msg.starts_with("Unpacking required")
+                    && !msg.starts_with("Unpacking the base") =>
+            {
+                "unpacking"
+            }
+            "Configuring"
+                if msg.ends_with("...")
+                    && !msg.starts_with("Configuring required")
+                    && !msg.starts_with("Configuring the base") =>
+            {
+                "configuring"
+            }
+            "Base" if msg.starts_with("Base system installed successfully") => "done",
+            _ => return None,
+        };
+        self.phase = phase;
+        let i = ["retrieving", "extracting", "unpacking", "configuring"]
+            .iter()
+            .position(|p| *p == phase);
+        if let Some(i) = i {
+            self.counts[i] += 1;
+            self.done = self.counts[i];
+        }
+        self.retrieved = self.counts[0];
+        Some(self.render())
+    }
+
+    /// The status line: `debootstrap: retrieving 57 packages` or
+    /// `debootstrap: unpacking  23/57 [########------------]`.
+    #[must_use]
+    pub fn render(&self) -> String {
+        match self.phase {
+            "retrieving" => format!("debootstrap: retrieving {} packages", self.done),
+            "done" => format!("debootstrap: {} packages installed", self.retrieved),
+            p if self.retrieved > 0 => {
+                let width = 20;
+                let filled = (self.done.min(self.retrieved) * width) / self.retrieved;
+                format!(
+                    "debootstrap: {p:<11} {:>3}/{} [{}{}]",
+                    self.done,
+                    self.retrieved,
+                    "#".repeat(filled),
+                    "-".repeat(width - filled)
+                )
+            }
+            p => format!("debootstrap: {p} {}", self.done),
+        }
+    }
 }
 
 /// The first-stage command line (pure, so it is tested here).
@@ -148,6 +233,62 @@ pub fn debootstrap_args(
     a
 }
 
+/// A [`Debootstrap::progress`] for a terminal: rewrites one status line on standard error.
+pub fn show_on_terminal(status: &str) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let end = if status.ends_with("installed") {
+        "\n"
+    } else {
+        ""
+    };
+    let _ = write!(e, "\r\x1b[K{status}{end}");
+    let _ = e.flush();
+}
+
+/// Runs `cmd`, feeding each line of its standard output to `progress` (and the status to
+/// `show`); on failure the error carries the last lines it printed.
+fn run_watched(
+    cmd: &mut Command,
+    progress: &mut BootstrapProgress,
+    show: fn(&str),
+) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("{cmd:?}"))?;
+    let mut stderr = child.stderr.take();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    });
+    let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(status) = progress.feed(&line) {
+                show(&status);
+            }
+            last.push_back(line);
+            if last.len() > 8 {
+                last.pop_front();
+            }
+        }
+    }
+    let status = child.wait().with_context(|| format!("{cmd:?}"))?;
+    let err = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        last.extend(err.lines().map(String::from));
+        let tail: Vec<String> = last.iter().rev().take(8).rev().cloned().collect();
+        bail!("{cmd:?} failed ({status}):\n{}", tail.join("\n"));
+    }
+    Ok(())
+}
+
 fn run(cmd: &mut Command) -> anyhow::Result<()> {
     let out = cmd.output().with_context(|| format!("{cmd:?}"))?;
     if !out.status.success() {
@@ -164,12 +305,18 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 
 impl Bootstrap for Debootstrap {
     fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()> {
-        run(Command::new("debootstrap").args(debootstrap_args(
-            suite,
-            dir,
-            true,
-            self.mirror.as_deref(),
-        )))
+        let mut progress = BootstrapProgress::default();
+        let show = self.progress.unwrap_or(|_| {});
+        run_watched(
+            Command::new("debootstrap").args(debootstrap_args(
+                suite,
+                dir,
+                true,
+                self.mirror.as_deref(),
+            )),
+            &mut progress,
+            show,
+        )
         .context("debootstrap first stage (pkg install debootstrap)")?;
         // On FreeBSD the second stage runs Linux binaries under the Linuxulator: they need
         // linprocfs, linsysfs and devfs in the new tree (debootstrap's own `mount -t proc` fails
@@ -186,9 +333,13 @@ impl Bootstrap for Debootstrap {
             run(Command::new("mount").args(["-t", fs, fs]).arg(&target))?;
             mounted.push(target);
         }
-        let second = run(Command::new("chroot")
-            .arg(dir)
-            .args(["/debootstrap/debootstrap", "--second-stage"]))
+        let second = run_watched(
+            Command::new("chroot")
+                .arg(dir)
+                .args(["/debootstrap/debootstrap", "--second-stage"]),
+            &mut progress,
+            show,
+        )
         .context("debootstrap second stage (needs the Linux ABI loaded)");
         for m in mounted.iter().rev() {
             let _ = Command::new("umount").arg(m).status();
@@ -204,6 +355,44 @@ impl Bootstrap for Debootstrap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LOG: &str = "I: Retrieving InRelease \nI: Checking Release signature\nI: Retrieving Packages \nI: Retrieving adduser 3.134\nI: Validating adduser 3.134\nI: Retrieving apt 2.6.1\nI: Retrieving libc6 2.36-9\nI: Extracting adduser...\nI: Extracting apt...\nI: Extracting libc6...\nI: Installing core packages...\nI: Unpacking required packages...\nI: Unpacking libc6:amd64...\nI: Configuring required packages...\nI: Configuring libc6:amd64...\nI: Unpacking the base system...\nI: Unpacking adduser...\nI: Unpacking apt...\nI: Configuring the base system...\nI: Configuring adduser...\nI: Configuring apt...\nI: Base system installed successfully.\n";
+
+    #[test]
+    fn debootstrap_progress_follows_both_stages() {
+        let mut p = BootstrapProgress::default();
+        let shown: Vec<String> = LOG.lines().filter_map(|l| p.feed(l)).collect();
+        assert_eq!(shown[0], "debootstrap: retrieving 1 packages");
+        assert_eq!(shown[2], "debootstrap: retrieving 3 packages");
+        assert_eq!(
+            shown[5],
+            "debootstrap: extracting    3/3 [####################]"
+        );
+        assert_eq!(
+            shown[6],
+            "debootstrap: unpacking     1/3 [######--------------]"
+        );
+        // The base round continues the count of the required round.
+        assert!(
+            shown.contains(&"debootstrap: unpacking     3/3 [####################]".to_string())
+        );
+        assert!(
+            shown.contains(&"debootstrap: configuring   3/3 [####################]".to_string())
+        );
+        assert_eq!(shown.last().unwrap(), "debootstrap: 3 packages installed");
+        assert_eq!(shown.len(), 13, "{shown:#?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn debootstrap_progress_never_panics(lines in proptest::collection::vec("(I: )?[A-Za-z .:]{0,30}", 0..50)) {
+            let mut p = BootstrapProgress::default();
+            for l in &lines {
+                let _ = p.feed(l);
+            }
+            let _ = p.render();
+        }
+    }
 
     #[test]
     fn writes_are_atomic_binary_safe_and_never_follow_symlinks() {

@@ -8,6 +8,12 @@ use cudajail::rootfs::{Debootstrap, StdRootFs};
 use linuxulator::Suite;
 use std::process::Command;
 
+static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn record(status: &str) {
+    SEEN.lock().unwrap().push(status.to_string());
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -62,6 +68,7 @@ fn debootstrap_bookworm_through_the_rootfs_code() {
     let t = std::time::Instant::now();
     let r = Debootstrap {
         mirror: Some(mirror),
+        progress: Some(record),
     }
     .bootstrap(Suite::Bookworm, &d);
     unmount_below(&d);
@@ -98,7 +105,28 @@ fn debootstrap_bookworm_through_the_rootfs_code() {
     assert!(!dir
         .join("var/cache/apt/archives/usr-is-merged_all.deb")
         .exists());
-    eprintln!("debootstrap bookworm minbase: {:.0?}", t.elapsed());
+    // The progress followed the real output of both stages.
+    let seen = SEEN.lock().unwrap().clone();
+    let last = seen.last().cloned().unwrap_or_default();
+    let n: usize = last
+        .strip_prefix("debootstrap: ")
+        .and_then(|r| r.strip_suffix(" packages installed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("last status {last:?}"));
+    assert!(n > 20, "{n} packages");
+    for phase in ["extracting", "unpacking", "configuring"] {
+        assert!(
+            seen.iter()
+                .any(|l| l.contains(phase) && l.contains(&format!("/{n} ["))),
+            "no {phase} bar in {} statuses",
+            seen.len()
+        );
+    }
+    eprintln!(
+        "debootstrap bookworm minbase: {:.0?}, {n} packages, {} progress updates",
+        t.elapsed(),
+        seen.len()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
