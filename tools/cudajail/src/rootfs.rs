@@ -37,6 +37,20 @@ fn walk(root: &str, rel: &str, create: bool) -> anyhow::Result<PathBuf> {
     Ok(cur)
 }
 
+/// The path of the file `root/rel` to be written: its directory reached without symlinks or
+/// `..`, and the file itself not a symlink.
+fn file_beneath(root: &str, rel: &str) -> anyhow::Result<PathBuf> {
+    let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
+    let path = walk(root, dir, false)?.join(file);
+    if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!(
+            "{} is a symlink; refusing to write through it",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
 /// Replaces `path` with `data` atomically: a new file next to it (created exclusively, so never
 /// through a planted link), synced, given the old file's mode and owner, then renamed over it.
 /// On any error the old file is untouched and the temporary one removed.
@@ -86,25 +100,10 @@ impl RootFs for StdRootFs {
         walk(root, rel, true).map(|_| ())
     }
     fn write_beneath(&self, root: &str, rel: &str, data: &[u8]) -> anyhow::Result<()> {
-        let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
-        let path = walk(root, dir, false)?.join(file);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!(
-                "{} is a symlink; refusing to write through it",
-                path.display()
-            );
-        }
-        write_atomic(&path, data)
+        write_atomic(&file_beneath(root, rel)?, data)
     }
     fn copy_in(&self, src: &str, root: &str, rel: &str) -> anyhow::Result<()> {
-        let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
-        let path = walk(root, dir, false)?.join(file);
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!(
-                "{} is a symlink; refusing to write through it",
-                path.display()
-            );
-        }
+        let path = file_beneath(root, rel)?;
         let mut f = std::fs::File::open(src).with_context(|| src.to_string())?;
         write_atomic_from(&path, &mut f)
     }
