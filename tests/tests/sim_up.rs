@@ -769,3 +769,29 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
     up(&cenv, &v, &planned(&clean, &v)).unwrap();
     assert_eq!(h.observable(), clean.observable());
 }
+
+#[test]
+fn the_cuda_check_is_rebuilt_when_its_source_changed() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    up(&env, &v, &p).unwrap();
+    let src = format!("{}/{}", p.root, cudajail::shim::PROBE_SOURCE_REL);
+    let bin = format!("{}{}", p.root, cudajail::shim::PROBE_PATH);
+    // As left by an older cudajail.
+    h.with_state(|s| {
+        s.write_file(&src, b"/* an older check */").unwrap();
+        s.write_file(&bin, b"old binary").unwrap();
+    });
+    up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(
+        FsView::read_to_string(&h, &src).as_deref(),
+        Some(cudajail::shim::CUDA_PROBE_C)
+    );
+    assert_eq!(
+        FsView::read_to_string(&h, &bin).as_deref(),
+        Some("ELF shared object"),
+        "rebuilt by cc in the jail"
+    );
+}

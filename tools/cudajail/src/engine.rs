@@ -807,7 +807,12 @@ impl Run<'_, '_> {
         let jid = running_jid(env, self.p)?;
         let mut files = Vec::new();
         let res = (|| -> anyhow::Result<shim::ProbeReport> {
-            if !env.view.exists(&format!("{root}{}", shim::PROBE_PATH)) {
+            // Built once, and again when this cudajail carries another version of the source.
+            let current = env
+                .fs
+                .read(&format!("{root}/{}", shim::PROBE_SOURCE_REL))
+                .is_some_and(|src| src == shim::CUDA_PROBE_C.as_bytes());
+            if !current || !env.view.exists(&format!("{root}{}", shim::PROBE_PATH)) {
                 build_in_jail(
                     env,
                     &root,

@@ -23,7 +23,13 @@ const SYSCTLS: &[&str] = &[
 ];
 
 /// Files inside a jail root whose contents the steps read.
-const ROOT_FILES: &[&str] = &["etc/ld.so.preload", "etc/passwd", "etc/group", "etc/shadow"];
+const ROOT_FILES: &[&str] = &[
+    "etc/ld.so.preload",
+    "etc/passwd",
+    "etc/group",
+    "etc/shadow",
+    crate::shim::PROBE_SOURCE_REL,
+];
 
 /// Files inside a jail root whose existence the steps (or the commands they run there) check.
 const ROOT_PRESENT: &[&str] = &[
