@@ -521,9 +521,10 @@ fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
     let p = planned(&h, &v);
     up(&env, &v, &p).unwrap();
     let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
-    // The uvm shim is listed in ld.so.preload but its file is gone: without /dev/nvidia-uvm
-    // CUDA does not even initialise (measured: cuInit → 999).
-    h.with_state(|s| s.files.remove(&so));
+    // The uvm shim is listed in ld.so.preload but its file is damaged (empty), so the dynamic
+    // linker skips it: without /dev/nvidia-uvm CUDA does not even initialise (measured: cuInit
+    // → 999).
+    h.with_state(|s| s.write_file(&so, b"").unwrap());
     let e = up(&env, &v, &planned(&h, &v)).unwrap_err();
     let e = format!("{e:#}");
     assert!(
@@ -698,7 +699,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
 
     // On a jail that stays (its dataset existed before the run), the undo is visible: the
     // installer ran again (its library was gone), then the CUDA check failed (the shim's file
-    // is gone), and NVIDIA's uninstaller removed what the installer put there.
+    // is damaged), and NVIDIA's uninstaller removed what the installer put there.
     let h = SimHost::freebsd14_cuda_ready(1);
     h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
     let env = cudajail::sim::env(&h);
@@ -708,7 +709,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
     h.with_state(|s| {
         s.files.remove(&lib);
-        s.files.remove(&so);
+        s.write_file(&so, b"").unwrap();
     });
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
     assert!(e.contains("cuInit returned 999"), "{e}");
@@ -794,4 +795,45 @@ fn the_cuda_check_is_rebuilt_when_its_source_changed() {
         Some("ELF shared object"),
         "rebuilt by cc in the jail"
     );
+}
+
+#[test]
+fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    up(&env, &v, &p).unwrap();
+    let src = format!("{}/usr/local/lib/cudajail/uvm_shim.c", p.root);
+    let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
+    let cc = format!("{}/usr/bin/cc", p.root);
+    let old = |h: &SimHost| {
+        h.with_state(|s| {
+            s.write_file(&src, b"/* an older shim */").unwrap();
+            s.write_file(&so, b"older shim").unwrap();
+        })
+    };
+    // A rebuild that fails (no compiler any more) leaves the working older shim in place.
+    old(&h);
+    h.with_state(|s| s.files.remove(&cc));
+    let before = h.observable();
+    let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
+    assert!(e.contains("building the uvm shim"), "{e}");
+    assert!(!e.contains("undo also failed"), "{e}");
+    assert_eq!(h.observable(), before, "the older shim is back");
+    // With a compiler it is rebuilt from this version's source.
+    h.with_state(|s| s.write_file(&cc, b"ELF").unwrap());
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(r[7].outcome, "applied");
+    assert_eq!(
+        FsView::read_to_string(&h, &src).as_deref(),
+        Some(cudajail::shim::UVM_SHIM_C)
+    );
+    assert_eq!(
+        FsView::read_to_string(&h, &so).as_deref(),
+        Some("ELF shared object")
+    );
+    // And the next run leaves it alone.
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(r[7].outcome, "skipped (already done)");
 }

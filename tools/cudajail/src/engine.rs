@@ -708,42 +708,64 @@ impl Run<'_, '_> {
                 let root = self.p.root.clone();
                 let preload = env.fs.read(&format!("{root}/etc/ld.so.preload"));
                 let line = crate::shim::preload_line();
-                if preload
+                let listed = preload
                     .as_deref()
-                    .is_some_and(|p| String::from_utf8_lossy(p).contains(line.trim()))
-                {
+                    .is_some_and(|p| String::from_utf8_lossy(p).contains(line.trim()));
+                let src_rel = "usr/local/lib/cudajail/uvm_shim.c";
+                let so_rel = crate::shim::SHIM_PATH.trim_start_matches('/');
+                let old_src = env.fs.read(&format!("{root}/{src_rel}"));
+                let old_so = env.fs.read(&format!("{root}/{so_rel}"));
+                // Built once, and again when this cudajail carries another version of the shim.
+                let current = old_src.as_deref() == Some(crate::shim::UVM_SHIM_C.as_bytes())
+                    && old_so.is_some();
+                if listed && current {
                     self.done(id, true);
                     return Ok(());
                 }
-                let jid = running_jid(env, self.p)?;
-                let mut files = Vec::new();
-                let res = build_in_jail(
-                    env,
-                    &root,
-                    jid,
-                    &JailBuild {
-                        source_rel: "usr/local/lib/cudajail/uvm_shim.c",
-                        source: crate::shim::UVM_SHIM_C,
-                        output: crate::shim::SHIM_PATH,
-                        command: crate::shim::BUILD_COMMAND,
-                        what: "the uvm shim",
-                        also: "",
-                    },
-                    &mut files,
-                );
-                self.undo.push(Undo::Files {
-                    root: root.clone(),
-                    files,
-                });
-                res?;
-                let mut text = preload.clone().unwrap_or_default();
-                text.extend_from_slice(line.as_bytes());
-                env.fs.write_beneath(&root, "etc/ld.so.preload", &text)?;
-                self.undo.push(Undo::Restore {
-                    root: root.clone(),
-                    rel: "etc/ld.so.preload".into(),
-                    old: preload,
-                });
+                if !current {
+                    let jid = running_jid(env, self.p)?;
+                    // A failed rebuild puts the working shim back (restores run after the new
+                    // files are removed: the undo runs in reverse).
+                    for (rel, old) in [(src_rel, old_src), (so_rel, old_so)] {
+                        if old.is_some() {
+                            self.undo.push(Undo::Restore {
+                                root: root.clone(),
+                                rel: rel.to_string(),
+                                old,
+                            });
+                        }
+                    }
+                    let mut files = Vec::new();
+                    let res = build_in_jail(
+                        env,
+                        &root,
+                        jid,
+                        &JailBuild {
+                            source_rel: src_rel,
+                            source: crate::shim::UVM_SHIM_C,
+                            output: crate::shim::SHIM_PATH,
+                            command: crate::shim::BUILD_COMMAND,
+                            what: "the uvm shim",
+                            also: "",
+                        },
+                        &mut files,
+                    );
+                    self.undo.push(Undo::Files {
+                        root: root.clone(),
+                        files,
+                    });
+                    res?;
+                }
+                if !listed {
+                    let mut text = preload.clone().unwrap_or_default();
+                    text.extend_from_slice(line.as_bytes());
+                    env.fs.write_beneath(&root, "etc/ld.so.preload", &text)?;
+                    self.undo.push(Undo::Restore {
+                        root: root.clone(),
+                        rel: "etc/ld.so.preload".into(),
+                        old: preload,
+                    });
+                }
                 self.done(id, false);
             }
             "verify" => {
@@ -1005,6 +1027,11 @@ pub fn up_with_progress(
         undo: Vec::new(),
         report: Vec::new(),
     };
+    // A re-run rewrites the journal as it goes; a failed re-run puts the old one back.
+    let old_journal = match run.ds() {
+        Ok(ds) if env.zfs.exists(ds.as_str())? => env.zfs.get_prop(&ds, &prop("journal"))?,
+        _ => None,
+    };
     for id in STEPS {
         progress(id);
         let r = run.step(id).and_then(|()| {
@@ -1017,7 +1044,14 @@ pub fn up_with_progress(
             Ok(())
         });
         if let Err(e) = r {
-            let undo_errors = run.undo_all();
+            let mut undo_errors = run.undo_all();
+            if let (Some(old), Ok(ds)) = (&old_journal, run.ds()) {
+                if env.zfs.exists(ds.as_str()).unwrap_or(false) {
+                    if let Err(e) = env.zfs.set_prop(&ds, &prop("journal"), old) {
+                        undo_errors.push(format!("restoring the journal: {e}"));
+                    }
+                }
+            }
             let mut msg = format!("step {id} failed: {e:#}");
             if !undo_errors.is_empty() {
                 msg.push_str(&format!("\nundo also failed: {}", undo_errors.join("; ")));

@@ -29,6 +29,8 @@ const ROOT_FILES: &[&str] = &[
     "etc/group",
     "etc/shadow",
     crate::shim::PROBE_SOURCE_REL,
+    "usr/local/lib/cudajail/uvm_shim.c",
+    "usr/local/lib/cudajail/libcudajail_uvm.so",
 ];
 
 /// Files inside a jail root whose existence the steps (or the commands they run there) check.
@@ -37,7 +39,6 @@ const ROOT_PRESENT: &[&str] = &[
     "sbin/ldconfig",
     "usr/bin/cc",
     "usr/local/lib/cudajail/cuda-probe",
-    "usr/local/lib/cudajail/libcudajail_uvm.so",
 ];
 
 /// Directories of a Linux root the steps write into (they create none of these themselves).

@@ -334,9 +334,12 @@ fn sim_cuda_probe(h: &SimHost, root: &str) -> (i32, String) {
                 })
                 .collect(),
         };
-        // The dynamic linker skips a preload entry whose file is missing.
-        let shim_loaded = preload.contains(crate::shim::SHIM_PATH)
-            && has(crate::shim::SHIM_PATH.trim_start_matches('/'));
+        // The dynamic linker skips a preload entry whose file is missing or not an object
+        // (here: empty).
+        let so = h
+            .read_to_string(&format!("{root}{}", crate::shim::SHIM_PATH))
+            .unwrap_or_default();
+        let shim_loaded = preload.contains(crate::shim::SHIM_PATH) && !so.is_empty();
         if !report.gpus.is_empty() && !shim_loaded {
             return fail("cuInit", 999, "CUDA_ERROR_UNKNOWN");
         }
