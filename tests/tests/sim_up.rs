@@ -837,3 +837,58 @@ fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
     let r = up(&env, &v, &planned(&h, &v)).unwrap();
     assert_eq!(r[7].outcome, "skipped (already done)");
 }
+
+#[test]
+fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was() {
+    // A jail that is up, then damaged/aged: an older shim and a missing library, so the re-run
+    // rebuilds, reinstalls, relinks and rechecks. Every call of that re-run fails in turn.
+    let v = default();
+    let aged = || {
+        let h = SimHost::freebsd14_cuda_ready(1);
+        let p = planned(&h, &v);
+        up(&cudajail::sim::env(&h), &v, &p).unwrap();
+        h.with_state(|s| {
+            s.write_file(
+                &format!("{}/usr/local/lib/cudajail/uvm_shim.c", p.root),
+                b"/* older */",
+            )
+            .unwrap();
+            s.files.remove(&format!(
+                "{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05",
+                p.root
+            ));
+        });
+        h
+    };
+    let h = aged();
+    let start = h.calls().len();
+    up(&cudajail::sim::env(&h), &v, &planned(&h, &v)).unwrap();
+    let mut counts: BTreeMap<Verb, u32> = BTreeMap::new();
+    for c in &h.calls()[start..] {
+        *counts.entry(c.verb).or_default() += 1;
+    }
+    assert!(counts.contains_key(&Verb::JailExec));
+    let mut cases = 0;
+    for (verb, n) in &counts {
+        for nth in 1..=*n {
+            let h = aged();
+            let p = planned(&h, &v);
+            let before = h.observable();
+            h.fail_at(*verb, nth, kld::Errno::EIO);
+            let r = up(&cudajail::sim::env(&h), &v, &p);
+            h.clear_faults();
+            if let Err(e) = r {
+                let msg = e.to_string();
+                assert!(!msg.contains("undo also failed"), "{verb:?}#{nth}: {msg}");
+                assert_eq!(
+                    h.observable(),
+                    before,
+                    "{verb:?} call {nth} failing: the jail was not left as it was\n{msg}"
+                );
+            }
+            cases += 1;
+        }
+    }
+    eprintln!("repairing re-run sweep: {cases} cases, the jail left as it was in each");
+    assert!(cases > 20, "{cases}");
+}

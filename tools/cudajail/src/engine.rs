@@ -939,6 +939,20 @@ impl Run<'_, '_> {
         Ok(())
     }
 
+    /// [`Run::undo_all`], then the journal a re-run rewrote goes back to `old` (when the
+    /// dataset is still there).
+    fn undo_with_journal(&mut self, old: Option<&str>) -> Vec<String> {
+        let mut errors = self.undo_all();
+        if let (Some(old), Ok(ds)) = (old, self.ds()) {
+            if self.env.zfs.exists(ds.as_str()).unwrap_or(false) {
+                if let Err(e) = self.env.zfs.set_prop(&ds, &prop("journal"), old) {
+                    errors.push(format!("restoring the journal: {e}"));
+                }
+            }
+        }
+        errors
+    }
+
     fn undo_all(&mut self) -> Vec<String> {
         let env = self.env;
         let mut errors = Vec::new();
@@ -1044,14 +1058,7 @@ pub fn up_with_progress(
             Ok(())
         });
         if let Err(e) = r {
-            let mut undo_errors = run.undo_all();
-            if let (Some(old), Ok(ds)) = (&old_journal, run.ds()) {
-                if env.zfs.exists(ds.as_str()).unwrap_or(false) {
-                    if let Err(e) = env.zfs.set_prop(&ds, &prop("journal"), old) {
-                        undo_errors.push(format!("restoring the journal: {e}"));
-                    }
-                }
-            }
+            let undo_errors = run.undo_with_journal(old_journal.as_deref());
             let mut msg = format!("step {id} failed: {e:#}");
             if !undo_errors.is_empty() {
                 msg.push_str(&format!("\nundo also failed: {}", undo_errors.join("; ")));
@@ -1063,7 +1070,7 @@ pub fn up_with_progress(
     }
     let ds = run.ds()?;
     if let Err(e) = env.zfs.set_prop(&ds, &prop("journal"), &STEPS.join(",")) {
-        let undo_errors = run.undo_all();
+        let undo_errors = run.undo_with_journal(old_journal.as_deref());
         return Err(anyhow!(
             "recording the journal failed: {e}{}",
             if undo_errors.is_empty() {
