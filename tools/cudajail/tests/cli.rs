@@ -99,6 +99,28 @@ fn up_reports_what_cuda_sees_and_the_check_can_be_run_again() {
 }
 
 #[test]
+fn the_example_spec_in_docs_is_valid_with_and_without_the_installer() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/example-spec.toml");
+    let (code, out, err) = cj(&["plan", path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("jail \"llm\""), "{out}");
+    assert!(out.contains("models"), "the binds are planned: {out}");
+    let text = std::fs::read_to_string(path).unwrap();
+    let with_run = text.replace("# nvidia_run", "nvidia_run");
+    let dir = std::env::temp_dir().join(format!("cj-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("spec.toml");
+    std::fs::write(&p, with_run).unwrap();
+    let (code, out, err) = cj(&["plan", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("run /root/NVIDIA-Linux-x86_64-580.95.05.run inside the jail"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_bad_spec_is_a_usage_error_listing_every_problem() {
     let dir = std::env::temp_dir().join(format!("cj-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
