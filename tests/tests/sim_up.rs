@@ -20,6 +20,31 @@ fn default() -> Valid {
     Spec::default().validate(None).unwrap()
 }
 
+/// The calls `h` logged from `start` on, as `plan --exact` reports them.
+fn calls_since(h: &SimHost, start: usize) -> Vec<cudajail::recording::PlannedCall> {
+    h.calls()[start..].iter().map(Into::into).collect()
+}
+
+/// How often each verb was called from `start` on.
+fn verb_counts(h: &SimHost, start: usize) -> BTreeMap<Verb, u32> {
+    let mut counts = BTreeMap::new();
+    for c in &h.calls()[start..] {
+        *counts.entry(c.verb).or_default() += 1;
+    }
+    counts
+}
+
+/// Removes `rel` from every template snapshot (as if the template had been built without it).
+fn drop_from_templates(h: &SimHost, rel: &str) {
+    h.with_state(|s| {
+        for d in s.datasets.values_mut() {
+            if let Some(f) = d.files.as_mut() {
+                f.remove(rel);
+            }
+        }
+    });
+}
+
 #[test]
 fn up_builds_the_whole_jail_and_is_idempotent() {
     let h = SimHost::freebsd14_cuda_ready(2);
@@ -204,10 +229,7 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
     let p = planned(&h, &v);
     let start = h.calls().len();
     up(&cudajail::sim::env(&h), &v, &p).unwrap();
-    let mut counts: BTreeMap<Verb, u32> = BTreeMap::new();
-    for c in &h.calls()[start..] {
-        *counts.entry(c.verb).or_default() += 1;
-    }
+    let counts = verb_counts(&h, start);
     let mut cases = 0;
     let mut tolerated = 0;
     for (verb, n) in &counts {
@@ -486,18 +508,10 @@ fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
     let start = h.calls().len();
     let p = cudajail::engine::plan(&env, &v).unwrap();
     up(&env, &v, &p).unwrap();
-    let real: Vec<(String, String)> = h.calls()[start..]
+    assert_eq!(planned_calls, calls_since(&h, start));
+    assert!(planned_calls
         .iter()
-        .map(|c| (format!("{:?}", c.verb), c.subject.clone()))
-        .collect();
-    let planned: Vec<(String, String)> = planned_calls
-        .iter()
-        .map(|c| (c.verb.clone(), c.subject.clone()))
-        .collect();
-    assert_eq!(planned, real);
-    assert!(planned
-        .iter()
-        .any(|(v, s)| v == "JailCreate" && s == "cuda"));
+        .any(|c| c.verb == "JailCreate" && c.subject == "cuda"));
     // Once it is up, the exact plan of the same spec changes nothing more.
     let (again, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
     assert_eq!(
@@ -539,13 +553,7 @@ fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let env = cudajail::sim::env(&h);
     cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
-    h.with_state(|s| {
-        for d in s.datasets.values_mut() {
-            if let Some(f) = d.files.as_mut() {
-                f.remove("sbin/ldconfig");
-            }
-        }
-    });
+    drop_from_templates(&h, "sbin/ldconfig");
     let before = h.observable();
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
     assert!(e.contains("ldconfig inside the jail failed (127)"), "{e}");
@@ -580,15 +588,7 @@ fn the_exact_plan_of_a_host_with_a_built_template_matches_a_real_run() {
     assert!(!planned_calls.iter().any(|c| c.verb == "ZfsSnapshot"));
     let start = h.calls().len();
     up(&env, &v, &planned(&h, &v)).unwrap();
-    let real: Vec<(String, String)> = h.calls()[start..]
-        .iter()
-        .map(|c| (format!("{:?}", c.verb), c.subject.clone()))
-        .collect();
-    let planned: Vec<(String, String)> = planned_calls
-        .into_iter()
-        .map(|c| (c.verb, c.subject))
-        .collect();
-    assert_eq!(planned, real);
+    assert_eq!(planned_calls, calls_since(&h, start));
 }
 
 fn with_run(run: &str) -> Valid {
@@ -684,13 +684,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     let v = with_run(run);
     let env = cudajail::sim::env(&h);
     cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
-    h.with_state(|s| {
-        for d in s.datasets.values_mut() {
-            if let Some(f) = d.files.as_mut() {
-                f.remove("usr/bin/cc");
-            }
-        }
-    });
+    drop_from_templates(&h, "usr/bin/cc");
     let before = h.observable();
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
     assert!(e.contains("building the uvm shim"), "{e}");
@@ -863,10 +857,7 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
     let h = aged();
     let start = h.calls().len();
     up(&cudajail::sim::env(&h), &v, &planned(&h, &v)).unwrap();
-    let mut counts: BTreeMap<Verb, u32> = BTreeMap::new();
-    for c in &h.calls()[start..] {
-        *counts.entry(c.verb).or_default() += 1;
-    }
+    let counts = verb_counts(&h, start);
     assert!(counts.contains_key(&Verb::JailExec));
     let mut cases = 0;
     for (verb, n) in &counts {

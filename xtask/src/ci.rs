@@ -114,6 +114,11 @@ fn add_test_result(c: &mut Counts, line: &str) {
     }
 }
 
+/// A tier's status for whether its steps succeeded.
+fn ran_or_failed(ok: bool) -> String {
+    if ok { "ran" } else { "FAILED" }.into()
+}
+
 /// Packages whose tests form the sim tier.
 const SIM_PACKAGES: &[&str] = &["hostsim-rs", "workspace-tests"];
 
@@ -678,7 +683,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         let ok = clippy.is_ok() && doc.is_ok() && link.is_ok();
         rows.push(Row {
             tier: "cross",
-            status: if ok { "ran".into() } else { "FAILED".into() },
+            status: ran_or_failed(ok),
             detail: match &link {
                 Ok(n) => format!(
                     "clippy + doc for x86_64-unknown-freebsd; {n} tool(s) linked as FreeBSD ELF"
@@ -734,11 +739,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
     );
     rows.push(Row {
         tier: "real-linux",
-        status: if real.is_ok() {
-            "ran".into()
-        } else {
-            "FAILED".into()
-        },
+        status: ran_or_failed(real.is_ok()),
         detail: match &real {
             Ok(c) => format!(
                 "uvm shim in a real program + CUDA check (dlopen path) + debootstrap bookworm: {} passed ({} of them SKIPPED inside), {} failed; {zfs_detail}",
@@ -758,28 +759,24 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         ),
     });
     if Path::new("/dev/nvidiactl").exists() {
-        let r = run_step(
-            "gpu tier: nvgpu against nvidia-smi",
-            ctx.cargo().args([
-                "test",
-                "-p",
-                "nvgpu-rs",
-                "--test",
-                "gpu",
-                "--",
-                "--ignored",
-                "--nocapture",
-            ]),
-        )
-        .and_then(|()| {
+        let r = [
+            ("nvgpu against nvidia-smi", "nvgpu-rs", "gpu"),
+            (
+                "the CUDA check against nvidia-smi",
+                "cudajail",
+                "cuda_probe",
+            ),
+        ]
+        .into_iter()
+        .try_for_each(|(what, pkg, test)| {
             run_step(
-                "gpu tier: the CUDA check against nvidia-smi",
+                &format!("gpu tier: {what}"),
                 ctx.cargo().args([
                     "test",
                     "-p",
-                    "cudajail",
+                    pkg,
                     "--test",
-                    "cuda_probe",
+                    test,
                     "--",
                     "--ignored",
                     "--nocapture",
@@ -788,11 +785,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         });
         rows.push(Row {
             tier: "gpu",
-            status: if r.is_ok() {
-                "ran".into()
-            } else {
-                "FAILED".into()
-            },
+            status: ran_or_failed(r.is_ok()),
             detail:
                 "nvgpu and the CUDA check (cuInit, context, 1 MiB alloc) compared with nvidia-smi"
                     .into(),

@@ -711,7 +711,7 @@ impl Run<'_, '_> {
                 let listed = preload
                     .as_deref()
                     .is_some_and(|p| String::from_utf8_lossy(p).contains(line.trim()));
-                let src_rel = "usr/local/lib/cudajail/uvm_shim.c";
+                let src_rel = crate::shim::SHIM_SOURCE_REL;
                 let so_rel = crate::shim::SHIM_PATH.trim_start_matches('/');
                 let old_src = env.fs.read(&format!("{root}/{src_rel}"));
                 let old_so = env.fs.read(&format!("{root}/{so_rel}"));

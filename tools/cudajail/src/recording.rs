@@ -22,15 +22,16 @@ const SYSCTLS: &[&str] = &[
     "security.jail.jailed",
 ];
 
-/// Files inside a jail root whose contents the steps read.
+/// Files inside a jail root whose contents the steps read (paths in the jail; a leading `/` is
+/// dropped).
 const ROOT_FILES: &[&str] = &[
     "etc/ld.so.preload",
     "etc/passwd",
     "etc/group",
     "etc/shadow",
     crate::shim::PROBE_SOURCE_REL,
-    "usr/local/lib/cudajail/uvm_shim.c",
-    "usr/local/lib/cudajail/libcudajail_uvm.so",
+    crate::shim::SHIM_SOURCE_REL,
+    crate::shim::SHIM_PATH,
 ];
 
 /// Files inside a jail root whose existence the steps (or the commands they run there) check.
@@ -38,7 +39,7 @@ const ROOT_PRESENT: &[&str] = &[
     "bin/sh",
     "sbin/ldconfig",
     "usr/bin/cc",
-    "usr/local/lib/cudajail/cuda-probe",
+    crate::shim::PROBE_PATH,
 ];
 
 /// Directories of a Linux root the steps write into (they create none of these themselves).
@@ -49,14 +50,14 @@ const ROOT_DIRS: &[&str] = &["etc", "usr/lib/x86_64-linux-gnu", "usr/local/lib",
 /// installed.
 fn root_observation(env: &Env<'_>, dir: &str) -> Vec<(String, Node)> {
     let mut out = Vec::new();
-    for f in ROOT_FILES {
+    for f in ROOT_FILES.iter().map(|f| f.trim_start_matches('/')) {
         if let Some(data) = env.fs.read(&format!("{dir}/{f}")) {
-            out.push(((*f).to_string(), Node::File(data)));
+            out.push((f.to_string(), Node::File(data)));
         }
     }
-    for f in ROOT_PRESENT {
+    for f in ROOT_PRESENT.iter().map(|f| f.trim_start_matches('/')) {
         if env.view.exists(&format!("{dir}/{f}")) {
-            out.push(((*f).to_string(), Node::File(Vec::new())));
+            out.push((f.to_string(), Node::File(Vec::new())));
         }
     }
     for d in ROOT_DIRS {
@@ -318,6 +319,16 @@ pub struct PlannedCall {
     pub changes_host: bool,
 }
 
+impl From<&hostsim::Call> for PlannedCall {
+    fn from(c: &hostsim::Call) -> Self {
+        PlannedCall {
+            verb: format!("{:?}", c.verb),
+            subject: c.subject.clone(),
+            changes_host: c.verb.changes_host(),
+        }
+    }
+}
+
 /// Runs `up` on a copy of the host and returns the calls it made (reads included) and whether it
 /// would succeed, with the error if not.
 ///
@@ -335,11 +346,7 @@ pub fn exact_plan(
         .map_err(|e| format!("{e:#}"));
     let calls = copy.calls()[start..]
         .iter()
-        .map(|c| PlannedCall {
-            verb: format!("{:?}", c.verb),
-            subject: c.subject.clone(),
-            changes_host: c.verb.changes_host(),
-        })
+        .map(PlannedCall::from)
         .collect();
     Ok((calls, r))
 }

@@ -11,6 +11,9 @@ pub const UVM_SHIM_C: &str = include_str!("../shim/uvm_shim.c");
 /// Where the shim goes inside the Linux root.
 pub const SHIM_PATH: &str = "/usr/local/lib/cudajail/libcudajail_uvm.so";
 
+/// Where the shim's source goes inside the Linux root (relative).
+pub const SHIM_SOURCE_REL: &str = "usr/local/lib/cudajail/uvm_shim.c";
+
 /// The command that builds it inside the jail (run by `up` through `jexec`).
 pub const BUILD_COMMAND: &str =
     "cc -shared -fPIC -O2 -o /usr/local/lib/cudajail/libcudajail_uvm.so /usr/local/lib/cudajail/uvm_shim.c -ldl";
@@ -226,6 +229,17 @@ mod tests {
     /// Printed by the probe on an H200 with driver 580.159.04
     /// (docs/gpu-h200-2026-11-27-cuda-probe.log).
     const H200: &str = "cudajail-cuda-probe 1\ndriver_api 13000\ncount 1\ngpu 0 uuid=GPU-0fc5f694-db76-cb84-ce85-7ece737d91ca pci=0000:00:06.0 mem_mib=143155 ctx=ok name=NVIDIA H200\n";
+
+    #[test]
+    fn the_build_commands_use_the_paths_the_engine_checks() {
+        for (cmd, src, out) in [
+            (BUILD_COMMAND, SHIM_SOURCE_REL, SHIM_PATH),
+            (PROBE_BUILD_COMMAND, PROBE_SOURCE_REL, PROBE_PATH),
+        ] {
+            assert!(cmd.contains(&format!(" /{src} ")), "{cmd}");
+            assert!(cmd.contains(&format!("-o {out} ")), "{cmd}");
+        }
+    }
 
     #[test]
     fn pci_ids_in_cudas_form() {

@@ -164,7 +164,12 @@ impl JailExec for SimHost {
             return Ok(sim_cuda_probe(self, &root));
         }
         let libs = format!("{root}/{}", crate::engine::NV_LIB_DEST);
-        let lib_names = FsView::read_dir(self, &libs);
+        // Only ldconfig looks at the libraries (listed here: FsView locks the state itself).
+        let lib_names = if first == "/sbin/ldconfig" {
+            FsView::read_dir(self, &libs)
+        } else {
+            Vec::new()
+        };
         self.with_state(|s| {
             let is_file = |s: &hostsim::State, rel: &str| {
                 matches!(s.resolve(&format!("{root}/{rel}")), Ok((_, Node::File(_))))
