@@ -45,6 +45,34 @@ fn drop_from_templates(h: &SimHost, rel: &str) {
     });
 }
 
+/// `plan` and `up` run one step list: the plan's step ids, the report's and the journal `up`
+/// leaves on the dataset are the same list, in the same order.
+#[test]
+fn plan_steps_equal_the_journal_after_up() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let p = planned(&h, &v);
+    let env = cudajail::sim::env(&h);
+    let r = up(&env, &v, &p).unwrap();
+    let planned_ids: Vec<&str> = p.steps.iter().map(|s| s.id).collect();
+    let reported: Vec<&str> = r.iter().map(|s| s.id).collect();
+    assert_eq!(planned_ids, reported);
+    let ds = zfs::DatasetName::new(&p.dataset).unwrap();
+    let journal = h
+        .get_prop(&ds, &zfs::PropName::cudajail("journal").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(journal, planned_ids.join(","));
+    assert_eq!(
+        cudajail::engine::journal::parse(&journal),
+        cudajail::engine::step_ids()
+    );
+    // The static plan (no host) lists the same steps too.
+    let offhost = cudajail::plan::build(&v, &[], false).unwrap();
+    let ids: Vec<&str> = offhost.steps.iter().map(|s| s.id).collect();
+    assert_eq!(ids, planned_ids);
+}
+
 #[test]
 fn up_builds_the_whole_jail_and_is_idempotent() {
     let h = SimHost::freebsd14_cuda_ready(2);

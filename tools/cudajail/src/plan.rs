@@ -13,17 +13,35 @@ pub const HOST_MODULES: &[&str] = linuxulator::doctor::REQUIRED_MODULES;
 /// The first ruleset number tried when the spec names none.
 pub const FIRST_RULESET: u16 = 100;
 
-/// One step of the flow.
+/// One step of the flow, as `plan` shows it ([`crate::engine::steps::Step::describe`]).
 #[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    /// Short id (`host`, `devfs`, …).
+pub struct StepPlan {
+    /// Short id (`host`, `devfs`, …), the journal's word.
     pub id: &'static str,
     /// One line.
     pub title: String,
     /// What it will do, one action per line.
     pub actions: Vec<String>,
-    /// Whether `cudajail up` can already carry this step out, or which issue brings it.
+    /// Whether `cudajail up` can already carry this step out, and where it is proven.
     pub status: &'static str,
+}
+
+impl StepPlan {
+    /// A step's description.
+    #[must_use]
+    pub fn new(
+        id: crate::engine::StepId,
+        title: impl Into<String>,
+        actions: Vec<String>,
+        status: &'static str,
+    ) -> StepPlan {
+        StepPlan {
+            id: id.as_str(),
+            title: title.into(),
+            actions,
+            status,
+        }
+    }
 }
 
 /// Every step's status today: `up` carries it out; proven on the simulated host (and the parts
@@ -54,8 +72,8 @@ pub struct Plan {
     /// NVIDIA's installer to run inside the jail, when the spec names one (else the host's
     /// Linux libraries are copied).
     pub nvidia_run: Option<String>,
-    /// The steps, in order.
-    pub steps: Vec<Step>,
+    /// The steps, in order: [`crate::engine::steps::STEPS`] described.
+    pub steps: Vec<StepPlan>,
 }
 
 /// Builds the plan for a validated spec. `used_rulesets` are the rulesets present on the host
@@ -113,90 +131,8 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
         .param("linux.osname", ParamValue::Str("Linux".into()))
         .param("linux.osrelease", ParamValue::Str(v.osrelease.to_string()));
     // Encoding proves every parameter has the kernel's type and fits its limits.
-    let pairs = jail::codec::encode_create(&jspec, JailFlags::CREATE)?;
-
-    let mut host_actions = vec![format!(
-        "kldload, unless loaded: {}",
-        HOST_MODULES.join(", ")
-    )];
-    host_actions
-        .push("check compat.linux.emul_path exists and hw.nvidia.version is readable".into());
-    host_actions.push("check /dev/nvidiactl and the selected /dev/nvidiaN exist".into());
-    if v.spec.persist_config {
-        host_actions.push(format!(
-            "rc.conf: linux_enable=\"YES\", kld_list+=\"{}\"",
-            HOST_MODULES.join(" ")
-        ));
-    }
-    let steps = vec![
-        Step { id: "host", title: "host readiness: kernel modules and devices".into(), actions: host_actions, status: IMPLEMENTED },
-        Step {
-            id: "dataset",
-            title: format!("ZFS dataset {dataset}"),
-            actions: vec![
-                format!("if {template} is missing: create {} and build it (rootfs step), snapshot it", template.dataset()),
-                format!("zfs clone {template} {dataset} (property cudajail:managed=on)"),
-            ],
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "rootfs",
-            title: format!("{} {} root file system (template only)", v.suite.distro(), v.suite.as_str()),
-            actions: vec![
-                format!("debootstrap --variant=minbase {} {}", v.suite.as_str(), template.dataset()),
-                "fixes: usr-is-merged, second stage, /etc/hosts, resolv.conf, adjtime, policy-rc.d, apt cache".into(),
-            ],
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "devfs",
-            title: format!("devfs ruleset {ruleset} ({})", rs.name),
-            actions: rs.rules.iter().map(ToString::to_string).collect(),
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "mounts",
-            title: format!("Linux file systems under {root}"),
-            actions: mounts.iter().map(ToString::to_string).collect(),
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "jail",
-            title: format!("jail {name} with Linux identity {} {}", "Linux", v.osrelease),
-            actions: pairs.iter().map(render_pair).collect(),
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "nvidia",
-            title: "NVIDIA userspace of exactly the host driver's version".into(),
-            actions: vec![
-                "read the host driver version (hw.nvidia.version / the version escape)".into(),
-                match &v.spec.nvidia_run {
-                    None => "copy the same version's Linux libraries into the jail's multiarch lib dir; refuse a mismatch".into(),
-                    Some(r) => format!("run {r} inside the jail with --no-kernel-module (its version must be the module's); remove the copy"),
-                },
-                "ldconfig inside the jail (the libcuda.so.1 link)".into(),
-            ],
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "uvm",
-            title: "uvm shim for Linux processes".into(),
-            actions: vec!["install the shim that answers /dev/nvidia-uvm as unsupported; preload it for Linux processes only".into()],
-            status: IMPLEMENTED,
-        },
-        Step {
-            id: "verify",
-            title: "verify CUDA sees the GPUs".into(),
-            actions: vec![if v.spec.cuda_check {
-                "check /dev/nvidiactl and the selected /dev/nvidiaN inside the jail; build and run the CUDA check there (cuInit, each GPU's UUID, a context and a 1 MiB allocation); it must see exactly the selected GPUs".into()
-            } else {
-                "check /dev/nvidiactl and the selected /dev/nvidiaN inside the jail (CUDA check off)".into()
-            }],
-            status: IMPLEMENTED,
-        },
-    ];
-    Ok(Plan {
+    jail::codec::encode_create(&jspec, JailFlags::CREATE)?;
+    let mut plan = Plan {
         name: name.into(),
         root,
         dataset: dataset.to_string(),
@@ -207,11 +143,16 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
         mounts,
         jail: jspec,
         nvidia_run: v.spec.nvidia_run.clone(),
-        steps,
-    })
+        steps: Vec::new(),
+    };
+    plan.steps = crate::engine::steps::STEPS
+        .iter()
+        .map(|s| s.describe(v, &plan))
+        .collect();
+    Ok(plan)
 }
 
-fn render_pair(p: &jail::codec::IovPair) -> String {
+pub(crate) fn render_pair(p: &jail::codec::IovPair) -> String {
     let name = String::from_utf8_lossy(&p.name[..p.name.len().saturating_sub(1)]).into_owned();
     match &p.value {
         None => name,
@@ -281,7 +222,7 @@ mod tests {
         let ids: Vec<&str> = p.steps.iter().map(|s| s.id).collect();
         assert_eq!(
             ids,
-            ["host", "dataset", "rootfs", "devfs", "mounts", "jail", "nvidia", "uvm", "verify"]
+            ["host", "template", "dataset", "devfs", "mounts", "jail", "nvidia", "uvm", "verify"]
         );
         assert_eq!(p.dataset, "zroot/cudajail/cuda");
         let text = p.to_string();

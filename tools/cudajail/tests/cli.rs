@@ -21,7 +21,7 @@ fn plan_prints_every_step() {
     for s in [
         "[host]",
         "[dataset]",
-        "[rootfs]",
+        "[template]",
         "[devfs]",
         "[mounts]",
         "[jail]",

@@ -1,0 +1,281 @@
+//! The commands around `up`: `stop`, `destroy`, `list`, the templates, and `run`'s host
+//! preparation.
+
+use super::nvlib::{host_driver_version, host_nvidia_libs};
+use super::{mountpoint, prop, Env};
+use crate::plan::{Plan, HOST_MODULES};
+use crate::spec::Valid;
+use anyhow::{anyhow, bail};
+use jail::JailName;
+use linuxulator::Suite;
+use serde::Serialize;
+use std::path::Path;
+use zfs::{DatasetName, PropName};
+
+/// `cudajail stop`: removes the running jail and unmounts what is mounted below its root; the
+/// dataset, ruleset and files stay, so `start` (a re-run of `up`) brings it back.
+///
+/// # Errors
+/// Kernel errors; a busy mount is reported.
+pub fn stop(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    if let Some(j) = env.jail.get(&p.jail.name)? {
+        env.jail.remove(j.jid)?;
+        done.push(format!("removed jail {} (jid {})", p.name, j.jid));
+    }
+    for on in linuxulator::compat::unmount_all(env.mount, &p.root, false)? {
+        done.push(format!("unmounted {on}"));
+    }
+    if done.is_empty() {
+        done.push(format!("{} was not running", p.name));
+    }
+    Ok(done)
+}
+
+/// `cudajail destroy`: removes the jail, its mounts, its devfs ruleset and its dataset —
+/// exactly what `up` made. Never deletes files itself: everything mounted below the root
+/// (nullfs binds of host data included) is unmounted before the dataset is destroyed.
+///
+/// # Errors
+/// A dataset not made by cudajail (unless `force`); any failing step.
+pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    let ds = DatasetName::new(&p.dataset)?;
+    let exists = env.zfs.exists(ds.as_str())?;
+    let managed = exists && env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() == Some("on");
+    if exists && !managed && !force {
+        bail!("{ds} was not created by cudajail; refusing to destroy it (use --force if you are sure)");
+    }
+    let name = JailName::new(&p.name)?;
+    if let Some(j) = env.jail.get(&name)? {
+        env.jail.remove(j.jid)?;
+        done.push(format!("removed jail {} (jid {})", p.name, j.jid));
+    }
+    for on in linuxulator::compat::unmount_all(env.mount, &p.root, false)? {
+        done.push(format!("unmounted {on}"));
+    }
+    let rs = if exists {
+        env.zfs
+            .get_prop(&ds, &prop("ruleset"))?
+            .and_then(|r| r.parse::<u16>().ok())
+            .map(devfs::RulesetId)
+    } else {
+        None
+    };
+    if let Some(rs) = rs {
+        let n = devfs::delete_ruleset(env.devfs, Path::new("/dev"), rs)?;
+        done.push(format!("deleted devfs ruleset {rs} ({n} rules)"));
+    }
+    if exists {
+        for c in env.zfs.children(&ds)? {
+            env.zfs.destroy(&c)?;
+        }
+        env.zfs.destroy(ds.as_str())?;
+        done.push(format!("destroyed {ds}"));
+    }
+    let _ = v;
+    Ok(done)
+}
+
+/// One jail as `status`/`list` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JailStatus {
+    /// Name.
+    pub name: String,
+    /// Dataset.
+    pub dataset: String,
+    /// Running jail id.
+    pub jid: Option<i32>,
+    /// Mounts below its root.
+    pub mounts: usize,
+    /// devfs ruleset.
+    pub ruleset: Option<String>,
+    /// Steps recorded as done.
+    pub journal: Option<String>,
+}
+
+/// The cudajail jails on this host (datasets under `<pool>/cudajail` marked managed).
+///
+/// # Errors
+/// Kernel or ZFS errors.
+pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>> {
+    let base = pool.child("cudajail")?;
+    if !env.zfs.exists(base.as_str())? {
+        return Ok(Vec::new());
+    }
+    let mounts = env.mount.mounts()?;
+    let mut out = Vec::new();
+    for c in env.zfs.children(&base)? {
+        if c.contains('@') {
+            continue;
+        }
+        let ds = DatasetName::new(&c)?;
+        if env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() != Some("on") {
+            continue;
+        }
+        let name = c.rsplit('/').next().unwrap_or(&c).to_string();
+        let root = mountpoint(env, &ds)?;
+        let jid = JailName::new(&name)
+            .ok()
+            .and_then(|n| env.jail.get(&n).ok().flatten())
+            .map(|j| j.jid.0);
+        out.push(JailStatus {
+            name,
+            dataset: c.clone(),
+            jid,
+            mounts: mounts
+                .iter()
+                .filter(|m| m.on.starts_with(&format!("{root}/")))
+                .count(),
+            ruleset: env.zfs.get_prop(&ds, &prop("ruleset"))?,
+            journal: env.zfs.get_prop(&ds, &prop("journal"))?,
+        });
+    }
+    Ok(out)
+}
+
+/// A template as `template list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateInfo {
+    /// The suite (`noble`).
+    pub suite: String,
+    /// Its snapshot, if built.
+    pub snapshot: Option<String>,
+    /// Jails cloned from it.
+    pub clones: Vec<String>,
+}
+
+fn templates_root(pool: &DatasetName) -> anyhow::Result<DatasetName> {
+    Ok(pool.child("cudajail")?.child("templates")?)
+}
+
+/// `cudajail template list`.
+///
+/// # Errors
+/// ZFS errors.
+pub fn template_list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<TemplateInfo>> {
+    let root = templates_root(pool)?;
+    if !env.zfs.exists(root.as_str())? {
+        return Ok(Vec::new());
+    }
+    let jails_root = pool.child("cudajail")?;
+    let jails: Vec<String> = env
+        .zfs
+        .children(&jails_root)?
+        .into_iter()
+        .filter(|c| !c.contains('@') && *c != root.as_str())
+        .collect();
+    let origin = PropName::new("origin")?;
+    let mut out = Vec::new();
+    for t in env.zfs.children(&root)? {
+        if t.contains('@') {
+            continue;
+        }
+        let snap = format!("{t}@base");
+        let built = env.zfs.exists(&snap)?;
+        let mut clones = Vec::new();
+        for j in &jails {
+            if env.zfs.get_prop(&DatasetName::new(j)?, &origin)?.as_deref() == Some(snap.as_str()) {
+                clones.push(j.clone());
+            }
+        }
+        out.push(TemplateInfo {
+            suite: t.rsplit('/').next().unwrap_or(&t).to_string(),
+            snapshot: built.then_some(snap),
+            clones,
+        });
+    }
+    Ok(out)
+}
+
+/// `cudajail template rm SUITE`: destroys a template that no jail was cloned from.
+///
+/// # Errors
+/// Jails still cloned from it (they are named); ZFS errors.
+pub fn template_rm(env: &Env<'_>, pool: &DatasetName, suite: Suite) -> anyhow::Result<Vec<String>> {
+    let t = templates_root(pool)?.child(suite.as_str())?;
+    let Some(info) = template_list(env, pool)?
+        .into_iter()
+        .find(|i| i.suite == suite.as_str())
+    else {
+        bail!("no template for {} on {pool}", suite.as_str());
+    };
+    if !info.clones.is_empty() {
+        bail!(
+            "jails are cloned from {}: {}; destroy them first (cudajail destroy)",
+            t,
+            info.clones.join(", ")
+        );
+    }
+    let none = |_: &str| Vec::new();
+    Ok(zfs::destroy_recursive(env.zfs, &t, false, &none)?)
+}
+
+/// What `cudajail run` needs on the host for a Linux CUDA program under the Linuxulator, without
+/// a jail (the nv-sglrun route): the Linux ABI and file systems, NVIDIA's Linux libraries of the
+/// kernel module's version under `compat.linux.emul_path`, tmpfs on its `/dev/shm`, and the uvm
+/// shim preloaded through `<emul_path>/etc/ld.so.preload` (read by Linux's dynamic linker only,
+/// so FreeBSD programs never load it). Installs what is missing and can be installed; returns
+/// what it did.
+///
+/// # Errors
+/// A failing readiness check that cannot be fixed here (named with its fix), or no compiler in
+/// the Linux root to build the shim.
+pub fn run_prepare(env: &Env<'_>) -> anyhow::Result<Vec<String>> {
+    let mut did = Vec::new();
+    let loaded = kld::ensure_loaded(env.kld, HOST_MODULES)?;
+    did.extend(loaded.loaded.iter().map(|(f, _)| format!("kldload {f}")));
+    let emul = env
+        .sysctl
+        .get("compat.linux.emul_path")?
+        .ok_or_else(|| anyhow!("compat.linux.emul_path unreadable after loading linux64"))?;
+    if !env.view.exists(&emul) {
+        bail!("{emul} does not exist: install a Linux userland there (pkg install linux_base-rl9) first");
+    }
+    // Same rule as in jails: the Linux libraries must be the kernel module's version.
+    let ver = host_driver_version(env)?;
+    let (_, libs) = host_nvidia_libs(env)?;
+    if !libs.iter().any(|l| l.2 == ver) {
+        let other: Vec<&str> = libs.iter().map(|l| l.2.as_str()).collect();
+        bail!(
+            "no NVIDIA Linux libraries of version {ver} under {emul} (found: {}); pkg install linux-nvidia-libs of the same version as nvidia-driver",
+            if other.is_empty() { "none".to_string() } else { other.join(", ") }
+        );
+    }
+    let shm = format!("{}/dev/shm", emul.trim_end_matches('/'));
+    if !env
+        .mount
+        .mounts()?
+        .iter()
+        .any(|m| m.on == shm && m.fstype == "tmpfs")
+    {
+        let spec = linuxulator::linux_mount_set(0, None, &[])
+            .into_iter()
+            .find(|m| m.fstype == "tmpfs")
+            .ok_or_else(|| anyhow!("no tmpfs in the mount set"))?;
+        env.fs.mkdir_beneath(&emul, &spec.target)?;
+        env.mount.mount(&emul, &spec)?;
+        did.push(format!("mounted tmpfs on {shm}"));
+    }
+    let so = format!("{}{}", emul.trim_end_matches('/'), crate::shim::SHIM_PATH);
+    if !env.view.exists(&so) {
+        bail!(
+            "the uvm shim is not built under {emul}: build it with the Linux compiler there, e.g.\n  chroot {emul} /bin/sh -c '{}'\n(the source is `cudajail shim-source`)",
+            crate::shim::BUILD_COMMAND
+        );
+    }
+    let preload_path = format!("{}/etc/ld.so.preload", emul.trim_end_matches('/'));
+    let old = env.fs.read(&preload_path);
+    let line = crate::shim::preload_line();
+    if !old
+        .as_deref()
+        .is_some_and(|p| String::from_utf8_lossy(p).contains(line.trim()))
+    {
+        let mut text = old.unwrap_or_default();
+        text.extend_from_slice(line.as_bytes());
+        env.fs.mkdir_beneath(&emul, "etc")?;
+        env.fs.write_beneath(&emul, "etc/ld.so.preload", &text)?;
+        did.push(format!("added the uvm shim to {preload_path}"));
+    }
+    Ok(did)
+}

@@ -1,0 +1,291 @@
+//! The plan/apply engine behind `up`, `destroy`, `status` and `list`.
+//!
+//! Every step ([`steps::Step`], one module each under `steps/`) has a check (already done?
+//! then skip: re-running `up` is idempotent), an apply, and an undo of exactly what its apply
+//! did ([`undo`]). `up` runs [`steps::STEPS`] in order; on the first error it undoes what it
+//! applied, in reverse, and reports the error together with any undo failure. The jail's
+//! dataset carries the state as ZFS user properties (`cudajail:managed`, `cudajail:ruleset`,
+//! and the [`journal`]), so `destroy` knows what is ours.
+
+use crate::plan::Plan;
+use crate::spec::Valid;
+use anyhow::{anyhow, bail};
+use devfs::DevfsOps;
+use jail::{JailOps, Jid};
+use kld::KldOps;
+use linuxulator::doctor::FsView;
+use linuxulator::{MountOps, Suite, SysctlOps};
+use nvgpu::NvTransport;
+use serde::Serialize;
+use std::path::Path;
+use zfs::{DatasetName, PropName, ZfsOps};
+
+pub(crate) mod build;
+pub mod journal;
+mod lifecycle;
+mod nvlib;
+pub mod steps;
+pub(crate) mod undo;
+
+pub use lifecycle::{
+    destroy, list, run_prepare, stop, template_list, template_rm, JailStatus, TemplateInfo,
+};
+pub use nvlib::{nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
+pub use steps::STEPS;
+pub use steps::{apply_rootfs_fixes, rootfs_fixes, StepId, TEMPLATE_PACKAGES};
+use steps::{Check, Ctx, Outcome, Step};
+
+/// Writing files under jail roots and templates, never through a symlink out of the root.
+pub trait RootFs {
+    /// `mkdir -p root/rel`, refusing symlinks and `..` on the way.
+    fn mkdir_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
+    /// Writes `root/rel` (parents must exist), refusing symlinks and `..` on the way.
+    fn write_beneath(&self, root: &str, rel: &str, data: &[u8]) -> anyhow::Result<()>;
+    /// Removes the file `root/rel` (not a directory), refusing symlinks and `..` on the way.
+    fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
+    /// Reads any host file.
+    fn read(&self, path: &str) -> Option<Vec<u8>>;
+    /// Copies the host file `src` to `root/rel` as [`RootFs::write_beneath`] writes (real hosts
+    /// stream it; the default reads it whole).
+    fn copy_in(&self, src: &str, root: &str, rel: &str) -> anyhow::Result<()> {
+        let data = self.read(src).ok_or_else(|| anyhow!("cannot read {src}"))?;
+        self.write_beneath(root, rel, &data)
+    }
+}
+
+/// Builds a root file system for a suite into a directory (debootstrap on a real host).
+pub trait Bootstrap {
+    /// Fills `dir` with a minimal `suite` system.
+    fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()>;
+}
+
+/// Runs a command inside a jail.
+pub trait JailExec {
+    /// Runs `argv` in jail `jid`; returns the exit code and the output.
+    fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)>;
+}
+
+/// Everything the engine touches.
+pub struct Env<'a> {
+    /// Jails.
+    pub jail: &'a dyn JailOps,
+    /// devfs rules.
+    pub devfs: &'a dyn DevfsOps,
+    /// Kernel modules.
+    pub kld: &'a dyn KldOps,
+    /// sysctls.
+    pub sysctl: &'a dyn SysctlOps,
+    /// Mounts.
+    pub mount: &'a dyn MountOps,
+    /// ZFS.
+    pub zfs: &'a dyn ZfsOps,
+    /// The NVIDIA driver.
+    pub nv: &'a dyn NvTransport,
+    /// Files, read-only.
+    pub view: &'a dyn FsView,
+    /// Files, writing.
+    pub fs: &'a dyn RootFs,
+    /// Root file system builder.
+    pub boot: &'a dyn Bootstrap,
+    /// Commands in jails.
+    pub exec: &'a dyn JailExec,
+}
+
+/// One step's outcome in a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    /// Step id.
+    pub id: &'static str,
+    /// `applied`, `skipped (already done)`, or what the step found (`verify`).
+    pub outcome: String,
+}
+
+pub(crate) fn prop(k: &str) -> PropName {
+    PropName::cudajail(k).expect("static property names are valid")
+}
+
+/// The ids of the steps of `up`, in order (the journal's words).
+#[must_use]
+pub fn step_ids() -> Vec<StepId> {
+    STEPS.iter().map(|s| s.id()).collect()
+}
+
+pub(crate) fn mountpoint(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<String> {
+    env.zfs
+        .get_prop(ds, &PropName::new("mountpoint")?)?
+        .ok_or_else(|| anyhow!("{ds} has no mountpoint"))
+}
+
+/// or the 7-field form) → the Linux `passwd` line and the user's primary `group` line, with
+/// `/bin/bash` as shell and no password (`x`). The group comes from the host's `/etc/group`
+/// (by gid), else is named after the user.
+pub fn linux_user_lines(freebsd: &str, host_group: &str) -> Option<(String, String)> {
+    let f: Vec<&str> = freebsd.split(':').collect();
+    let (name, uid, gid, gecos, home) = match f.len() {
+        10 => (f[0], f[2], f[3], f[7], f[8]),
+        7 => (f[0], f[2], f[3], f[4], f[5]),
+        _ => return None,
+    };
+    if name.is_empty() || uid.parse::<u32>().is_err() || gid.parse::<u32>().is_err() {
+        return None;
+    }
+    let gname = host_group
+        .lines()
+        .find(|l| l.split(':').nth(2) == Some(gid))
+        .and_then(|l| l.split(':').next())
+        .unwrap_or(name);
+    Some((
+        format!("{name}:x:{uid}:{gid}:{gecos}:{home}:/bin/bash"),
+        format!("{gname}:x:{gid}:"),
+    ))
+}
+
+/// The jid of the plan's jail, which must be running.
+pub(crate) fn running_jid(env: &Env<'_>, p: &Plan) -> anyhow::Result<jail::Jid> {
+    Ok(env
+        .jail
+        .get(&p.jail.name)?
+        .ok_or_else(|| anyhow!("jail {} is not running", p.name))?
+        .jid)
+}
+
+/// Checks one step and applies it when it is not done; its report line.
+fn run_step(cx: &mut Ctx<'_, '_>, s: &dyn Step) -> anyhow::Result<StepReport> {
+    let outcome = match s.check(cx)? {
+        Check::Done => "skipped (already done)".to_string(),
+        Check::Todo => match s.apply(cx)? {
+            Outcome::Applied => "applied".to_string(),
+            Outcome::Unchanged => "skipped (already done)".to_string(),
+            Outcome::Said(t) => t,
+        },
+    };
+    Ok(StepReport {
+        id: s.id().as_str(),
+        outcome,
+    })
+}
+
+fn undo_text(errors: &[String]) -> String {
+    if errors.is_empty() {
+        String::new()
+    } else {
+        format!("\nundo also failed: {}", errors.join("; "))
+    }
+}
+
+fn preflight(env: &Env<'_>, v: &Valid) -> anyhow::Result<()> {
+    if !env.zfs.exists(v.pool.as_str())? {
+        bail!(
+            "pool {} does not exist (see `zpool list`); set `pool` in the spec",
+            v.pool
+        );
+    }
+    Ok(())
+}
+
+/// `cudajail up`: applies every step not done yet; on failure undoes what this run applied.
+///
+/// # Errors
+/// The first failing step, with any undo failure appended.
+pub fn up(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<Vec<StepReport>> {
+    up_with_progress(env, v, p, &mut |_| {})
+}
+
+/// [`up`], calling `progress` with each step's id before it runs (for a progress bar).
+///
+/// # Errors
+/// As [`up`].
+pub fn up_with_progress(
+    env: &Env<'_>,
+    v: &Valid,
+    p: &Plan,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Vec<StepReport>> {
+    // Preflight: what can be checked before anything changes.
+    preflight(env, v)?;
+    if p.ruleset_provisional {
+        bail!("the devfs ruleset number was not checked against this host; plan with the host's rulesets");
+    }
+    let mut cx = Ctx::new(env, v, p);
+    let ds = cx.ds()?;
+    // A re-run rewrites the journal as it goes; a failed re-run puts the old one back.
+    let old_journal = journal::read(env, &ds)?;
+    let mut report = Vec::new();
+    let mut done = Vec::new();
+    let fail = |cx: &mut Ctx<'_, '_>, e: String| {
+        let mut errors = undo::undo_all(env, &mut cx.undo);
+        if let Some(old) = &old_journal {
+            errors.extend(journal::restore(env, &ds, old));
+        }
+        if errors.is_empty() {
+            anyhow!("{e}\neverything this run changed was undone")
+        } else {
+            anyhow!("{e}{}", undo_text(&errors))
+        }
+    };
+    for s in STEPS {
+        let id = s.id();
+        progress(id.as_str());
+        let r = run_step(&mut cx, s).and_then(|r| {
+            report.push(r);
+            done.push(id);
+            if matches!(id, StepId::Dataset | StepId::Jail) {
+                journal::write(env, &ds, &done)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            return Err(fail(&mut cx, format!("step {id} failed: {e:#}")));
+        }
+    }
+    if let Err(e) = journal::write(env, &ds, &done) {
+        let errors = {
+            let mut errors = undo::undo_all(env, &mut cx.undo);
+            if let Some(old) = &old_journal {
+                errors.extend(journal::restore(env, &ds, old));
+            }
+            errors
+        };
+        return Err(anyhow!(
+            "recording the journal failed: {e}{}",
+            undo_text(&errors)
+        ));
+    }
+    Ok(report)
+}
+
+/// The plan for this host: the devfs ruleset is the one the jail already has (from its
+/// dataset's `cudajail:ruleset`), else the first number ≥ 100 that no ruleset uses.
+///
+/// # Errors
+/// Kernel or ZFS errors while looking.
+pub fn plan(env: &Env<'_>, v: &Valid) -> anyhow::Result<Plan> {
+    let mut used = env.devfs.rulesets(Path::new("/dev"))?;
+    let ds = v.pool.child("cudajail")?.child(v.name.as_str())?;
+    let mut spec = v.clone();
+    if spec.spec.ruleset.is_none() && env.zfs.exists(ds.as_str())? {
+        if let Some(r) = env
+            .zfs
+            .get_prop(&ds, &prop("ruleset"))?
+            .and_then(|r| r.parse::<u16>().ok())
+        {
+            spec.spec.ruleset = Some(r);
+            used.retain(|u| u.0 != r);
+        }
+    }
+    crate::plan::build(&spec, &used, true)
+}
+
+/// `cudajail template build`: the template step alone (bootstrap, fixes, snapshot), undone on
+/// failure.
+///
+/// # Errors
+/// As the step.
+pub fn template_build(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<StepReport> {
+    preflight(env, v)?;
+    let mut cx = Ctx::new(env, v, p);
+    run_step(&mut cx, steps::step(StepId::Template)).map_err(|e| {
+        let errors = undo::undo_all(env, &mut cx.undo);
+        anyhow!("{e:#}{}", undo_text(&errors))
+    })
+}
