@@ -45,6 +45,45 @@ fn drop_from_templates(h: &SimHost, rel: &str) {
     });
 }
 
+/// FreeBSD's devfs has no mkdir and hides `shm` (created by the Linux ABI) under a hide-all
+/// ruleset: the ruleset cudajail used before unhiding `shm` fails `up` at the mounts step, with
+/// a message naming the fix, and leaves nothing behind; today's ruleset passes.
+#[test]
+fn up_fails_without_shm_in_the_ruleset_and_passes_with_it() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let mut p = planned(&h, &v);
+    assert!(
+        p.rules
+            .rules
+            .iter()
+            .any(|r| r.to_string().contains("'shm' unhide")),
+        "{:?}",
+        p.rules
+    );
+    let env = cudajail::sim::env(&h);
+    let before = h.observable();
+    let mut old = p.clone();
+    old.rules.rules.retain(|r| !r.to_string().contains("'shm'"));
+    let e = up(&env, &v, &old).unwrap_err().to_string();
+    assert!(e.contains("step mounts failed"), "{e}");
+    assert!(
+        e.contains("/dev/shm does not exist in the jail's devfs"),
+        "{e}"
+    );
+    assert!(e.contains("unhides `shm`"), "{e}");
+    assert_eq!(h.observable(), before, "residue after the failed up");
+    p = planned(&h, &v);
+    up(&env, &v, &p).unwrap();
+    assert!(env.view.exists(&format!("{}/dev/shm", p.root)));
+    // The simulated devfs refuses mkdir, as FreeBSD's does (no VOP_MKDIR in devfs).
+    let e = cudajail::engine::RootFs::mkdir_beneath(&h, &p.root, "dev/made-up")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Operation not supported"), "{e}");
+    assert!(!env.view.exists(&format!("{}/dev/made-up", p.root)));
+}
+
 /// `plan` and `up` run one step list: the plan's step ids, the report's and the journal `up`
 /// leaves on the dataset are the same list, in the same order.
 #[test]

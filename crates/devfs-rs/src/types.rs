@@ -299,10 +299,14 @@ impl Ruleset {
         v
     }
 
-    /// The jail default plus the NVIDIA nodes: `nvidiactl`, `nvidia-modeset`, the selected
-    /// `nvidiaN` (the others stay hidden), and optionally `dri`, `dri/*`, `drm/*`.
+    /// The jail default plus what a Linux CUDA jail needs: `shm` (the directory the Linux ABI
+    /// creates in every devfs, `linux_dev_shm_create` in `sys/compat/linux/linux_util.c`, where
+    /// the jail's tmpfs `/dev/shm` is mounted: devfs cannot mkdir, and a hidden entry looks up as
+    /// missing), the NVIDIA nodes `nvidiactl`, `nvidia-modeset`, the selected `nvidiaN` (the
+    /// others stay hidden), and optionally `dri`, `dri/*`, `drm/*`.
     pub fn gpu(id: RulesetId, name: &str, gpus: &GpuSelection, dri: bool) -> Ruleset {
         let mut v = Self::jail_rules();
+        v.push(Rule::unhide("shm"));
         v.push(Rule::unhide("nvidiactl"));
         v.push(Rule::unhide("nvidia-modeset"));
         match gpus {

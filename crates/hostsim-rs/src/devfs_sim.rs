@@ -32,21 +32,39 @@ fn current(s: &State, mount: &str) -> u16 {
 }
 
 impl SimHost {
-    /// The device nodes a devfs mount at `mount` shows now.
+    /// The devices this host's devfs holds: the device list, and `shm/.mountpoint` while the
+    /// Linux ABI is loaded (`linux_dev_shm_create`).
+    pub(crate) fn devfs_devices(s: &State) -> Vec<(String, Option<devfs::types::DevType>)> {
+        let mut v: Vec<(String, Option<devfs::types::DevType>)> = s
+            .devices
+            .iter()
+            .map(|n| (n.name.clone(), n.class))
+            .collect();
+        if crate::kld_sim::module_loaded(s, "linux_common") {
+            v.push((crate::devfs_model::LINUX_SHM_NODE.to_string(), None));
+        }
+        v
+    }
+
+    /// The entries (device nodes and directories) a devfs mount at `mount` lets a lookup
+    /// reach now ([`crate::devfs_model::reachable`]).
     pub fn devfs_nodes(&self, mount: &str) -> Vec<String> {
-        let s = self.st();
+        devfs_reachable(&self.st(), mount)
+    }
+}
+
+/// [`SimHost::devfs_nodes`] on a locked state.
+pub(crate) fn devfs_reachable(s: &State, mount: &str) -> Vec<String> {
+    {
         let depth = s
             .sysctls
             .get("vfs.devfs.rule_depth")
             .and_then(|d| d.parse().ok())
             .unwrap_or(1);
         let mp = crate::fs::normalize(mount);
-        let rs = current(&s, &mp);
-        let mut v: Vec<String> = if rs == 0 {
-            s.devices.iter().map(|n| n.name.clone()).collect()
-        } else {
-            devfs::eval::visible(&s.devices, &s.rulesets, RulesetId(rs), depth)
-        };
+        let rs = current(s, &mp);
+        let mut v =
+            crate::devfs_model::reachable(&SimHost::devfs_devices(s), &s.rulesets, rs, depth);
         if let Some(o) = s.devfs_overrides.get(&mp) {
             v.retain(|n| o.get(n).copied().unwrap_or(true));
             let add: Vec<String> = o
@@ -59,7 +77,9 @@ impl SimHost {
         v.sort();
         v
     }
+}
 
+impl SimHost {
     fn devfs_enter(
         &self,
         verb: Verb,

@@ -188,6 +188,10 @@ mod tests {
 impl linuxulator::doctor::FsView for crate::SimHost {
     /// Files in the tree, and device nodes a devfs mount shows (`/dev/nvidiactl`).
     fn exists(&self, path: &str) -> bool {
+        // Below a devfs mount, devfs answers (the directory underneath is covered).
+        if let Some(r) = self.st().devfs_lookup(path) {
+            return r.is_ok();
+        }
         if self.st().resolve(path).is_ok() {
             return true;
         }
@@ -213,6 +217,19 @@ impl linuxulator::doctor::FsView for crate::SimHost {
     /// Directory entries; for a devfs mount point, the device nodes it shows (top level).
     fn read_dir(&self, path: &str) -> Vec<String> {
         let p = normalize(path);
+        // A directory inside a devfs: the entries devfs lets a lookup reach.
+        let inside = self.st().below_devfs(&p);
+        if let Some((on, rest)) = inside {
+            let prefix = format!("{rest}/");
+            let mut v: Vec<String> = self
+                .devfs_nodes(&on)
+                .into_iter()
+                .filter_map(|n| n.strip_prefix(&prefix).map(String::from))
+                .filter(|n| !n.contains('/'))
+                .collect();
+            v.dedup();
+            return v;
+        }
         let is_devfs = self
             .st()
             .mounts
@@ -306,5 +323,42 @@ mod doctor_tests {
             "{}",
             c.evidence
         );
+    }
+}
+
+impl State {
+    /// When the deepest mount `path` lies strictly below is a devfs: that mount point and the
+    /// rest of the path (`/j/dev`, `shm`).
+    pub fn below_devfs(&self, path: &str) -> Option<(String, String)> {
+        let p = normalize(path);
+        let (on, rest) = self
+            .mounts
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .filter_map(|(on, _)| {
+                p.strip_prefix(&format!("{}/", on.trim_end_matches('/')))
+                    .map(|rest| (on.clone(), rest.to_string()))
+            })
+            .max_by_key(|(on, _)| on.len())?;
+        let top = self.mounts.get(&on)?.last()?;
+        (top.fstype == "devfs").then_some((on, rest))
+    }
+
+    /// Looks `path` up inside a devfs mount, as `devfs_lookupx` does: `None` when the path is
+    /// not below a devfs; else the entry (a directory or a device, shown as an empty file) or
+    /// `ENOENT` for a missing or hidden one.
+    pub fn devfs_lookup(&self, path: &str) -> Option<Result<Node, Errno>> {
+        let (on, rest) = self.below_devfs(path)?;
+        let seen = crate::devfs_sim::devfs_reachable(self, &on);
+        if !seen.contains(&rest) {
+            return Some(Err(Errno::ENOENT));
+        }
+        let dir = seen.iter().any(|n| n.starts_with(&format!("{rest}/")))
+            || crate::devfs_model::is_dir(&crate::SimHost::devfs_devices(self), &rest);
+        Some(Ok(if dir {
+            Node::Dir
+        } else {
+            Node::File(Vec::new())
+        }))
     }
 }

@@ -29,6 +29,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod devfs_model;
 mod devfs_sim;
 mod fs;
 mod jail_sim;
@@ -220,7 +221,7 @@ impl SimHost {
             ] {
                 s.files.insert(d.into(), Node::Dir);
             }
-            s.rulesets = devfs::eval::stock_rulesets();
+            s.rulesets = crate::devfs_model::stock_rulesets();
             s.sysctls
                 .insert("kern.osrelease".into(), "14.3-RELEASE".into());
             s.sysctls.insert("security.jail.jailed".into(), "0".into());

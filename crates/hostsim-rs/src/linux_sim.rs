@@ -196,7 +196,13 @@ impl MountOps for SimHost {
                 None => err,
             })
         };
-        let (on, node) = match s.resolve_beneath(root, &spec.target) {
+        // A mount point inside a devfs is looked up by devfs (hidden entries are ENOENT).
+        let full = crate::fs::normalize(&subject);
+        let found = match s.devfs_lookup(&full) {
+            Some(r) => r.map(|n| (full, n)),
+            None => s.resolve_beneath(root, &spec.target),
+        };
+        let (on, node) = match found {
             Ok(x) => x,
             Err(e) => return fail(e, None),
         };
@@ -495,6 +501,48 @@ mod compat_tests {
         assert_eq!(compat::emul_path(&h).unwrap(), "/compat/linux");
     }
 
+    /// devfs_model: `shm` exists in devfs only with the Linux ABI loaded, a hide-all ruleset
+    /// hides it (a mount onto it is ENOENT), unhiding it makes it a mount point, and nothing
+    /// below a devfs comes from the directory it covers.
+    #[test]
+    fn mount_points_inside_devfs_follow_devfs() {
+        use devfs::{DevfsOps, Rule, RulesetId};
+        use kld::KldOps;
+        use linuxulator::doctor::FsView;
+        let h = SimHost::freebsd14_with_gpus(1);
+        h.with_state(|s| {
+            // The covered directory has a `shm`: devfs must not show it.
+            s.mkdir_p("/j/r/dev/shm").unwrap();
+        });
+        let set = linux_mount_set(0, None, &[]);
+        h.mount("/j/r", &set[0]).unwrap();
+        assert!(!h.exists("/j/r/dev/shm"), "no Linux ABI: no shm in devfs");
+        assert_eq!(
+            h.mount("/j/r", &set[1]).unwrap_err().errno(),
+            Some(sysabi::Errno::ENOENT)
+        );
+        h.load("linux64").unwrap();
+        assert!(h.exists("/j/r/dev/shm"));
+        assert!(h
+            .read_dir("/j/r/dev/shm")
+            .contains(&".mountpoint".to_string()));
+        // A hide-all ruleset on the mount hides it again.
+        let dev = std::path::Path::new("/j/r/dev");
+        h.add_rule(dev, RulesetId(0), &Rule::hide_all())
+            .unwrap_err();
+        h.use_ruleset(dev, RulesetId(7)).unwrap();
+        h.add_rule(dev, RulesetId(7), &Rule::hide_all()).unwrap();
+        assert!(!h.exists("/j/r/dev/shm"));
+        assert!(!h.exists("/j/r/dev/null"));
+        assert_eq!(
+            h.mount("/j/r", &set[1]).unwrap_err().errno(),
+            Some(sysabi::Errno::ENOENT)
+        );
+        h.add_rule(dev, RulesetId(7), &Rule::unhide("shm")).unwrap();
+        assert!(h.exists("/j/r/dev/shm"));
+        h.mount("/j/r", &set[1]).unwrap();
+    }
+
     #[test]
     fn unmount_all_goes_deepest_first_and_reports_busy() {
         let h = SimHost::freebsd14_cuda_ready(1);
@@ -503,12 +551,9 @@ mod compat_tests {
                 s.mkdir_p(&format!("/j/r/{d}")).unwrap();
             }
         });
-        let set = linux_mount_set(4, Some("1m"), &[]);
+        // Ruleset 0 hides nothing: devfs shows `shm` (the Linux ABI is loaded) and `fd`.
+        let set = linux_mount_set(0, Some("1m"), &[]);
         h.mount("/j/r", &set[0]).unwrap();
-        h.with_state(|s| {
-            s.mkdir_p("/j/r/dev/shm").unwrap();
-            s.mkdir_p("/j/r/dev/fd").unwrap();
-        });
         for m in &set[1..] {
             h.mount("/j/r", m).unwrap();
         }

@@ -223,7 +223,17 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
             files.push((run.clone(), Node::File(Vec::new())));
         }
     }
-    let devices: Vec<String> = env.view.read_dir("/dev");
+    // The host's devfs, one level of directories deep (`fd/0`, `pts/1`, `shm/.mountpoint`):
+    // a name with entries below it is a directory there.
+    let mut devices: Vec<String> = Vec::new();
+    for n in env.view.read_dir("/dev") {
+        let below = env.view.read_dir(&format!("/dev/{n}"));
+        if below.is_empty() {
+            devices.push(n);
+        } else {
+            devices.extend(below.into_iter().map(|c| format!("{n}/{c}")));
+        }
+    }
     let gpus = match nvgpu::Driver::open(env.nv) {
         Ok(d) => Some((d.version().to_string(), d.gpus()?)),
         Err(_) => None,

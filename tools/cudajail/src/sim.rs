@@ -30,6 +30,17 @@ fn walk(
         } else {
             format!("{cur}/{c}")
         };
+        // Inside a devfs, devfs answers: it has no mkdir (devfs_vnodeops has no vop_mkdir, so
+        // the VFS answers EOPNOTSUPP), and a hidden entry looks up as missing.
+        if let Some(r) = s.devfs_lookup(&cur) {
+            match r {
+                Ok(_) => continue,
+                Err(_) if create_dirs => bail!(
+                    "mkdir {cur}: Operation not supported (a devfs directory cannot be created; it must exist in devfs and be unhidden by the jail's ruleset)"
+                ),
+                Err(_) => continue,
+            }
+        }
         match s.files.get(&cur) {
             Some(Node::Symlink(t)) => bail!("{cur} is a symlink (to {t}); refusing to follow it"),
             Some(_) => {}

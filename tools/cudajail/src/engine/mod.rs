@@ -2,7 +2,7 @@
 //!
 //! Every step ([`steps::Step`], one module each under `steps/`) has a check (already done?
 //! then skip: re-running `up` is idempotent), an apply, and an undo of exactly what its apply
-//! did ([`undo`]). `up` runs [`steps::STEPS`] in order; on the first error it undoes what it
+//! did (the `undo` module). `up` runs [`steps::STEPS`] in order; on the first error it undoes what it
 //! applied, in reverse, and reports the error together with any undo failure. The jail's
 //! dataset carries the state as ZFS user properties (`cudajail:managed`, `cudajail:ruleset`,
 //! and the [`journal`]), so `destroy` knows what is ours.

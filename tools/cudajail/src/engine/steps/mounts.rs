@@ -5,6 +5,16 @@ use super::{Check, Ctx, Outcome, Step, StepId};
 use crate::engine::undo::Undo;
 use crate::plan::{Plan, StepPlan, IMPLEMENTED};
 use crate::spec::Valid;
+use anyhow::bail;
+
+/// The devfs mount of the plan that `target` lies inside (`dev` for `dev/shm`), if any.
+fn inside_devfs<'p>(p: &'p Plan, target: &str) -> Option<&'p str> {
+    p.mounts
+        .iter()
+        .filter(|d| d.fstype == "devfs")
+        .map(|d| d.target.as_str())
+        .find(|d| target.starts_with(&format!("{d}/")))
+}
 
 pub(super) struct Mounts;
 
@@ -38,8 +48,23 @@ impl Step for Mounts {
                 if mounted.iter().any(|x| x.on == on && x.fstype == m.fstype) {
                     continue;
                 }
-                // Mount points are created beneath the root, never through a symlink.
-                env.fs.mkdir_beneath(&p.root, &m.target)?;
+                if let Some(devfs) = inside_devfs(p, &m.target) {
+                    // devfs cannot create directories (no VOP_MKDIR): a mount point inside it
+                    // must be an entry devfs has (`shm` from the Linux ABI, `fd`) and that the
+                    // jail's ruleset unhides.
+                    if !env.view.exists(&on) {
+                        bail!(
+                            "{on} does not exist in the jail's devfs ({}/{devfs}), so {} cannot be mounted there: devfs cannot create directories. Check that the Linux ABI is loaded (`kldload linux64`: it creates /dev/shm) and that devfs ruleset {} unhides `{}`",
+                            p.root,
+                            m.fstype,
+                            p.ruleset,
+                            m.target.strip_prefix(&format!("{devfs}/")).unwrap_or(&m.target)
+                        );
+                    }
+                } else {
+                    // Mount points are created beneath the root, never through a symlink.
+                    env.fs.mkdir_beneath(&p.root, &m.target)?;
+                }
                 did.push(env.mount.mount(&p.root, m)?);
             }
             Ok(())
