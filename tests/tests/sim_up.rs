@@ -950,3 +950,38 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
     eprintln!("repairing re-run sweep: {cases} cases, the jail left as it was in each");
     assert!(cases > 20, "{cases}");
 }
+
+/// Like debootstrap's minbase, the simulated bootstrap has no C compiler unless `gcc` is
+/// included; the template step includes what the in-jail builds need (proven for real by the
+/// real-Linux tier in `tools/cudajail/tests/debootstrap.rs`).
+#[test]
+fn the_template_includes_the_compiler_minbase_lacks() {
+    use cudajail::engine::Bootstrap;
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| {
+        s.mkdir_p("/t/a").unwrap();
+        s.mkdir_p("/t/b").unwrap();
+    });
+    Bootstrap::bootstrap(&h, linuxulator::Suite::Noble, "/t/a", &[]).unwrap();
+    assert!(!FsView::exists(&h, "/t/a/usr/bin/cc"));
+    Bootstrap::bootstrap(
+        &h,
+        linuxulator::Suite::Noble,
+        "/t/b",
+        cudajail::engine::TEMPLATE_PACKAGES,
+    )
+    .unwrap();
+    assert!(FsView::exists(&h, "/t/b/usr/bin/cc"));
+    assert!(cudajail::engine::TEMPLATE_PACKAGES.contains(&"libc6-dev"));
+    let v = default();
+    let p = planned(&h, &v);
+    assert!(
+        p.steps[1]
+            .actions
+            .iter()
+            .any(|a| a.contains("--include=gcc,libc6-dev")),
+        "{:?}",
+        p.steps[1]
+    );
+    up(&cudajail::sim::env(&h), &v, &p).unwrap();
+}

@@ -300,7 +300,7 @@ impl Ruleset {
     }
 
     /// The jail default plus what a Linux CUDA jail needs: `shm` (the directory the Linux ABI
-    /// creates in every devfs, `linux_dev_shm_create` in `sys/compat/linux/linux_util.c`, where
+    /// creates in every devfs, `linux_dev_shm_create` in `sys/compat/linux/linux.c`, where
     /// the jail's tmpfs `/dev/shm` is mounted: devfs cannot mkdir, and a hidden entry looks up as
     /// missing), the NVIDIA nodes `nvidiactl`, `nvidia-modeset`, the selected `nvidiaN` (the
     /// others stay hidden), and optionally `dri`, `dri/*`, `drm/*`.

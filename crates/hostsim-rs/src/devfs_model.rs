@@ -6,7 +6,7 @@
 //! - **Entries.** devfs holds a directory entry for every device node and every directory on a
 //!   node's path (`pts` for `pts/0`), created by `devfs_populate` → `devfs_vmkdir`. The Linux
 //!   ABI (`linux_common`) creates the device `shm/.mountpoint` at load
-//!   (`linux_common_modevent` → `linux_dev_shm_create`, `sys/compat/linux/linux_util.c`), so
+//!   (`linux_common_modevent` → `linux_dev_shm_create`, `sys/compat/linux/linux.c`), so
 //!   every devfs then has a `shm` directory.
 //! - **Matching** (`devfs_rule_match`, `devfs_rule_matchpath`): a `type` condition needs a device
 //!   (a directory never matches one); a `path` condition is `fnmatch(pattern, name,

@@ -214,11 +214,15 @@ pub fn debootstrap_args(
     suite: Suite,
     dir: &str,
     foreign: bool,
+    include: &[&str],
     mirror: Option<&str>,
 ) -> Vec<String> {
     let mut a = vec!["--arch=amd64".to_string(), "--variant=minbase".to_string()];
     if foreign {
         a.push("--foreign".into());
+    }
+    if !include.is_empty() {
+        a.push(format!("--include={}", include.join(",")));
     }
     if matches!(suite, Suite::Bookworm | Suite::Trixie) {
         // "Couldn't find these debs: usr-is-merged" otherwise.
@@ -303,7 +307,7 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 impl Bootstrap for Debootstrap {
-    fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()> {
+    fn bootstrap(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()> {
         let mut progress = BootstrapProgress::default();
         let show = self.progress.unwrap_or(|_| {});
         run_watched(
@@ -311,6 +315,7 @@ impl Bootstrap for Debootstrap {
                 suite,
                 dir,
                 true,
+                include,
                 self.mirror.as_deref(),
             )),
             &mut progress,

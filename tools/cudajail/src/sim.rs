@@ -97,9 +97,10 @@ impl RootFs for SimHost {
 }
 
 impl Bootstrap for SimHost {
-    /// A minimal tree standing in for debootstrap: enough for the later steps (os-release, a
-    /// shell, a C compiler for the shim, the directories the mounts need).
-    fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()> {
+    /// A minimal tree standing in for debootstrap's minbase: os-release, a shell, `ldconfig`
+    /// (libc-bin is in minbase) and the directories the mounts need. Like minbase, it has no C
+    /// compiler: `/usr/bin/cc` (and `gcc`) only when `include` names `gcc`.
+    fn bootstrap(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()> {
         self.with_state(|s| {
             for d in [
                 "bin",
@@ -121,12 +122,16 @@ impl Bootstrap for SimHost {
                 suite.distro(),
                 suite.as_str()
             );
-            for (f, d) in [
+            let mut files = vec![
                 ("etc/os-release", os.as_bytes()),
                 ("bin/sh", b"ELF".as_slice()),
-                ("usr/bin/cc", b"ELF".as_slice()),
                 ("sbin/ldconfig", b"ELF".as_slice()),
-            ] {
+            ];
+            if include.contains(&"gcc") {
+                files.push(("usr/bin/gcc", b"ELF".as_slice()));
+                files.push(("usr/bin/cc", b"ELF".as_slice()));
+            }
+            for (f, d) in files {
                 s.write_file(&format!("{dir}/{f}"), d)
                     .map_err(|e| anyhow!("{f}: {e}"))?;
             }

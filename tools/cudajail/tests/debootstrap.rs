@@ -70,7 +70,7 @@ fn debootstrap_bookworm_through_the_rootfs_code() {
         mirror: Some(mirror),
         progress: Some(record),
     }
-    .bootstrap(Suite::Bookworm, &d);
+    .bootstrap(Suite::Bookworm, &d, cudajail::engine::TEMPLATE_PACKAGES);
     unmount_below(&d);
     if let Err(e) = &r {
         let msg = format!("{e:#}");
@@ -123,22 +123,131 @@ fn debootstrap_bookworm_through_the_rootfs_code() {
         );
     }
     eprintln!(
-        "debootstrap bookworm minbase: {:.0?}, {n} packages, {} progress updates",
+        "debootstrap bookworm minbase + {}: {:.0?}, {n} packages, {} progress updates",
+        cudajail::engine::TEMPLATE_PACKAGES.join(","),
         t.elapsed(),
         seen.len()
     );
+    let t = std::time::Instant::now();
+    in_jail_steps(&d);
+    eprintln!("in-jail steps in a chroot: {:.1?}", t.elapsed());
+    unmount_below(&d);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs `sh -c cmd` inside `root` (chroot standing in for `jail_attach`); exit code and output.
+fn in_root(root: &str, env: &[(&str, &str)], cmd: &str) -> (i32, String) {
+    let o = Command::new("chroot")
+        .arg(root)
+        .args(["/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+        .args(env.iter().map(|(k, v)| format!("{k}={v}")))
+        .args(["/bin/sh", "-c", cmd])
+        .output()
+        .unwrap();
+    let mut out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.push_str(&String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), out)
+}
+
+/// What `up` does inside the jail, for real, in the template debootstrap just built: the
+/// template has the compiler the steps use; the uvm shim and the CUDA check build with the
+/// jail's own compiler and the exact commands the engine runs; the CUDA check fails cleanly at
+/// dlopen without a driver; ldconfig makes the `libcuda.so.1` link from a library whose soname
+/// it is; the jail's `/etc/ld.so.preload` makes every Linux program load the shim; a mirrored
+/// user line is one glibc reads.
+fn in_jail_steps(root: &str) {
+    use cudajail::engine::RootFs;
+    use cudajail::shim;
+    let fs = StdRootFs;
+    let dir = std::path::Path::new(root);
+    // debootstrap's minbase has no compiler; TEMPLATE_PACKAGES brings one.
+    assert!(dir.join("usr/bin/cc").exists(), "no cc in the template");
+    fs.mkdir_beneath(root, "usr/local/lib/cudajail").unwrap();
+    for (rel, src, cmd, out) in [
+        (
+            shim::SHIM_SOURCE_REL,
+            shim::UVM_SHIM_C,
+            shim::BUILD_COMMAND,
+            shim::SHIM_PATH,
+        ),
+        (
+            shim::PROBE_SOURCE_REL,
+            shim::CUDA_PROBE_C,
+            shim::PROBE_BUILD_COMMAND,
+            shim::PROBE_PATH,
+        ),
+    ] {
+        fs.write_beneath(root, rel, src.as_bytes()).unwrap();
+        let (code, text) = in_root(root, &[], cmd);
+        assert_eq!(code, 0, "{cmd}: {text}");
+        assert!(dir.join(out.trim_start_matches('/')).exists(), "{out}");
+    }
+    // No driver here: the check fails at dlopen, and says so in its own format.
+    let (_, text) = in_root(root, &[], shim::PROBE_PATH);
+    match shim::parse_probe(&text) {
+        Err(shim::ProbeFailure::Cuda { step, .. }) => assert_eq!(step, "dlopen", "{text}"),
+        other => panic!("expected a dlopen failure, got {other:?} from {text}"),
+    }
+    // ldconfig inside the root links libcuda.so.1 to the versioned library by its soname.
+    let lib = format!("/{}/libcuda.so.580.95.05", cudajail::engine::NV_LIB_DEST);
+    let (code, text) = in_root(
+        root,
+        &[],
+        &format!("echo 'int cuInit(int f){{return f;}}' > /tmp/c.c && cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o {lib} /tmp/c.c && /sbin/ldconfig"),
+    );
+    assert_eq!(code, 0, "{text}");
+    let link = dir.join(format!("{}/libcuda.so.1", cudajail::engine::NV_LIB_DEST));
+    assert_eq!(
+        std::fs::read_link(&link).unwrap().to_string_lossy(),
+        "libcuda.so.580.95.05"
+    );
+    // The preload line the uvm step writes: every dynamically linked Linux program loads it.
+    fs.write_beneath(root, "etc/ld.so.preload", shim::preload_line().as_bytes())
+        .unwrap();
+    let (code, text) = in_root(root, &[("LD_DEBUG", "libs")], "/bin/true");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("libcudajail_uvm.so"),
+        "the shim was not loaded: {text}"
+    );
+    fs.remove_beneath(root, "etc/ld.so.preload").unwrap();
+    // A mirrored user, as the dataset step writes it, is one glibc's getent reads back.
+    let (pw, gr) = cudajail::engine::linux_user_lines(
+        "alice:*:1001:1001:default:0:0:Alice:/home/alice:/bin/sh",
+        "alice:*:1001:\n",
+    )
+    .unwrap();
+    let mut passwd = std::fs::read(dir.join("etc/passwd")).unwrap();
+    passwd.extend_from_slice(format!("{pw}\n").as_bytes());
+    fs.write_beneath(root, "etc/passwd", &passwd).unwrap();
+    let mut group = std::fs::read(dir.join("etc/group")).unwrap();
+    group.extend_from_slice(format!("{gr}\n").as_bytes());
+    fs.write_beneath(root, "etc/group", &group).unwrap();
+    let (code, text) = in_root(root, &[], "getent passwd alice && id alice");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("alice:x:1001:1001:Alice:/home/alice:/bin/bash"),
+        "{text}"
+    );
+    assert!(text.contains("uid=1001(alice)"), "{text}");
 }
 
 #[test]
 fn the_first_stage_command_line() {
-    let a = cudajail::rootfs::debootstrap_args(Suite::Trixie, "/t", true, None);
+    let a = cudajail::rootfs::debootstrap_args(
+        Suite::Trixie,
+        "/t",
+        true,
+        cudajail::engine::TEMPLATE_PACKAGES,
+        None,
+    );
     assert_eq!(
         a,
         [
             "--arch=amd64",
             "--variant=minbase",
             "--foreign",
+            "--include=gcc,libc6-dev",
             "--exclude=usr-is-merged",
             "trixie",
             "/t"
@@ -148,6 +257,7 @@ fn the_first_stage_command_line() {
         Suite::Noble,
         "/t",
         false,
+        &[],
         Some("http://mirror.invalid/ubuntu"),
     );
     assert_eq!(

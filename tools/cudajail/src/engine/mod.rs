@@ -55,8 +55,9 @@ pub trait RootFs {
 
 /// Builds a root file system for a suite into a directory (debootstrap on a real host).
 pub trait Bootstrap {
-    /// Fills `dir` with a minimal `suite` system.
-    fn bootstrap(&self, suite: Suite, dir: &str) -> anyhow::Result<()>;
+    /// Fills `dir` with a minimal `suite` system (debootstrap's `minbase`) plus the packages
+    /// `include` names and what they depend on (debootstrap's `--include`).
+    fn bootstrap(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()>;
 }
 
 /// Runs a command inside a jail.
