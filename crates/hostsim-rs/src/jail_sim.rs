@@ -203,6 +203,34 @@ impl JailOps for SimHost {
             .map(|(id, j)| info(*id, j)))
     }
 
+    /// `JAIL_DYING`: a removed jail is found (with `dying`) for `jail_linger` lookups after its
+    /// removal, then it is gone (`prison_deref` freed it).
+    fn get_dying(&self, name: &JailName) -> Result<Option<JailInfo>> {
+        if let Some(e) = self.enter(Verb::JailGet, name.as_str()) {
+            return Err(from_errno(Op::Get, e, name));
+        }
+        let mut s = self.st();
+        if let Some((id, j)) = s.jails.iter().find(|(_, j)| &j.name == name) {
+            return Ok(Some(info(*id, j)));
+        }
+        let Some(id) = s
+            .dying_jails
+            .iter()
+            .find(|(_, (j, _))| &j.name == name)
+            .map(|(id, _)| *id)
+        else {
+            return Ok(None);
+        };
+        let (j, left) = s.dying_jails.get_mut(&id).expect("found above");
+        let mut out = info(id, j);
+        out.dying = true;
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            s.dying_jails.remove(&id);
+        }
+        Ok(Some(out))
+    }
+
     fn list(&self) -> Result<Vec<JailInfo>> {
         if let Some(e) = self.enter(Verb::JailList, "") {
             return Err(from_errno(Op::List, e, "lastjid"));
@@ -232,7 +260,14 @@ impl JailOps for SimHost {
                 Some("jail has child jails".into()),
             ));
         }
-        s.jails.remove(&jid.0);
+        // sys_jail_remove kills the processes; the prison stays dying until the last
+        // reference goes (kern_jail.c: prison_remove → prison_deref).
+        if let Some(j) = s.jails.remove(&jid.0) {
+            if s.jail_linger > 0 {
+                let linger = s.jail_linger;
+                s.dying_jails.insert(jid.0, (j, linger));
+            }
+        }
         for d in s.datasets.values_mut() {
             d.jailed_to.retain(|j| *j != jid.0);
         }

@@ -143,6 +143,12 @@ pub struct Call {
 pub struct State {
     /// Jails by jid.
     pub jails: BTreeMap<i32, jail_sim::SimJail>,
+    /// Removed jails still dying (`prison_deref` has not freed them: their processes or
+    /// sockets hold references), by jid, with the number of `JAIL_DYING` lookups they survive.
+    pub dying_jails: BTreeMap<i32, (jail_sim::SimJail, u32)>,
+    /// How many `JAIL_DYING` lookups a jail removed from now on stays dying (0, the default: a
+    /// jail with no processes left dies at once).
+    pub jail_linger: u32,
     /// The last jid handed out (the kernel's `lastprid`).
     pub last_jid: i32,
     /// Loaded linker files by file name.

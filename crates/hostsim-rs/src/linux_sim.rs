@@ -270,6 +270,14 @@ impl MountOps for SimHost {
             self.failed(Errno::EINVAL);
             return Err(from_errno(Op::Unmount, Errno::EINVAL, on).detail("not a mount point"));
         }
+        // A dying jail's processes still hold vnodes below its root: its mounts are busy.
+        if s.dying_jails
+            .values()
+            .any(|(j, _)| p == j.path || p.starts_with(&format!("{}/", j.path)))
+        {
+            self.failed(Errno::EBUSY);
+            return Err(from_errno(Op::Unmount, Errno::EBUSY, on).detail("a dying jail holds it"));
+        }
         let prefix = format!("{p}/");
         if s.mounts
             .iter()

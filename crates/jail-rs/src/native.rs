@@ -110,6 +110,31 @@ impl JailHost {
     }
 }
 
+impl JailHost {
+    /// `jail_get(2)` by name with `flags` (0 or `JAIL_DYING`).
+    fn get_flags(&self, name: &JailName, flags: i32) -> Result<Option<JailInfo>> {
+        let mut list = IovList::new();
+        list.push_str("name", name.as_str())
+            .ok_or_else(|| nul(Op::Get, "name"))?;
+        // The key itself is not written back; the other out-buffers are.
+        list.push_out("path", MAXPATHLEN);
+        list.push_out("dying", 4);
+        push_reported(&mut list);
+        list.push_errmsg();
+        match sys::jail_get(&mut list, flags) {
+            Ok(jid) => Ok(Some(JailInfo {
+                jid: Jid(jid),
+                name: name.clone(),
+                path: list.value_str("path").unwrap_or_default(),
+                dying: int(&list, "dying").unwrap_or(0) != 0,
+                params: reported(&list),
+            })),
+            Err(e) if e.raw_os_error() == Some(Errno::ENOENT.0) => Ok(None),
+            Err(e) => Err(os_err(Op::Get, &e, name, &list)),
+        }
+    }
+}
+
 impl JailOps for JailHost {
     fn create(&self, spec: &JailSpec) -> Result<Jid> {
         let pairs = encode_create(spec, JailFlags::CREATE)?;
@@ -130,25 +155,11 @@ impl JailOps for JailHost {
     }
 
     fn get(&self, name: &JailName) -> Result<Option<JailInfo>> {
-        let mut list = IovList::new();
-        list.push_str("name", name.as_str())
-            .ok_or_else(|| nul(Op::Get, "name"))?;
-        // The key itself is not written back; the other out-buffers are.
-        list.push_out("path", MAXPATHLEN);
-        list.push_out("dying", 4);
-        push_reported(&mut list);
-        list.push_errmsg();
-        match sys::jail_get(&mut list, 0) {
-            Ok(jid) => Ok(Some(JailInfo {
-                jid: Jid(jid),
-                name: name.clone(),
-                path: list.value_str("path").unwrap_or_default(),
-                dying: int(&list, "dying").unwrap_or(0) != 0,
-                params: reported(&list),
-            })),
-            Err(e) if e.raw_os_error() == Some(Errno::ENOENT.0) => Ok(None),
-            Err(e) => Err(os_err(Op::Get, &e, name, &list)),
-        }
+        self.get_flags(name, 0)
+    }
+
+    fn get_dying(&self, name: &JailName) -> Result<Option<JailInfo>> {
+        self.get_flags(name, JailFlags::DYING.bits())
     }
 
     fn list(&self) -> Result<Vec<JailInfo>> {

@@ -45,6 +45,11 @@ pub trait JailOps {
     /// `jail_get(2)` by name—The jail called `name`, if any.
     fn get(&self, name: &JailName) -> Result<Option<JailInfo>>;
 
+    /// `jail_get(2)` by name with `JAIL_DYING`—The jail called `name`, alive or dying. After
+    /// `jail_remove(2)` a jail stays *dying* while its processes exit and its sockets close
+    /// (TCP `TIME_WAIT` can keep it for a minute); its mounts are busy until it is gone.
+    fn get_dying(&self, name: &JailName) -> Result<Option<JailInfo>>;
+
     /// `jail_get(2)` walking `lastjid`—Every jail visible to the caller.
     ///
     /// # Errors

@@ -83,6 +83,20 @@ pub struct Plan {
 /// When the jail parameters do not encode (a bug in the spec validation) or no ruleset number
 /// is free.
 pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::Result<Plan> {
+    build_at(v, used_rulesets, on_host, None)
+}
+
+/// [`build`] with the jail root the host's ZFS gives the dataset (its `mountpoint`, set or
+/// inherited); `None` assumes ZFS's default, `/<dataset>`.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_at(
+    v: &Valid,
+    used_rulesets: &[RulesetId],
+    on_host: bool,
+    root: Option<String>,
+) -> anyhow::Result<Plan> {
     let name = v.name.as_str();
     let dataset = v.pool.child("cudajail")?.child(name)?;
     let template = v
@@ -91,7 +105,7 @@ pub fn build(v: &Valid, used_rulesets: &[RulesetId], on_host: bool) -> anyhow::R
         .child("templates")?
         .child(v.suite.as_str())?
         .snapshot("base")?;
-    let root = format!("/{dataset}");
+    let root = root.unwrap_or_else(|| format!("/{dataset}"));
     let (ruleset, provisional) = match v.spec.ruleset {
         Some(r) => (RulesetId(r), false),
         None => (

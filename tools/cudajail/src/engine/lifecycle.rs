@@ -2,7 +2,7 @@
 //! preparation.
 
 use super::nvlib::{host_driver_version, host_nvidia_libs};
-use super::{mountpoint, prop, Env};
+use super::{mountpoint, prop, remove_jail, unmount_below, Env};
 use crate::plan::{Plan, HOST_MODULES};
 use crate::spec::Valid;
 use anyhow::{anyhow, bail};
@@ -20,10 +20,10 @@ use zfs::{DatasetName, PropName};
 pub fn stop(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
     let mut done = Vec::new();
     if let Some(j) = env.jail.get(&p.jail.name)? {
-        env.jail.remove(j.jid)?;
+        remove_jail(env, j.jid, &p.jail.name)?;
         done.push(format!("removed jail {} (jid {})", p.name, j.jid));
     }
-    for on in linuxulator::compat::unmount_all(env.mount, &p.root, false)? {
+    for on in unmount_below(env, &p.root)? {
         done.push(format!("unmounted {on}"));
     }
     if done.is_empty() {
@@ -48,10 +48,10 @@ pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Resul
     }
     let name = JailName::new(&p.name)?;
     if let Some(j) = env.jail.get(&name)? {
-        env.jail.remove(j.jid)?;
+        remove_jail(env, j.jid, &name)?;
         done.push(format!("removed jail {} (jid {})", p.name, j.jid));
     }
-    for on in linuxulator::compat::unmount_all(env.mount, &p.root, false)? {
+    for on in unmount_below(env, &p.root)? {
         done.push(format!("unmounted {on}"));
     }
     let rs = if exists {

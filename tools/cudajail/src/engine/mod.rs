@@ -150,6 +150,67 @@ pub(crate) fn running_jid(env: &Env<'_>, p: &Plan) -> anyhow::Result<jail::Jid> 
         .jid)
 }
 
+/// How long [`remove_jail`] waits for a removed jail to finish dying (jail(8)'s default
+/// `stop.timeout` is 10 s).
+pub const DYING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Removes a jail and waits until it is gone, as jail(8) does before it unmounts: after
+/// `jail_remove(2)` the prison stays *dying* while its processes exit and its sockets close
+/// (`prison_deref` in `sys/kern/kern_jail.c`), and until then the mounts below its root are
+/// busy. Polls `jail_get(JAIL_DYING)` with a growing pause, [`DYING_WAIT`] at most.
+///
+/// # Errors
+/// `jail_remove` failed, or the jail is still dying after [`DYING_WAIT`] (the error says why
+/// and what to do).
+pub fn remove_jail(env: &Env<'_>, jid: Jid, name: &jail::JailName) -> anyhow::Result<()> {
+    env.jail.remove(jid)?;
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        match env.jail.get_dying(name)? {
+            Some(j) if j.jid == jid => {}
+            // Gone, or the name now belongs to another jail: ours is gone.
+            _ => return Ok(()),
+        }
+        if start.elapsed() >= DYING_WAIT {
+            bail!(
+                "jail {name} (jid {jid}) is still dying {} s after jail_remove: processes that do not exit or sockets in TIME_WAIT hold it (see `jls -d`, `sockstat -j {jid}`); run the command again in a minute",
+                DYING_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
+}
+
+/// Unmounts everything below `root`, deepest first, retrying a busy unmount a few times with
+/// a growing pause (a jail that just died may still be releasing vnodes).
+///
+/// # Errors
+/// A mount that stays busy (named, with what was unmounted before), or another error.
+pub fn unmount_below(env: &Env<'_>, root: &str) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    let mut pause = std::time::Duration::from_millis(20);
+    for attempt in 0..5 {
+        match linuxulator::compat::unmount_all(env.mount, root, false) {
+            Ok(v) => {
+                done.extend(v);
+                return Ok(done);
+            }
+            Err(e) if e.kind() == linuxulator::ErrorKind::Busy && attempt < 4 => {
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+            Err(e) => {
+                return Err(anyhow!(
+                    "{e}\nhint: something still uses a file system below {root} (`fstat -f {root}` shows what)"
+                ))
+            }
+        }
+    }
+    Ok(done)
+}
+
 /// Checks one step and applies it when it is not done; its report line.
 fn run_step(cx: &mut Ctx<'_, '_>, s: &dyn Step) -> anyhow::Result<StepReport> {
     let outcome = match s.check(cx)? {
@@ -274,7 +335,44 @@ pub fn plan(env: &Env<'_>, v: &Valid) -> anyhow::Result<Plan> {
             used.retain(|u| u.0 != r);
         }
     }
-    crate::plan::build(&spec, &used, true)
+    let root = jail_root(env, &ds)?;
+    crate::plan::build_at(&spec, &used, true, Some(root))
+}
+
+/// Where the jail's dataset is (or will be) mounted: its `mountpoint` when it exists, else the
+/// nearest existing ancestor's with the rest of the name appended (ZFS inheritance), never a
+/// guess from the dataset's name.
+///
+/// # Errors
+/// ZFS errors; a `none`/`legacy` or relative mountpoint (named, with the fix).
+fn jail_root(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<String> {
+    let name = ds.as_str();
+    let parts: Vec<&str> = name.split('/').collect();
+    for i in (1..=parts.len()).rev() {
+        let anc = DatasetName::new(&parts[..i].join("/"))?;
+        if !env.zfs.exists(anc.as_str())? {
+            continue;
+        }
+        let mp = mountpoint(env, &anc)?;
+        if !mp.starts_with('/') || mp.split('/').any(|c| c == "..") {
+            bail!(
+                "{anc} has mountpoint={mp}, so {name} would have no usable mount point: set one (zfs set mountpoint=/{} {anc})",
+                anc.as_str()
+            );
+        }
+        let rest = parts[i..].join("/");
+        let base = mp.trim_end_matches('/');
+        return Ok(if rest.is_empty() {
+            if base.is_empty() {
+                "/".into()
+            } else {
+                base.to_string()
+            }
+        } else {
+            format!("{base}/{rest}")
+        });
+    }
+    Ok(format!("/{name}"))
 }
 
 /// `cudajail template build`: the template step alone (bootstrap, fixes, snapshot), undone on

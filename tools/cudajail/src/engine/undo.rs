@@ -12,7 +12,7 @@ pub(crate) enum Undo {
     Destroy(Vec<String>),
     Ruleset(devfs::RulesetId),
     Unmount(Vec<String>),
-    RemoveJail(Jid),
+    RemoveJail(Jid, jail::JailName),
     Files {
         root: String,
         files: Vec<String>,
@@ -54,7 +54,7 @@ pub(crate) fn undo_all(env: &Env<'_>, undo: &mut Vec<Undo>) -> Vec<String> {
                         env.mount.unmount(on, linuxulator::MountFlags::empty())?;
                     }
                 }
-                Undo::RemoveJail(j) => env.jail.remove(j)?,
+                Undo::RemoveJail(j, name) => super::remove_jail(env, j, &name)?,
                 Undo::Files { root, files } => {
                     for f in files.iter().rev() {
                         if env.view.exists(&format!("{root}/{f}")) {

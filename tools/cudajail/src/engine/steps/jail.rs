@@ -35,7 +35,7 @@ impl Step for Jail {
 
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {
         let jid = cx.env.jail.create(&cx.p.jail)?;
-        cx.undo.push(Undo::RemoveJail(jid));
+        cx.undo.push(Undo::RemoveJail(jid, cx.p.jail.name.clone()));
         Ok(Outcome::Applied)
     }
 }
