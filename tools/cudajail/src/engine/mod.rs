@@ -189,17 +189,16 @@ pub fn remove_jail(env: &Env<'_>, jid: Jid, name: &jail::JailName) -> anyhow::Re
 /// # Errors
 /// A mount that stays busy (named, with what was unmounted before), or another error.
 pub fn unmount_below(env: &Env<'_>, root: &str) -> anyhow::Result<Vec<String>> {
-    let mut done = Vec::new();
+    const TRIES: u32 = 5;
     let mut pause = std::time::Duration::from_millis(20);
-    for attempt in 0..5 {
+    let mut attempt = 1;
+    loop {
         match linuxulator::compat::unmount_all(env.mount, root, false) {
-            Ok(v) => {
-                done.extend(v);
-                return Ok(done);
-            }
-            Err(e) if e.kind() == linuxulator::ErrorKind::Busy && attempt < 4 => {
+            Ok(v) => return Ok(v),
+            Err(e) if e.kind() == linuxulator::ErrorKind::Busy && attempt < TRIES => {
                 std::thread::sleep(pause);
                 pause *= 2;
+                attempt += 1;
             }
             Err(e) => {
                 return Err(anyhow!(
@@ -208,7 +207,6 @@ pub fn unmount_below(env: &Env<'_>, root: &str) -> anyhow::Result<Vec<String>> {
             }
         }
     }
-    Ok(done)
 }
 
 /// Checks one step and applies it when it is not done; its report line.
@@ -274,11 +272,16 @@ pub fn up_with_progress(
     let old_journal = journal::read(env, &ds)?;
     let mut report = Vec::new();
     let mut done = Vec::new();
-    let fail = |cx: &mut Ctx<'_, '_>, e: String| {
+    // Undoes this run and puts the old journal back; the failures of both.
+    let undo_run = |cx: &mut Ctx<'_, '_>| {
         let mut errors = undo::undo_all(env, &mut cx.undo);
         if let Some(old) = &old_journal {
             errors.extend(journal::restore(env, &ds, old));
         }
+        errors
+    };
+    let fail = |cx: &mut Ctx<'_, '_>, e: String| {
+        let errors = undo_run(cx);
         if errors.is_empty() {
             anyhow!("{e}\neverything this run changed was undone")
         } else {
@@ -301,13 +304,7 @@ pub fn up_with_progress(
         }
     }
     if let Err(e) = journal::write(env, &ds, &done) {
-        let errors = {
-            let mut errors = undo::undo_all(env, &mut cx.undo);
-            if let Some(old) = &old_journal {
-                errors.extend(journal::restore(env, &ds, old));
-            }
-            errors
-        };
+        let errors = undo_run(&mut cx);
         return Err(anyhow!(
             "recording the journal failed: {e}{}",
             undo_text(&errors)
