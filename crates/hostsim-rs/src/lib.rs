@@ -36,6 +36,7 @@ mod jail_sim;
 mod kld_sim;
 mod linux_sim;
 mod nv_sim;
+mod root_sim;
 mod zfs_sim;
 
 pub use fs::Node;
@@ -96,6 +97,14 @@ pub enum Verb {
     /// A program run inside a jail (`jail_attach` + exec) by a seam implemented outside this
     /// crate, through [`SimHost::external_call`].
     JailExec,
+    /// `mkdirat` below a root (`RootFs::mkdir_beneath`, `mkdir_new_beneath`).
+    FileMkdir,
+    /// A file created or replaced below a root (`RootFs::write_beneath`, `copy_in`).
+    FileWrite,
+    /// `unlinkat` below a root (`RootFs::remove_beneath`, `remove_dir_beneath`).
+    FileRemove,
+    /// A file read below a root (`RootFs::read_beneath`).
+    FileRead,
 }
 
 impl Verb {
@@ -123,6 +132,7 @@ impl Verb {
                 | NvRmAlloc
                 | NvRmControl
                 | NvRmFree
+                | FileRead
         )
     }
 }
@@ -316,7 +326,8 @@ impl SimHost {
     }
 
     /// The state as a program can observe it, for "nothing changed" checks: counters the kernel
-    /// never rewinds (the next jid, linker file ids, ZFS transaction groups) are left out, so a
+    /// never rewinds (the next jid, linker file ids, ZFS transaction groups) and NVIDIA RM objects
+    /// (freed with their file) are left out, so a
     /// create followed by its undo compares equal to before.
     pub fn observable(&self) -> State {
         let mut s = self.snapshot();
@@ -329,6 +340,12 @@ impl SimHost {
         for d in s.datasets.values_mut() {
             d.createtxg = 0;
         }
+        // RM objects live as long as the client's open file: the driver frees every client of
+        // a file when it is closed (open-gpu-kernel-modules, kernel-open/nvidia/nv.c:
+        // nvidia_close → rm_cleanup_file_private), so one left by a failed RmFree is gone once
+        // the program's descriptor is. The simulation has no close; a program cannot observe
+        // another program's objects, so they are left out here.
+        s.rm_objects.clear();
         s
     }
 

@@ -1,9 +1,10 @@
 //! The engine's seams on a real FreeBSD host.
 
 use crate::engine::{Env, JailExec};
-use crate::rootfs::{Debootstrap, StdRootFs};
+use crate::rootfs::Debootstrap;
 use anyhow::{anyhow, Context};
 use jail::{JailCommandExt, Jid};
+use rootfs::Beneath;
 use std::process::Command;
 
 /// Commands in jails through `jail_attach(2)`.
@@ -33,7 +34,7 @@ pub struct Host {
     zfs: zfs::cli::ZfsCli,
     nv: nvgpu::NativeTransport,
     view: linuxulator::doctor::StdFs,
-    fs: StdRootFs,
+    fs: Beneath,
     boot: Debootstrap,
     exec: NativeExec,
 }
@@ -49,7 +50,7 @@ impl Host {
             zfs: zfs::cli::ZfsCli,
             nv: nvgpu::NativeTransport::new(),
             view: linuxulator::doctor::StdFs,
-            fs: StdRootFs,
+            fs: Beneath,
             boot: Debootstrap {
                 mirror,
                 progress: {

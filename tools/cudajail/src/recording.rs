@@ -51,7 +51,7 @@ const ROOT_DIRS: &[&str] = &["etc", "usr/lib/x86_64-linux-gnu", "usr/local/lib",
 fn root_observation(env: &Env<'_>, dir: &str) -> Vec<(String, Node)> {
     let mut out = Vec::new();
     for f in ROOT_FILES.iter().map(|f| f.trim_start_matches('/')) {
-        if let Some(data) = env.fs.read(&format!("{dir}/{f}")) {
+        if let Some(data) = env.fs.read_host(&format!("{dir}/{f}")) {
             out.push((f.to_string(), Node::File(data)));
         }
     }
@@ -145,7 +145,7 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
         "/etc/group",
         "/etc/resolv.conf",
     ] {
-        if let Some(d) = env.fs.read(f) {
+        if let Some(d) = env.fs.read_host(f) {
             files.push((f.into(), Node::File(d)));
         }
     }
@@ -162,7 +162,10 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
             for n in env.view.read_dir(&dir) {
                 let p = format!("{dir}/{n}");
                 if env.view.read_dir(&p).is_empty() {
-                    files.push((p.clone(), Node::File(env.fs.read(&p).unwrap_or_default())));
+                    files.push((
+                        p.clone(),
+                        Node::File(env.fs.read_host(&p).unwrap_or_default()),
+                    ));
                 }
             }
         }

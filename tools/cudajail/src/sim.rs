@@ -1,100 +1,11 @@
 //! The engine's seams on a simulated host, so every command runs end to end on any OS
 //! (`--sim` on the command line, and the tests).
 
-use crate::engine::{Bootstrap, Env, JailExec, RootFs};
+use crate::engine::{Bootstrap, Env, JailExec};
 use anyhow::{anyhow, bail};
 use hostsim::{Node, SimHost};
 use jail::{JailOps, Jid};
 use linuxulator::Suite;
-
-fn walk(
-    s: &mut hostsim::State,
-    root: &str,
-    rel: &str,
-    create_dirs: bool,
-) -> anyhow::Result<String> {
-    let mut cur = root.trim_end_matches('/').to_string();
-    if cur.is_empty() {
-        cur.push('/');
-    }
-    match s.files.get(&cur) {
-        Some(Node::Dir) => {}
-        _ => bail!("{root}: not a directory"),
-    }
-    for c in rel.split('/').filter(|c| !c.is_empty() && *c != ".") {
-        if c == ".." {
-            bail!("{rel}: '..' is not allowed below a jail root");
-        }
-        cur = if cur == "/" {
-            format!("/{c}")
-        } else {
-            format!("{cur}/{c}")
-        };
-        // Inside a devfs, devfs answers: it has no mkdir (devfs_vnodeops has no vop_mkdir, so
-        // the VFS answers EOPNOTSUPP), and a hidden entry looks up as missing.
-        if let Some(r) = s.devfs_lookup(&cur) {
-            match r {
-                Ok(_) => continue,
-                Err(_) if create_dirs => bail!(
-                    "mkdir {cur}: Operation not supported (a devfs directory cannot be created; it must exist in devfs and be unhidden by the jail's ruleset)"
-                ),
-                Err(_) => continue,
-            }
-        }
-        match s.files.get(&cur) {
-            Some(Node::Symlink(t)) => bail!("{cur} is a symlink (to {t}); refusing to follow it"),
-            Some(_) => {}
-            None if create_dirs => {
-                s.files.insert(cur.clone(), Node::Dir);
-            }
-            None => {}
-        }
-    }
-    Ok(cur)
-}
-
-impl RootFs for SimHost {
-    fn mkdir_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()> {
-        self.with_state(|s| walk(s, root, rel, true).map(|_| ()))
-    }
-    fn write_beneath(&self, root: &str, rel: &str, data: &[u8]) -> anyhow::Result<()> {
-        self.with_state(|s| {
-            let (dir, file) = rel.rsplit_once('/').unwrap_or(("", rel));
-            let parent = walk(s, root, dir, false)?;
-            if s.files.get(&parent) != Some(&Node::Dir) {
-                bail!("{parent}: no such directory");
-            }
-            let path = if parent == "/" {
-                format!("/{file}")
-            } else {
-                format!("{parent}/{file}")
-            };
-            if let Some(Node::Symlink(t)) = s.files.get(&path) {
-                bail!("{path} is a symlink (to {t}); refusing to write through it");
-            }
-            s.files.insert(path, Node::File(data.to_vec()));
-            Ok(())
-        })
-    }
-    fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()> {
-        self.with_state(|s| {
-            let path = walk(s, root, rel, false)?;
-            match s.files.get(&path) {
-                Some(Node::File(_)) => {
-                    s.files.remove(&path);
-                    Ok(())
-                }
-                _ => Err(anyhow!("{path}: not a file")),
-            }
-        })
-    }
-    fn read(&self, path: &str) -> Option<Vec<u8>> {
-        self.with_state(|s| match s.resolve(path) {
-            Ok((_, Node::File(d))) => Some(d),
-            _ => None,
-        })
-    }
-}
 
 impl Bootstrap for SimHost {
     /// A minimal tree standing in for debootstrap's minbase: os-release, a shell, `ldconfig`

@@ -4,8 +4,9 @@
 #![cfg(target_os = "linux")]
 
 use cudajail::engine::{apply_rootfs_fixes, Bootstrap};
-use cudajail::rootfs::{Debootstrap, StdRootFs};
+use cudajail::rootfs::Debootstrap;
 use linuxulator::Suite;
+use rootfs::Beneath as StdRootFs;
 use std::process::Command;
 
 static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -162,7 +163,8 @@ fn in_jail_steps(root: &str) {
     let dir = std::path::Path::new(root);
     // debootstrap's minbase has no compiler; TEMPLATE_PACKAGES brings one.
     assert!(dir.join("usr/bin/cc").exists(), "no cc in the template");
-    fs.mkdir_beneath(root, "usr/local/lib/cudajail").unwrap();
+    fs.mkdir_beneath(root, "usr/local/lib/cudajail", rootfs::Perm::DIR)
+        .unwrap();
     for (rel, src, cmd, out) in [
         (
             shim::SHIM_SOURCE_REL,
@@ -177,7 +179,8 @@ fn in_jail_steps(root: &str) {
             shim::PROBE_PATH,
         ),
     ] {
-        fs.write_beneath(root, rel, src.as_bytes()).unwrap();
+        fs.write_beneath(root, rel, src.as_bytes(), rootfs::Perm::FILE)
+            .unwrap();
         let (code, text) = in_root(root, &[], cmd);
         assert_eq!(code, 0, "{cmd}: {text}");
         assert!(dir.join(out.trim_start_matches('/')).exists(), "{out}");
@@ -202,8 +205,13 @@ fn in_jail_steps(root: &str) {
         "libcuda.so.580.95.05"
     );
     // The preload line the uvm step writes: every dynamically linked Linux program loads it.
-    fs.write_beneath(root, "etc/ld.so.preload", shim::preload_line().as_bytes())
-        .unwrap();
+    fs.write_beneath(
+        root,
+        "etc/ld.so.preload",
+        shim::preload_line().as_bytes(),
+        rootfs::Perm::FILE,
+    )
+    .unwrap();
     let (code, text) = in_root(root, &[("LD_DEBUG", "libs")], "/bin/true");
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -219,10 +227,12 @@ fn in_jail_steps(root: &str) {
     .unwrap();
     let mut passwd = std::fs::read(dir.join("etc/passwd")).unwrap();
     passwd.extend_from_slice(format!("{pw}\n").as_bytes());
-    fs.write_beneath(root, "etc/passwd", &passwd).unwrap();
+    fs.write_beneath(root, "etc/passwd", &passwd, rootfs::Perm::FILE)
+        .unwrap();
     let mut group = std::fs::read(dir.join("etc/group")).unwrap();
     group.extend_from_slice(format!("{gr}\n").as_bytes());
-    fs.write_beneath(root, "etc/group", &group).unwrap();
+    fs.write_beneath(root, "etc/group", &group, rootfs::Perm::FILE)
+        .unwrap();
     let (code, text) = in_root(root, &[], "getent passwd alice && id alice");
     assert_eq!(code, 0, "{text}");
     assert!(

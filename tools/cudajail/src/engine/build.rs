@@ -30,10 +30,10 @@ pub(crate) fn build_in_jail(
     files: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     if let Some((dir, _)) = b.source_rel.rsplit_once('/') {
-        env.fs.mkdir_beneath(root, dir)?;
+        env.fs.mkdir_beneath(root, dir, rootfs::Perm::DIR)?;
     }
     env.fs
-        .write_beneath(root, b.source_rel, b.source.as_bytes())?;
+        .write_beneath(root, b.source_rel, b.source.as_bytes(), rootfs::Perm::FILE)?;
     files.push(b.source_rel.to_string());
     let (code, out) = env.exec.exec(jid, &["/bin/sh", "-c", b.command])?;
     files.push(b.output.trim_start_matches('/').to_string());

@@ -253,7 +253,8 @@ pub fn run_prepare(env: &Env<'_>) -> anyhow::Result<Vec<String>> {
             .into_iter()
             .find(|m| m.fstype == "tmpfs")
             .ok_or_else(|| anyhow!("no tmpfs in the mount set"))?;
-        env.fs.mkdir_beneath(&emul, &spec.target)?;
+        env.fs
+            .mkdir_beneath(&emul, &spec.target, rootfs::Perm::DIR)?;
         env.mount.mount(&emul, &spec)?;
         did.push(format!("mounted tmpfs on {shm}"));
     }
@@ -265,7 +266,9 @@ pub fn run_prepare(env: &Env<'_>) -> anyhow::Result<Vec<String>> {
         );
     }
     let preload_path = format!("{}/etc/ld.so.preload", emul.trim_end_matches('/'));
-    let old = env.fs.read(&preload_path);
+    let old = env
+        .fs
+        .read_beneath(&emul, "etc/ld.so.preload", rootfs::READ_LIMIT)?;
     let line = crate::shim::preload_line();
     if !old
         .as_deref()
@@ -273,8 +276,9 @@ pub fn run_prepare(env: &Env<'_>) -> anyhow::Result<Vec<String>> {
     {
         let mut text = old.unwrap_or_default();
         text.extend_from_slice(line.as_bytes());
-        env.fs.mkdir_beneath(&emul, "etc")?;
-        env.fs.write_beneath(&emul, "etc/ld.so.preload", &text)?;
+        env.fs.mkdir_beneath(&emul, "etc", rootfs::Perm::DIR)?;
+        env.fs
+            .write_beneath(&emul, "etc/ld.so.preload", &text, rootfs::Perm::FILE)?;
         did.push(format!("added the uvm shim to {preload_path}"));
     }
     Ok(did)

@@ -35,23 +35,9 @@ pub use steps::STEPS;
 pub use steps::{apply_rootfs_fixes, rootfs_fixes, StepId, TEMPLATE_PACKAGES};
 use steps::{Check, Ctx, Outcome, Step};
 
-/// Writing files under jail roots and templates, never through a symlink out of the root.
-pub trait RootFs {
-    /// `mkdir -p root/rel`, refusing symlinks and `..` on the way.
-    fn mkdir_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
-    /// Writes `root/rel` (parents must exist), refusing symlinks and `..` on the way.
-    fn write_beneath(&self, root: &str, rel: &str, data: &[u8]) -> anyhow::Result<()>;
-    /// Removes the file `root/rel` (not a directory), refusing symlinks and `..` on the way.
-    fn remove_beneath(&self, root: &str, rel: &str) -> anyhow::Result<()>;
-    /// Reads any host file.
-    fn read(&self, path: &str) -> Option<Vec<u8>>;
-    /// Copies the host file `src` to `root/rel` as [`RootFs::write_beneath`] writes (real hosts
-    /// stream it; the default reads it whole).
-    fn copy_in(&self, src: &str, root: &str, rel: &str) -> anyhow::Result<()> {
-        let data = self.read(src).ok_or_else(|| anyhow!("cannot read {src}"))?;
-        self.write_beneath(root, rel, &data)
-    }
-}
+/// Files below jail roots and templates: the descriptor-based layer of the `rootfs` crate
+/// (never through a symlink, explicit modes and owners, bounded reads).
+pub use rootfs::{Perm, RootFs, READ_LIMIT};
 
 /// Builds a root file system for a suite into a directory (debootstrap on a real host).
 pub trait Bootstrap {

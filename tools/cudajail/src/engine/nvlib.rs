@@ -1,7 +1,7 @@
 //! The NVIDIA userspace inside a jail: the host driver version, the Linux libraries of that
 //! version, NVIDIA's `.run` installer, `ldconfig`, and `sync-driver`.
 
-use super::{running_jid, Env};
+use super::{running_jid, Env, Perm};
 use crate::plan::Plan;
 use anyhow::{anyhow, bail, Context};
 
@@ -76,17 +76,18 @@ pub(crate) fn install_nvidia(
             other.join(", ")
         );
     }
-    env.fs.mkdir_beneath(root, NV_LIB_DEST)?;
-    for (dir, f, _) in wanted {
+    let missing: Vec<&HostLib> = wanted
+        .into_iter()
+        .filter(|(_, f, _)| !env.view.exists(&format!("{root}/{NV_LIB_DEST}/{f}")))
+        .collect();
+    if !missing.is_empty() {
+        env.fs.mkdir_beneath(root, NV_LIB_DEST, Perm::DIR)?;
+    }
+    for (dir, f, _) in missing {
         let rel = format!("{NV_LIB_DEST}/{f}");
-        if env.view.exists(&format!("{root}/{rel}")) {
-            continue;
-        }
-        let data = env
-            .fs
-            .read(&format!("{dir}/{f}"))
-            .ok_or_else(|| anyhow!("cannot read {dir}/{f}"))?;
-        env.fs.write_beneath(root, &rel, &data)?;
+        // Shared libraries as Debian ships them: 0644 root:root.
+        env.fs
+            .copy_in(&format!("{dir}/{f}"), root, &rel, Perm::FILE)?;
         files.push(rel);
     }
     Ok(ver)
@@ -159,15 +160,24 @@ pub(crate) fn install_nvidia_run(
     }
     let jid = running_jid(env, p)?;
     let file = run.rsplit('/').next().unwrap_or("nvidia.run");
-    let rel = format!("tmp/cudajail-{file}");
-    env.fs.mkdir_beneath(&p.root, "tmp")?;
-    env.fs.copy_in(run, &p.root, &rel)?;
-    let script = format!("/{rel}");
-    let mut argv = vec!["/bin/sh", script.as_str()];
-    argv.extend_from_slice(RUN_FLAGS);
-    *ran = true;
-    let res = env.exec.exec(jid, &argv);
-    let removed = env.fs.remove_beneath(&p.root, &rel);
+    // The jail's /tmp is writable by every jail user: the installer goes into a directory made
+    // fresh for it (mkdirat fails if the name was planted), 0700 root, so no jail user can
+    // replace or rewrite it before jail root runs it.
+    let dir = private_install_dir(env, &p.root)?;
+    let rel = format!("{dir}/{file}");
+    let res = (|| {
+        env.fs.copy_in(run, &p.root, &rel, Perm::PRIVATE_EXEC)?;
+        let script = format!("/{rel}");
+        let mut argv = vec!["/bin/sh", script.as_str()];
+        argv.extend_from_slice(RUN_FLAGS);
+        *ran = true;
+        env.exec.exec(jid, &argv)
+    })();
+    let removed = match env.fs.remove_beneath(&p.root, &rel) {
+        Err(e) if e.kind() == rootfs::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
+    .and_then(|()| env.fs.remove_dir_beneath(&p.root, &dir));
     let (code, out) = res?;
     removed?;
     if code != 0 {
@@ -184,6 +194,21 @@ pub(crate) fn install_nvidia_run(
         );
     }
     Ok(true)
+}
+
+/// Makes a fresh `tmp/cudajail-install.N` below `root` (0700 root; the first N whose name is
+/// free: a planted name is skipped, never reused) and returns it.
+fn private_install_dir(env: &Env<'_>, root: &str) -> anyhow::Result<String> {
+    env.fs.mkdir_beneath(root, "tmp", Perm::root(0o1777))?;
+    for n in 0..16 {
+        let dir = format!("tmp/cudajail-install.{n}");
+        match env.fs.mkdir_new_beneath(root, &dir, Perm::PRIVATE_DIR) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == rootfs::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!("{root}/tmp holds cudajail-install.0 … .15 already (left by another run, or planted): remove them")
 }
 
 /// `cudajail sync-driver`: after a host driver upgrade, replaces the jail's NVIDIA libraries with

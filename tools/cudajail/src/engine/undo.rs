@@ -21,6 +21,7 @@ pub(crate) enum Undo {
         root: String,
         rel: String,
         old: Option<Vec<u8>>,
+        perm: rootfs::Perm,
     },
     /// A command run inside the jail (NVIDIA's uninstaller); its exit status is not checked.
     InJail {
@@ -68,8 +69,13 @@ pub(crate) fn undo_all(env: &Env<'_>, undo: &mut Vec<Undo>) -> Vec<String> {
                         env.exec.exec(j.jid, &a)?;
                     }
                 }
-                Undo::Restore { root, rel, old } => match old {
-                    Some(d) => env.fs.write_beneath(&root, &rel, &d)?,
+                Undo::Restore {
+                    root,
+                    rel,
+                    old,
+                    perm,
+                } => match old {
+                    Some(d) => env.fs.write_beneath(&root, &rel, &d, perm)?,
                     None => env.fs.remove_beneath(&root, &rel)?,
                 },
             }

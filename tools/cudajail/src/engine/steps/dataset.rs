@@ -2,7 +2,7 @@
 //! spec's host users mirrored into it.
 
 use super::{Check, Ctx, Outcome, Step, StepId};
-use crate::engine::{linux_user_lines, prop, undo::Undo};
+use crate::engine::{linux_user_lines, prop, undo::Undo, Perm};
 use crate::plan::{Plan, StepPlan, IMPLEMENTED};
 use crate::spec::Valid;
 use anyhow::{anyhow, bail};
@@ -70,20 +70,18 @@ fn mirror_users(cx: &Ctx<'_, '_>) -> anyhow::Result<()> {
     }
     let env = cx.env;
     let host_pw =
-        String::from_utf8_lossy(&env.fs.read("/etc/passwd").unwrap_or_default()).into_owned();
+        String::from_utf8_lossy(&env.fs.read_host("/etc/passwd").unwrap_or_default()).into_owned();
     let host_gr =
-        String::from_utf8_lossy(&env.fs.read("/etc/group").unwrap_or_default()).into_owned();
+        String::from_utf8_lossy(&env.fs.read_host("/etc/group").unwrap_or_default()).into_owned();
     let root = &cx.p.root;
-    let mut files: Vec<(&str, String)> = ["etc/passwd", "etc/group", "etc/shadow"]
-        .into_iter()
-        .map(|f| {
-            (
-                f,
-                String::from_utf8_lossy(&env.fs.read(&format!("{root}/{f}")).unwrap_or_default())
-                    .into_owned(),
-            )
-        })
-        .collect();
+    let mut files: Vec<(&str, String)> = Vec::new();
+    for f in ["etc/passwd", "etc/group", "etc/shadow"] {
+        let text = env.fs.read_beneath(root, f, crate::engine::READ_LIMIT)?;
+        files.push((
+            f,
+            String::from_utf8_lossy(&text.unwrap_or_default()).into_owned(),
+        ));
+    }
     for u in &cx.v.spec.users {
         let line = host_pw
             .lines()
@@ -104,9 +102,23 @@ fn mirror_users(cx: &Ctx<'_, '_>) -> anyhow::Result<()> {
             files[2].1.push_str(&format!("{u}:!:19000:0:99999:7:::\n"));
         }
     }
-    env.fs.mkdir_beneath(root, "etc")?;
+    env.fs.mkdir_beneath(root, "etc", Perm::DIR)?;
+    // Debian's modes: passwd and group 0644 root:root, shadow 0640 root:shadow (the jail's own
+    // `shadow` group, else root).
+    let shadow_gid = files[1]
+        .1
+        .lines()
+        .find(|l| l.split(':').next() == Some("shadow"))
+        .and_then(|l| l.split(':').nth(2))
+        .and_then(|g| g.parse::<u32>().ok())
+        .unwrap_or(0);
     for (f, text) in files {
-        env.fs.write_beneath(root, f, text.as_bytes())?;
+        let perm = if f == "etc/shadow" {
+            Perm::root(0o640).owned_by(0, shadow_gid)
+        } else {
+            Perm::FILE
+        };
+        env.fs.write_beneath(root, f, text.as_bytes(), perm)?;
     }
     Ok(())
 }

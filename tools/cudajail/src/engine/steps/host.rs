@@ -63,16 +63,24 @@ impl Step for Host {
             cx.undo.push(Undo::Unload(r.loaded));
         }
         if cx.v.spec.persist_config {
-            let old = env.fs.read("/etc/rc.conf");
+            let old = env
+                .fs
+                .read_beneath("/", "etc/rc.conf", crate::engine::READ_LIMIT)?;
             let (rc, differs) = wanted_rc_conf(old.as_deref())?;
             if differs {
                 // Writes are atomic: the undo is recorded once the file changed.
-                env.fs
-                    .write_beneath("/", "etc/rc.conf", rc.to_string().as_bytes())?;
+                // rc.conf(5): root:wheel 0644, as FreeBSD installs it.
+                env.fs.write_beneath(
+                    "/",
+                    "etc/rc.conf",
+                    rc.to_string().as_bytes(),
+                    crate::engine::Perm::FILE,
+                )?;
                 cx.undo.push(Undo::Restore {
                     root: "/".into(),
                     rel: "etc/rc.conf".into(),
                     old,
+                    perm: crate::engine::Perm::FILE,
                 });
                 changed = true;
             }

@@ -63,7 +63,8 @@ impl Step for Mounts {
                     }
                 } else {
                     // Mount points are created beneath the root, never through a symlink.
-                    env.fs.mkdir_beneath(&p.root, &m.target)?;
+                    env.fs
+                        .mkdir_beneath(&p.root, &m.target, crate::engine::Perm::DIR)?;
                 }
                 did.push(env.mount.mount(&p.root, m)?);
             }

@@ -2,7 +2,7 @@
 //! pool; every jail is a clone of its snapshot.
 
 use super::{Check, Ctx, Outcome, Step, StepId};
-use crate::engine::{mountpoint, undo::Undo, RootFs};
+use crate::engine::{mountpoint, undo::Undo, Perm, RootFs};
 use crate::plan::{Plan, StepPlan, IMPLEMENTED};
 use crate::spec::Valid;
 use anyhow::Context;
@@ -46,9 +46,15 @@ pub fn apply_rootfs_fixes(
 ) -> anyhow::Result<()> {
     for (rel, data) in rootfs_fixes("cudajail", resolv) {
         if let Some((dir, _)) = rel.rsplit_once('/') {
-            fs.mkdir_beneath(root, dir)?;
+            fs.mkdir_beneath(root, dir, Perm::DIR)?;
         }
-        fs.write_beneath(root, rel, &data)?;
+        // policy-rc.d is a program; the rest is configuration.
+        let perm = if rel.ends_with("policy-rc.d") {
+            Perm::DIR
+        } else {
+            Perm::FILE
+        };
+        fs.write_beneath(root, rel, &data, perm)?;
     }
     Ok(())
 }
@@ -109,7 +115,7 @@ impl Step for Template {
             env.boot
                 .bootstrap(cx.v.suite, &mp, TEMPLATE_PACKAGES)
                 .with_context(|| format!("bootstrapping {} into {mp}", cx.v.suite.as_str()))?;
-            apply_rootfs_fixes(env.fs, &mp, env.fs.read("/etc/resolv.conf").as_deref())?;
+            apply_rootfs_fixes(env.fs, &mp, env.fs.read_host("/etc/resolv.conf").as_deref())?;
             env.zfs.snapshot(std::slice::from_ref(&snap))?;
             created.push(snap.to_string());
             Ok(())

@@ -94,7 +94,7 @@ fn cuda_check(
         // Built once, and again when this cudajail carries another version of the source.
         let current = env
             .fs
-            .read(&format!("{root}/{}", shim::PROBE_SOURCE_REL))
+            .read_beneath(&root, shim::PROBE_SOURCE_REL, crate::engine::READ_LIMIT)?
             .is_some_and(|src| src == shim::CUDA_PROBE_C.as_bytes());
         if !current || !env.view.exists(&format!("{root}{}", shim::PROBE_PATH)) {
             build_in_jail(
