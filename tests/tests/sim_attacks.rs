@@ -160,3 +160,134 @@ fn the_installer_never_goes_where_a_jail_user_planted_something() {
         "nothing new in the link's target"
     );
 }
+
+fn foreign_jail(h: &SimHost, name: &str, path: &str) {
+    h.with_state(|s| s.mkdir_p(path).unwrap());
+    let spec = jail::JailSpec::new(jail::JailName::new(name).unwrap(), path)
+        .param("persist", jail::ParamValue::Bool(true));
+    jail::JailOps::create(h, &spec).unwrap();
+}
+
+#[test]
+fn destroy_refuses_a_foreign_jail_of_the_same_name_and_changes_nothing() {
+    // No dataset of ours; a jail named like the spec's runs elsewhere, and something is mounted
+    // below the spec's root. Before: destroy removed the jail and unmounted everything there.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let p = planned(&h, &v);
+    foreign_jail(&h, "cuda", "/usr/jails/cuda");
+    h.with_state(|s| {
+        s.mkdir_p(&format!("{}/data", p.root)).unwrap();
+        s.mkdir_p("/usr/home").unwrap();
+    });
+    linuxulator::MountOps::mount(
+        &h,
+        &p.root,
+        &linuxulator::MountSpec {
+            fstype: "nullfs".into(),
+            from: "/usr/home".into(),
+            target: "data".into(),
+            options: vec![],
+            flags: linuxulator::MountFlags::empty(),
+        },
+    )
+    .unwrap();
+    let before = h.observable();
+    let env = cudajail::sim::env(&h);
+    let e = cudajail::engine::destroy(&env, &v, &p, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/usr/jails/cuda") && e.contains("another jail"),
+        "{e}"
+    );
+    assert!(e.contains("nothing was changed"), "{e}");
+    assert_eq!(h.observable(), before);
+    // And the same jail at the spec's own path, with no dataset: not provably ours either.
+    let h = SimHost::freebsd14_cuda_ready(1);
+    foreign_jail(&h, "cuda", &p.root);
+    let before = h.observable();
+    let e = cudajail::engine::destroy(&cudajail::sim::env(&h), &v, &p, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no dataset"), "{e}");
+    assert_eq!(h.observable(), before);
+}
+
+#[test]
+fn destroy_refuses_datasets_and_snapshots_it_did_not_make_and_force_takes_them_in_order() {
+    let v = default();
+    let (h, p) = host_with_jail_up(&v);
+    let env = cudajail::sim::env(&h);
+    let ds = zfs::DatasetName::new(&p.dataset).unwrap();
+    zfs::ZfsOps::create(&h, &ds.child("scratch").unwrap(), &[]).unwrap();
+    let snap = zfs::SnapshotName::new(&format!("{}@before-upgrade", p.dataset)).unwrap();
+    zfs::ZfsOps::snapshot(&h, std::slice::from_ref(&snap)).unwrap();
+    let before = h.observable();
+    let e = cudajail::engine::destroy(&env, &v, &p, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("zroot/cudajail/cuda/scratch")
+            && e.contains("zroot/cudajail/cuda@before-upgrade"),
+        "{e}"
+    );
+    assert_eq!(h.observable(), before, "refused before any change");
+    // A clone elsewhere of that snapshot: never ours to destroy, even with --force.
+    let other = zfs::DatasetName::new("zroot/experiment").unwrap();
+    zfs::ZfsOps::clone_snapshot(&h, &other, &snap, &[]).unwrap();
+    let before = h.observable();
+    let e = cudajail::engine::destroy(&env, &v, &p, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("zroot/experiment"), "{e}");
+    assert_eq!(h.observable(), before);
+    zfs::ZfsOps::destroy(&h, other.as_str()).unwrap();
+    // --force: children first, then snapshots, then the dataset; the template stays.
+    let done = cudajail::engine::destroy(&env, &v, &p, true).unwrap();
+    let order: Vec<&String> = done.iter().filter(|d| d.starts_with("destroyed")).collect();
+    assert_eq!(
+        order,
+        [
+            "destroyed zroot/cudajail/cuda/scratch",
+            "destroyed zroot/cudajail/cuda@before-upgrade",
+            "destroyed zroot/cudajail/cuda"
+        ],
+        "{done:?}"
+    );
+    assert!(zfs::ZfsOps::exists(&h, &p.template).unwrap());
+}
+
+#[test]
+fn destroy_never_deletes_freebsds_own_rulesets() {
+    // The ruleset number comes back from a ZFS user property: a value of 0-4 names one of
+    // FreeBSD's own rulesets (devfs.rules defaults), which destroy must never delete.
+    let v = default();
+    let (h, p) = host_with_jail_up(&v);
+    let env = cudajail::sim::env(&h);
+    let ds = zfs::DatasetName::new(&p.dataset).unwrap();
+    let rs = zfs::PropName::cudajail("ruleset").unwrap();
+    for bad in ["4", "0", "-1", "70000", "4 ", "abc"] {
+        zfs::ZfsOps::set_prop(&h, &ds, &rs, bad).unwrap();
+        let before = h.observable();
+        let e = cudajail::engine::destroy(&env, &v, &p, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("0-4 are FreeBSD's own"), "{bad:?}: {e}");
+        assert_eq!(h.observable(), before, "{bad:?}");
+    }
+    zfs::ZfsOps::set_prop(&h, &ds, &rs, "4").unwrap();
+    let stock =
+        devfs::DevfsOps::rules(&h, std::path::Path::new("/dev"), devfs::RulesetId(4)).unwrap();
+    assert!(!stock.is_empty());
+    let done = cudajail::engine::destroy(&env, &v, &p, true).unwrap();
+    assert!(
+        done.iter()
+            .any(|d| d.contains("left the devfs ruleset alone")),
+        "{done:?}"
+    );
+    assert_eq!(
+        devfs::DevfsOps::rules(&h, std::path::Path::new("/dev"), devfs::RulesetId(4)).unwrap(),
+        stock
+    );
+}

@@ -256,6 +256,14 @@ impl Spec {
                         b.target
                     ),
                 );
+            } else if let Some(m) = overlapping_managed_path(t) {
+                push(
+                    &format!("binds[{i}].target"),
+                    format!(
+                        "{:?}: overlaps /{m}, which cudajail mounts or writes (a bind there would hide it, or let cudajail change host files through it); choose a path such as /mnt/… or /srv/…",
+                        b.target
+                    ),
+                );
             }
         }
         for (i, u) in self.users.iter().enumerate() {
@@ -305,6 +313,30 @@ pub fn run_file_version(path: &str) -> Option<&str> {
     .then_some(v)
 }
 
+/// The paths below a jail's root that cudajail mounts on or writes into: devfs and the Linux
+/// file systems, the files of `etc` it writes (users, `ld.so.preload`, hosts, resolv.conf), the
+/// installer's `tmp`, the NVIDIA library directory and its own directory. A bind may not equal,
+/// contain or lie inside any of them.
+pub const MANAGED_PATHS: &[&str] = &[
+    "dev",
+    "proc",
+    "sys",
+    "etc",
+    "tmp",
+    "usr/lib/x86_64-linux-gnu",
+    "usr/local/lib/cudajail",
+];
+
+/// The managed path `target` (relative, normalised) equals, contains or lies inside.
+#[must_use]
+pub fn overlapping_managed_path(target: &str) -> Option<&'static str> {
+    let t = target.trim_matches('/');
+    MANAGED_PATHS
+        .iter()
+        .copied()
+        .find(|m| t == *m || m.starts_with(&format!("{t}/")) || t.starts_with(&format!("{m}/")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +348,57 @@ mod tests {
         assert_eq!(v.pool.as_str(), "zroot");
         assert_eq!(v.osrelease.to_string(), "6.8.0");
         assert_eq!(parse("").unwrap(), Spec::default());
+    }
+
+    #[test]
+    fn bind_targets_may_not_overlap_what_cudajail_manages() {
+        for bad in [
+            "dev",
+            "/dev/x",
+            "usr",
+            "usr/lib",
+            "usr/lib/x86_64-linux-gnu",
+            "usr/lib/x86_64-linux-gnu/sub",
+            "etc/ssl",
+            "tmp",
+            "proc",
+            "usr/local",
+            "sys/fs",
+        ] {
+            let e = parse(&format!(
+                "[[binds]]\nhost = \"/data\"\ntarget = \"{bad}\"\n"
+            ))
+            .unwrap()
+            .validate(None)
+            .unwrap_err();
+            assert_eq!(e[0].field, "binds[0].target", "{bad}");
+            assert!(e[0].to_string().contains("overlaps"), "{bad}: {}", e[0]);
+        }
+        for good in [
+            "models",
+            "mnt/data",
+            "srv/x",
+            "usr/share/models",
+            "devices",
+            "etcetera",
+            "home/alice/data",
+        ] {
+            assert!(
+                parse(&format!(
+                    "[[binds]]\nhost = \"/data\"\ntarget = \"{good}\"\n"
+                ))
+                .unwrap()
+                .validate(None)
+                .is_ok(),
+                "{good}"
+            );
+        }
+        // The list names what the engine really manages.
+        assert!(MANAGED_PATHS.contains(&crate::engine::NV_LIB_DEST));
+        assert!(overlapping_managed_path(crate::shim::SHIM_PATH.trim_start_matches('/')).is_some());
+        assert!(
+            overlapping_managed_path(crate::shim::PROBE_PATH.trim_start_matches('/')).is_some()
+        );
     }
 
     #[test]

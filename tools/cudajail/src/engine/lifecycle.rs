@@ -33,48 +33,154 @@ pub fn stop(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
 }
 
 /// `cudajail destroy`: removes the jail, its mounts, its devfs ruleset and its dataset —
-/// exactly what `up` made. Never deletes files itself: everything mounted below the root
-/// (nullfs binds of host data included) is unmounted before the dataset is destroyed.
+/// exactly what `up` made, and only that. Never deletes files itself: everything mounted below
+/// the root (nullfs binds of host data included) is unmounted before the dataset is destroyed.
+///
+/// Everything is checked before anything changes. Without `force` it refuses, naming what
+/// differs, when: the dataset lacks cudajail's ownership mark (`cudajail:managed=on`); a jail
+/// of the spec's name runs at another path, or runs with no dataset of ours to prove it ours;
+/// the dataset has children or snapshots (`up` makes none, so someone else did); the ruleset
+/// number read back from the dataset is not one cudajail allocates (5–65535). With `force` it
+/// goes ahead, destroying children and snapshots in dependency order, but never deletes rulesets
+/// 0–4 (FreeBSD's own) and never destroys a clone elsewhere that depends on a snapshot here.
 ///
 /// # Errors
-/// A dataset not made by cudajail (unless `force`); any failing step.
+/// A refusal (nothing changed), or the first failing step.
 pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Result<Vec<String>> {
-    let mut done = Vec::new();
+    let _ = v;
     let ds = DatasetName::new(&p.dataset)?;
+    let name = JailName::new(&p.name)?;
     let exists = env.zfs.exists(ds.as_str())?;
     let managed = exists && env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() == Some("on");
-    if exists && !managed && !force {
-        bail!("{ds} was not created by cudajail; refusing to destroy it (use --force if you are sure)");
+    let mut differs = Vec::new();
+    if exists && !managed {
+        differs.push(format!(
+            "{ds} was not created by cudajail (it lacks cudajail:managed=on)"
+        ));
     }
-    let name = JailName::new(&p.name)?;
-    if let Some(j) = env.jail.get(&name)? {
+    let jail = env.jail.get(&name)?;
+    if let Some(j) = &jail {
+        if j.path.trim_end_matches('/') != p.root.trim_end_matches('/') {
+            differs.push(format!(
+                "the running jail {name} (jid {}) has path {}, not {}: it is another jail of the same name",
+                j.jid, j.path, p.root
+            ));
+        } else if !exists {
+            differs.push(format!(
+                "the running jail {name} (jid {}) has no dataset {ds}: nothing shows cudajail made it",
+                j.jid
+            ));
+        }
+    }
+    let below = if exists {
+        env.zfs.children(&ds)?
+    } else {
+        Vec::new()
+    };
+    if !below.is_empty() {
+        differs.push(format!(
+            "{ds} has datasets or snapshots cudajail did not create: {}",
+            below.join(", ")
+        ));
+    }
+    let mut ruleset = None;
+    let mut ruleset_refused = None;
+    if managed {
+        if let Some(r) = env.zfs.get_prop(&ds, &prop("ruleset"))? {
+            match r.parse::<u16>() {
+                Ok(n) if n >= 5 => ruleset = Some(devfs::RulesetId(n)),
+                _ => {
+                    let why = format!(
+                        "cudajail:ruleset={r:?} on {ds} is not a ruleset cudajail allocates (5-65535; 0-4 are FreeBSD's own)"
+                    );
+                    differs.push(why.clone());
+                    ruleset_refused = Some(why);
+                }
+            }
+        }
+    }
+    // Clones elsewhere of a snapshot below: destroying them is never ours to do.
+    let snaps: Vec<&String> = below.iter().filter(|c| c.contains('@')).collect();
+    let clones = if snaps.is_empty() {
+        Vec::new()
+    } else {
+        clones_in_pool(env, &ds)?
+    };
+    let blocking: Vec<String> = clones
+        .iter()
+        .filter(|(_, origin)| snaps.iter().any(|s| *s == origin))
+        .map(|(c, o)| format!("{c} (a clone of {o})"))
+        .collect();
+    if !blocking.is_empty() {
+        bail!(
+            "refusing to destroy {ds}: datasets elsewhere depend on its snapshots: {}; destroy or promote them first (nothing was changed)",
+            blocking.join(", ")
+        );
+    }
+    if !differs.is_empty() && !force {
+        bail!(
+            "refusing to destroy {}: nothing was changed\n  - {}\nhint: `cudajail status` shows what is there; --force destroys it anyway (never FreeBSD's rulesets 0-4)",
+            p.name,
+            differs.join("\n  - ")
+        );
+    }
+    if !exists && jail.is_none() && !force {
+        return Ok(vec![format!(
+            "{} does not exist: nothing to destroy",
+            p.name
+        )]);
+    }
+    let mut done = Vec::new();
+    if let Some(j) = jail {
         remove_jail(env, j.jid, &name)?;
         done.push(format!("removed jail {} (jid {})", p.name, j.jid));
     }
     for on in unmount_below(env, &p.root)? {
         done.push(format!("unmounted {on}"));
     }
-    let rs = if exists {
-        env.zfs
-            .get_prop(&ds, &prop("ruleset"))?
-            .and_then(|r| r.parse::<u16>().ok())
-            .map(devfs::RulesetId)
-    } else {
-        None
-    };
-    if let Some(rs) = rs {
+    if let Some(rs) = ruleset {
         let n = devfs::delete_ruleset(env.devfs, Path::new("/dev"), rs)?;
         done.push(format!("deleted devfs ruleset {rs} ({n} rules)"));
     }
-    if exists {
-        for c in env.zfs.children(&ds)? {
-            env.zfs.destroy(&c)?;
-        }
-        env.zfs.destroy(ds.as_str())?;
-        done.push(format!("destroyed {ds}"));
+    if let Some(why) = ruleset_refused {
+        done.push(format!("left the devfs ruleset alone: {why}"));
     }
-    let _ = v;
+    if exists {
+        let none = |_: &str| Vec::new();
+        for d in zfs::destroy_recursive(env.zfs, &ds, false, &none)? {
+            done.push(format!("destroyed {d}"));
+        }
+    }
     Ok(done)
+}
+
+/// Every filesystem of `ds`'s pool with its `origin`, for clones (bounded walk).
+fn clones_in_pool(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<Vec<(String, String)>> {
+    const MAX: usize = 100_000;
+    let pool = ds.as_str().split('/').next().unwrap_or(ds.as_str());
+    let origin = PropName::new("origin")?;
+    let mut todo = vec![pool.to_string()];
+    let mut out = Vec::new();
+    let mut seen = 0usize;
+    while let Some(d) = todo.pop() {
+        seen += 1;
+        if seen > MAX {
+            bail!("more than {MAX} datasets in {pool}: cannot check for clones");
+        }
+        let dn = DatasetName::new(&d)?;
+        if let Some(o) = env.zfs.get_prop(&dn, &origin)? {
+            if o.contains('@') {
+                out.push((d.clone(), o));
+            }
+        }
+        todo.extend(
+            env.zfs
+                .children(&dn)?
+                .into_iter()
+                .filter(|c| !c.contains('@')),
+        );
+    }
+    Ok(out)
 }
 
 /// One jail as `status`/`list` show it.
