@@ -108,7 +108,7 @@ pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Resul
     };
     let blocking: Vec<String> = clones
         .iter()
-        .filter(|(_, origin)| snaps.iter().any(|s| *s == origin))
+        .filter(|(_, origin)| snaps.contains(&origin))
         .map(|(c, o)| format!("{c} (a clone of {o})"))
         .collect();
     if !blocking.is_empty() {
