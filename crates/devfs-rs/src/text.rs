@@ -248,6 +248,10 @@ pub struct RulesFile {
     pub rulesets: Vec<Ruleset>,
 }
 
+/// The largest devfs.rules text [`RulesFile::parse`] accepts (16 MiB; the line-based format
+/// has no nesting to bound).
+pub const MAX_RULES_BYTES: usize = 16 << 20;
+
 impl RulesFile {
     /// Parses a devfs.rules(5) text.
     ///
@@ -255,6 +259,16 @@ impl RulesFile {
     /// The first problem, as `line:column: message`: a rule before any header, a bad header,
     /// a duplicate name or number, an unknown `$name`, any rule error.
     pub fn parse(text: &str) -> Result<RulesFile> {
+        if text.len() > MAX_RULES_BYTES {
+            return Err(err(
+                1,
+                1,
+                format!(
+                    "{} bytes, more than the {MAX_RULES_BYTES} a devfs.rules file may have here",
+                    text.len()
+                ),
+            ));
+        }
         let mut f = RulesFile::default();
         let mut names: BTreeMap<String, RulesetId> = BTreeMap::new();
         for (i, raw) in text.lines().enumerate() {

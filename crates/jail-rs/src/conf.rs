@@ -436,6 +436,12 @@ impl Parser {
                             if name.starts_with('$') {
                                 return Err(perr(&p, "a variable cannot name a jail block"));
                             }
+                            if depth + 1 > MAX_NESTING {
+                                return Err(perr(
+                                    &p,
+                                    format!("jail blocks nested more than {MAX_NESTING} deep"),
+                                ));
+                            }
                             let items = self.items(depth + 1)?;
                             out.push(Item::Jail {
                                 name,
@@ -514,12 +520,29 @@ impl Parser {
     }
 }
 
+/// The deepest nesting of jail blocks [`JailConf::parse`] accepts (`a { b { c { } } }` is 3).
+/// jail(8)'s own grammar has no such limit; ours keeps the recursive parser, resolver and
+/// printer far from the stack's end (a 15 KB file of 5,000 nested blocks used to abort).
+pub const MAX_NESTING: usize = 64;
+/// The largest jail.conf text [`JailConf::parse`] accepts: 256 MiB (a 40,000-jail file is 6.6 MB).
+pub const MAX_CONF_BYTES: usize = 256 << 20;
+
 impl JailConf {
     /// Parses jail.conf text; `file` names it in errors.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] with `file:line:column: message`.
     pub fn parse(text: &str, file: &str) -> Result<JailConf> {
+        if text.len() > MAX_CONF_BYTES {
+            return Err(Error::new(
+                Op::Validate,
+                ErrorKind::InvalidInput,
+                format!(
+                    "{file}: {} bytes, more than the {MAX_CONF_BYTES} a jail.conf may have here",
+                    text.len()
+                ),
+            ));
+        }
         let mut lx = Lexer {
             c: text.chars().collect(),
             i: 0,
@@ -1234,6 +1257,16 @@ mod tests {
                     pos: Pos::default(),
                 })
         })
+    }
+
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        // 5,000 nested blocks (15 KB) overflowed the stack and aborted the process.
+        let deep = format!("{}{}", "a {".repeat(5000), "}".repeat(5000));
+        let e = JailConf::parse(&deep, "deep.conf").unwrap_err().to_string();
+        assert!(e.contains("nested more than 64 deep") && e.contains("deep.conf:1:"), "{e}");
+        let ok = format!("{}{}", "a {".repeat(MAX_NESTING), "}".repeat(MAX_NESTING));
+        assert!(JailConf::parse(&ok, "ok.conf").is_ok());
     }
 
     proptest! {

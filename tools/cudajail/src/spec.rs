@@ -124,8 +124,28 @@ impl std::fmt::Display for Problem {
 /// # Errors
 /// The TOML error with line and column.
 pub fn parse(text: &str) -> Result<Spec, String> {
-    toml::from_str(text).map_err(|e| e.to_string())
+    if text.len() > MAX_SPEC_BYTES {
+        return Err(format!(
+            "{} bytes, more than the {MAX_SPEC_BYTES} a spec may have",
+            text.len()
+        ));
+    }
+    // The TOML parser bounds nesting itself ("recursion limit exceeded"); its message quotes
+    // the offending line, which is cut short here.
+    toml::from_str(text).map_err(|e| {
+        e.to_string()
+            .lines()
+            .map(|l| match l.char_indices().nth(160) {
+                Some((i, _)) => format!("{}…", &l[..i]),
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
+
+/// The largest spec file [`parse`] reads (a real one is well under 4 KiB).
+pub const MAX_SPEC_BYTES: usize = 1 << 20;
 
 impl Spec {
     /// Validates every field, reporting all problems at once.
@@ -348,6 +368,15 @@ mod tests {
         assert_eq!(v.pool.as_str(), "zroot");
         assert_eq!(v.osrelease.to_string(), "6.8.0");
         assert_eq!(parse("").unwrap(), Spec::default());
+    }
+
+    #[test]
+    fn hostile_specs_get_short_clear_errors() {
+        let deep = format!("x = {}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.contains("recursion limit") && e.len() < 1000, "{}", e.len());
+        let big = format!("name = \"a\"\n#{}\n", "x".repeat(MAX_SPEC_BYTES));
+        assert!(parse(&big).unwrap_err().contains("more than"));
     }
 
     #[test]
