@@ -1264,7 +1264,10 @@ mod tests {
         // 5,000 nested blocks (15 KB) overflowed the stack and aborted the process.
         let deep = format!("{}{}", "a {".repeat(5000), "}".repeat(5000));
         let e = JailConf::parse(&deep, "deep.conf").unwrap_err().to_string();
-        assert!(e.contains("nested more than 64 deep") && e.contains("deep.conf:1:"), "{e}");
+        assert!(
+            e.contains("nested more than 64 deep") && e.contains("deep.conf:1:"),
+            "{e}"
+        );
         let ok = format!("{}{}", "a {".repeat(MAX_NESTING), "}".repeat(MAX_NESTING));
         assert!(JailConf::parse(&ok, "ok.conf").is_ok());
     }

@@ -30,6 +30,15 @@ pub mod esc {
     pub const ATTACH_GPUS_TO_FD: u8 = 212;
     /// `NV_ESC_SYS_PARAMS`.
     pub const SYS_PARAMS: u8 = 214;
+
+    /// The escapes whose block holds no address the driver reads or writes through, so that
+    /// handing any buffer of any size to them is memory-safe: the kernel copies exactly the
+    /// ioctl's size in and out of the buffer (open-gpu-kernel-modules, kernel-open/common/inc/
+    /// nv-ioctl.h: `nv_ioctl_card_info_t`, `nv_ioctl_rm_api_version_t`, and the array of GPU ids
+    /// of `NV_ESC_ATTACH_GPUS_TO_FD`). The RM escapes (`NVOS21`, `NVOS54`, …) and
+    /// `NV_ESC_IOCTL_XFER_CMD` carry user addresses the driver writes through: they go through
+    /// the typed `rm_*` calls only.
+    pub const POINTER_FREE: &[u8] = &[CARD_INFO, CHECK_VERSION_STR, ATTACH_GPUS_TO_FD];
 }
 
 /// `_IOWR('F', nr, size)`: the request number for an escape with a `size`-byte block. The same

@@ -105,7 +105,17 @@ impl NvTransport for NativeTransport {
         Ok(())
     }
 
+    /// Only the escapes in [`codec::esc::POINTER_FREE`]: any other number could make the driver
+    /// read or write memory through an address in `buf`, which safe code must not allow.
     fn escape(&self, dev: NvDevice, nr: u8, buf: &mut [u8]) -> Result<()> {
+        if !codec::esc::POINTER_FREE.contains(&nr) {
+            return Err(Error::new(
+                Op::Escape("ioctl"),
+                ErrorKind::InvalidInput,
+                format!("escape {nr} may carry addresses the driver writes through; only the pointer-free escapes {:?} are sent raw (RM calls go through rm_alloc/rm_control/rm_free)", codec::esc::POINTER_FREE),
+            )
+            .subject(dev.path()));
+        }
         self.call(dev, Op::Escape("ioctl"), nr, buf, &mut [])
     }
 
@@ -187,4 +197,33 @@ pub fn sysctl_version() -> Result<String> {
         )
         .subject("hw.nvidia.version")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_escapes_with_pointers_are_refused_before_any_call() {
+        let t = NativeTransport::new();
+        for nr in [
+            codec::esc::RM_ALLOC,
+            codec::esc::RM_CONTROL,
+            codec::esc::RM_FREE,
+            codec::esc::IOCTL_XFER_CMD,
+            0x4e,
+            0,
+        ] {
+            // A block whose "address" field points at nothing valid: never sent.
+            let mut b = [0xffu8; 32];
+            let e = t.escape(NvDevice::Ctl, nr, &mut b).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{nr}");
+            assert!(e.to_string().contains("pointer-free"), "{e}");
+        }
+        // A pointer-free one gets as far as the (unopened) device.
+        let e = t
+            .escape(NvDevice::Ctl, codec::esc::CARD_INFO, &mut [0u8; 8])
+            .unwrap_err();
+        assert!(e.to_string().contains("not opened"), "{e}");
+    }
 }

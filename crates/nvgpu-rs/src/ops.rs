@@ -32,6 +32,8 @@ pub trait NvTransport {
     /// Opens the device file (idempotent). `NotFound` when it does not exist.
     fn open(&self, dev: NvDevice) -> Result<()>;
     /// `ioctl(fd, _IOWR('F', nr, buf.len()), buf)`: the driver reads and writes `buf` in place.
+    /// Only for the escapes in [`crate::codec::esc::POINTER_FREE`]; the real transport refuses
+    /// any other number (its block could hold an address the driver writes through).
     fn escape(&self, dev: NvDevice, nr: u8, buf: &mut [u8]) -> Result<()>;
     /// `NV_ESC_RM_ALLOC`: allocates `class` under `parent` as handle `new` (0 for a new client,
     /// whose handle is returned). Returns the handle and the RM status.

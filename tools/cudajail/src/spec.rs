@@ -374,7 +374,11 @@ mod tests {
     fn hostile_specs_get_short_clear_errors() {
         let deep = format!("x = {}{}", "[".repeat(100_000), "]".repeat(100_000));
         let e = parse(&deep).unwrap_err();
-        assert!(e.contains("recursion limit") && e.len() < 1000, "{}", e.len());
+        assert!(
+            e.contains("recursion limit") && e.len() < 1000,
+            "{}",
+            e.len()
+        );
         let big = format!("name = \"a\"\n#{}\n", "x".repeat(MAX_SPEC_BYTES));
         assert!(parse(&big).unwrap_err().contains("more than"));
     }
