@@ -188,7 +188,7 @@ impl JailOps for JailHost {
 }
 
 /// Runs a [`std::process::Command`] inside a jail: the child calls `jail_attach(2)` right
-/// before `execve`, so only the new process enters the jail.
+/// before `execve`, so only the new process enters the jail, and sets its umask to 022.
 ///
 /// # Privileges
 /// Root on the host (`PRIV_JAIL_ATTACH`).

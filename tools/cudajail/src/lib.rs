@@ -16,6 +16,8 @@ pub mod plan;
 pub mod recording;
 #[cfg(unix)]
 pub mod rootfs;
+#[cfg(unix)]
+pub mod run;
 pub mod shim;
 pub mod sim;
 pub mod spec;

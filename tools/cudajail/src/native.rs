@@ -14,14 +14,13 @@ pub struct NativeExec;
 impl JailExec for NativeExec {
     fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)> {
         let (prog, args) = argv.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        let out = Command::new(prog)
-            .args(args)
-            .jail(jid)
-            .output()
-            .with_context(|| format!("{argv:?} in jail {jid}"))?;
-        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.code().unwrap_or(-1), text))
+        // A clean environment, a time limit and bounded output (crate::run).
+        crate::run::run_bounded(
+            Command::new(prog).args(args).jail(jid),
+            crate::run::TIMEOUT,
+            crate::run::OUTPUT_CAP,
+        )
+        .with_context(|| format!("{argv:?} in jail {jid}"))
     }
 }
 

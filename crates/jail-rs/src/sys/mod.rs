@@ -40,16 +40,18 @@ pub fn jail_remove(jid: c_int) -> io::Result<()> {
     ret(unsafe { libc::jail_remove(jid) }).map(|_| ())
 }
 
-/// Makes `cmd`'s child call jail_attach(2) between fork and exec. `jail_attach` is a system
-/// call, so the hook only runs async-signal-safe code.
+/// Makes `cmd`'s child call jail_attach(2) between fork and exec, then set its umask to 022
+/// (what it creates in the jail never depends on the caller's umask). Both are system calls,
+/// so the hook only runs async-signal-safe code.
 pub fn attach_before_exec(cmd: &mut std::process::Command, jid: c_int) {
-    // SAFETY: the closure only performs the jail_attach system call and reads errno; it
-    // allocates nothing and takes no locks, as code between fork and exec must.
+    // SAFETY: the closure only performs the jail_attach and umask system calls and reads
+    // errno; it allocates nothing and takes no locks, as code between fork and exec must.
     unsafe {
         cmd.pre_exec(move || {
             if libc::jail_attach(jid) == -1 {
                 Err(io::Error::last_os_error())
             } else {
+                libc::umask(0o022);
                 Ok(())
             }
         });
