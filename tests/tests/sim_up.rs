@@ -510,7 +510,7 @@ fn persist_edits_rc_conf_like_sysrc_and_undo_restores_it() {
     h.with_state(|s| {
         s.write_file(
             "/etc/rc.conf",
-            b"# host\nzfs_enable=\"YES\"\nkld_list=\"nvidia-modeset\"\n",
+            b"# host \xe9t\xe9\nzfs_enable=\"YES\"\nkld_list=\"nvidia-modeset\"\n",
         )
         .unwrap()
     });
@@ -524,12 +524,12 @@ fn persist_edits_rc_conf_like_sysrc_and_undo_restores_it() {
     h.clear_faults();
     assert_eq!(h.observable(), before);
     up(&env, &v, &planned(&h, &v)).unwrap();
-    let rc = String::from_utf8(cudajail::engine::RootFs::read_host(&h, "/etc/rc.conf").unwrap())
-        .unwrap();
+    let bytes = cudajail::engine::RootFs::read_host(&h, "/etc/rc.conf").unwrap();
     assert!(
-        rc.starts_with("# host\nzfs_enable=\"YES\"\n"),
-        "comments and order kept: {rc}"
+        bytes.starts_with(b"# host \xe9t\xe9\nzfs_enable=\"YES\"\n"),
+        "comments (Latin-1 bytes too) and order kept byte for byte: {bytes:?}"
     );
+    let rc = String::from_utf8_lossy(&bytes);
     assert!(rc.contains("linux_enable=\"YES\""));
     assert!(
         rc.contains("kld_list=\"nvidia-modeset fdescfs linprocfs linsysfs pty nvidia\""),

@@ -25,6 +25,8 @@ enum Line {
     },
     /// Anything else, kept as is.
     Other(String),
+    /// A line that is not UTF-8 text, kept byte for byte; `name` when it assigns a variable.
+    Bytes { name: Option<String>, raw: Vec<u8> },
 }
 
 /// An rc.conf-style file.
@@ -94,6 +96,23 @@ fn decode_value(s: &str) -> Option<String> {
     }
 }
 
+/// One line (without its newline).
+fn parse_line(raw: &str) -> Line {
+    let t = raw.trim_start();
+    if let Some((name, rest)) = t.split_once('=') {
+        if valid_name(name) {
+            if let Some(value) = decode_value(rest) {
+                return Line::Assign {
+                    name: name.into(),
+                    value,
+                    text: raw.into(),
+                };
+            }
+        }
+    }
+    Line::Other(raw.into())
+}
+
 /// Encodes a value in double quotes, escaping what the shell would expand.
 fn encode_value(v: &str) -> String {
     let mut s = String::from("\"");
@@ -108,26 +127,75 @@ fn encode_value(v: &str) -> String {
 }
 
 impl RcConf {
+    /// Parses a file's bytes; never fails. Lines that are not UTF-8 text are kept byte for byte
+    /// (never rewritten as U+FFFD) and [`RcConf::to_bytes`] writes them back unchanged.
+    pub fn parse_bytes(data: &[u8]) -> RcConf {
+        let mut lines = Vec::new();
+        for l in data.split_inclusive(|b| *b == b'\n') {
+            let raw = l.strip_suffix(b"\n").unwrap_or(l);
+            match std::str::from_utf8(raw) {
+                Ok(t) => lines.push(parse_line(t)),
+                Err(_) => {
+                    let t = raw.trim_ascii_start();
+                    let name = t
+                        .iter()
+                        .position(|b| *b == b'=')
+                        .and_then(|i| std::str::from_utf8(&t[..i]).ok())
+                        .filter(|n| valid_name(n))
+                        .map(String::from);
+                    lines.push(Line::Bytes {
+                        name,
+                        raw: raw.to_vec(),
+                    });
+                }
+            }
+        }
+        RcConf {
+            lines,
+            trailing_newline: data.is_empty() || data.ends_with(b"\n"),
+        }
+    }
+
+    /// The file's bytes: every line not edited exactly as read.
+    #[must_use]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, l) in self.lines.iter().enumerate() {
+            match l {
+                Line::Assign { text, .. } | Line::Other(text) => {
+                    out.extend_from_slice(text.as_bytes())
+                }
+                Line::Bytes { raw, .. } => out.extend_from_slice(raw),
+            }
+            if i + 1 < self.lines.len() || self.trailing_newline {
+                out.push(b'\n');
+            }
+        }
+        out
+    }
+
+    /// Whether the last assignment of `name` is a line that is not UTF-8 text.
+    fn last_is_bytes(&self, name: &str) -> bool {
+        self.lines.iter().rev().find_map(|l| match l {
+            Line::Assign { name: n, .. } if n == name => Some(false),
+            Line::Bytes { name: Some(n), .. } if n == name => Some(true),
+            _ => None,
+        }) == Some(true)
+    }
+
+    fn unreadable(name: &str) -> Error {
+        Error::new(
+            Op::Validate,
+            ErrorKind::InvalidInput,
+            format!("the last assignment of {name} is not UTF-8 text; cudajail does not rewrite what it cannot read: edit it by hand"),
+        )
+    }
+
     /// Parses a file; never fails: what is not a plain assignment is kept verbatim.
     pub fn parse(text: &str) -> RcConf {
         let lines = text
             .split_inclusive('\n')
-            .map(|l| {
-                let raw = l.strip_suffix('\n').unwrap_or(l);
-                let t = raw.trim_start();
-                if let Some((name, rest)) = t.split_once('=') {
-                    if valid_name(name) {
-                        if let Some(value) = decode_value(rest) {
-                            return Line::Assign {
-                                name: name.into(),
-                                value,
-                                text: raw.into(),
-                            };
-                        }
-                    }
-                }
-                Line::Other(raw.into())
-            })
+            .map(|l| parse_line(l.strip_suffix('\n').unwrap_or(l)))
             .collect();
         RcConf {
             lines,
@@ -135,12 +203,18 @@ impl RcConf {
         }
     }
 
-    /// The value of `name` (the last assignment, as the shell sees it).
+    /// The value of `name` (the last assignment, as the shell sees it); `None` also when that
+    /// assignment is not UTF-8 text.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.lines.iter().rev().find_map(|l| match l {
-            Line::Assign { name: n, value, .. } if n == name => Some(value.as_str()),
-            _ => None,
-        })
+        self.lines
+            .iter()
+            .rev()
+            .find_map(|l| match l {
+                Line::Assign { name: n, value, .. } if n == name => Some(Some(value.as_str())),
+                Line::Bytes { name: Some(n), .. } if n == name => Some(None),
+                _ => None,
+            })
+            .flatten()
     }
 
     /// `sysrc name=value`: rewrites the last assignment of `name` in place, or appends one.
@@ -169,11 +243,12 @@ impl RcConf {
             value: value.into(),
             text,
         };
-        let pos = self
-            .lines
-            .iter()
-            .rposition(|l| matches!(l, Line::Assign { name: n, .. } if n == name));
+        let pos = self.lines.iter().rposition(|l| {
+            matches!(l, Line::Assign { name: n, .. } | Line::Bytes { name: Some(n), .. } if n == name)
+        });
         match pos {
+            // A line we cannot read stays; ours follows it, so ours is what the shell sees.
+            Some(i) if matches!(self.lines[i], Line::Bytes { .. }) => self.lines.insert(i + 1, new),
             Some(i) => self.lines[i] = new,
             None => {
                 self.lines.push(new);
@@ -189,6 +264,9 @@ impl RcConf {
     /// # Errors
     /// As [`RcConf::set`].
     pub fn add_word(&mut self, name: &str, word: &str) -> Result<bool> {
+        if self.last_is_bytes(name) {
+            return Err(RcConf::unreadable(name));
+        }
         let cur = self.get(name).unwrap_or("").to_string();
         if cur.split_whitespace().any(|w| w == word) {
             return Ok(false);
@@ -208,6 +286,9 @@ impl RcConf {
     /// # Errors
     /// As [`RcConf::set`].
     pub fn remove_word(&mut self, name: &str, word: &str) -> Result<bool> {
+        if self.last_is_bytes(name) {
+            return Err(RcConf::unreadable(name));
+        }
         let Some(cur) = self.get(name).map(String::from) else {
             return Ok(false);
         };
@@ -222,8 +303,9 @@ impl RcConf {
     /// `sysrc -x name`: deletes every assignment of `name`.
     pub fn delete(&mut self, name: &str) -> bool {
         let n = self.lines.len();
-        self.lines
-            .retain(|l| !matches!(l, Line::Assign { name: x, .. } if x == name));
+        self.lines.retain(|l| {
+            !matches!(l, Line::Assign { name: x, .. } | Line::Bytes { name: Some(x), .. } if x == name)
+        });
         n != self.lines.len()
     }
 }
@@ -231,10 +313,10 @@ impl RcConf {
 impl fmt::Display for RcConf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, l) in self.lines.iter().enumerate() {
-            let t = match l {
-                Line::Assign { text, .. } | Line::Other(text) => text,
-            };
-            f.write_str(t)?;
+            match l {
+                Line::Assign { text, .. } | Line::Other(text) => f.write_str(text)?,
+                Line::Bytes { raw, .. } => f.write_str(&String::from_utf8_lossy(raw))?,
+            }
             if i + 1 < self.lines.len() || self.trailing_newline {
                 f.write_str("\n")?;
             }
@@ -285,6 +367,34 @@ pub fn write_atomic(path: &Path, data: impl AsRef<[u8]>) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lines_that_are_not_utf8_are_kept_byte_for_byte() {
+        // Latin-1 in a comment and in another variable's value (a host set up long ago).
+        let old: &[u8] =
+            b"# caf\xe9\nhostname=\"h\xf4te\"\nlinux_enable=\"NO\"\nkld_list=\"nvidia\"\n";
+        let mut rc = RcConf::parse_bytes(old);
+        assert_eq!(rc.to_bytes(), old, "nothing edited: the same bytes");
+        rc.set("linux_enable", "YES").unwrap();
+        assert!(rc.add_word("kld_list", "linprocfs").unwrap());
+        assert_eq!(
+            rc.to_bytes(),
+            b"# caf\xe9\nhostname=\"h\xf4te\"\nlinux_enable=\"YES\"\nkld_list=\"nvidia linprocfs\"\n"
+        );
+        // The variable we edit is itself unreadable: set() adds ours after it (ours wins at
+        // boot, theirs stays); adding to a list we cannot read is refused, nothing changed.
+        let old: &[u8] = b"linux_enable=\"\xff\"\nkld_list=\"a\xffb\"\n";
+        let mut rc = RcConf::parse_bytes(old);
+        assert_eq!(rc.get("linux_enable"), None);
+        rc.set("linux_enable", "YES").unwrap();
+        assert_eq!(rc.get("linux_enable"), Some("YES"));
+        assert_eq!(
+            rc.to_bytes(),
+            b"linux_enable=\"\xff\"\nlinux_enable=\"YES\"\nkld_list=\"a\xffb\"\n"
+        );
+        let e = rc.add_word("kld_list", "x").unwrap_err().to_string();
+        assert!(e.contains("not UTF-8"), "{e}");
+    }
+
     use super::*;
     use proptest::prelude::*;
 
@@ -354,6 +464,26 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn any_bytes_parse_and_write_back_identically(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert_eq!(RcConf::parse_bytes(&b).to_bytes(), b);
+        }
+
+        #[test]
+        fn an_edit_changes_only_its_own_line(b in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut c = RcConf::parse_bytes(&b);
+            c.set("linux_enable", "YES").unwrap();
+            let out = c.to_bytes();
+            let kept = |d: &[u8]| -> Vec<Vec<u8>> {
+                d.split(|x| *x == b'\n')
+                    .filter(|l| !l.trim_ascii_start().starts_with(b"linux_enable="))
+                    .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            };
+            prop_assert_eq!(kept(&out), kept(&b));
+        }
+
         #[test]
         fn any_text_parses_and_prints_back_identically(s in "\\PC{0,200}") {
             prop_assert_eq!(RcConf::parse(&s).to_string(), s);

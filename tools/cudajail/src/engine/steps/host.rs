@@ -11,7 +11,7 @@ pub(super) struct Host;
 /// rc.conf as `up --persist` wants it, and whether that differs from `old`.
 fn wanted_rc_conf(old: Option<&[u8]>) -> anyhow::Result<(RcConf, bool)> {
     // Like `sysrc linux_enable=YES kld_list+=…`: comments and order kept.
-    let mut rc = RcConf::parse(&String::from_utf8_lossy(old.unwrap_or_default()));
+    let mut rc = RcConf::parse_bytes(old.unwrap_or_default());
     let mut changed = rc.get("linux_enable") != Some("YES");
     rc.set("linux_enable", "YES")?;
     for m in HOST_MODULES {
@@ -73,7 +73,7 @@ impl Step for Host {
                 env.fs.write_beneath(
                     "/",
                     "etc/rc.conf",
-                    rc.to_string().as_bytes(),
+                    &rc.to_bytes(),
                     crate::engine::Perm::FILE,
                 )?;
                 cx.undo.push(Undo::Restore {
