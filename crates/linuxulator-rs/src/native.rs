@@ -24,9 +24,9 @@ fn cstr(op: Op, s: &str) -> Result<CString> {
     })
 }
 
-/// The longest mount point the mount table view can show: libc's FreeBSD 11 `statfs`, which the
-/// `libc` crate uses, keeps 88 bytes of the name.
-const STATFS_MNAMELEN: usize = 88;
+/// Serialises [`MountOps::mount`]'s change of the process's working directory (it mounts on
+/// `.` after `fchdir` to the verified directory, then changes back).
+static CWD: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl SysctlOps for LinuxHost {
     fn get(&self, name: &str) -> Result<Option<String>> {
@@ -68,7 +68,7 @@ impl SysctlOps for LinuxHost {
 impl LinuxHost {
     /// Walks `spec.target` below `root` one component at a time with `O_NOFOLLOW |
     /// O_RESOLVE_BENEATH`, so a symlink or `..` anywhere is refused rather than followed.
-    fn check_beneath(root: &str, spec: &MountSpec) -> Result<String> {
+    fn check_beneath(root: &str, spec: &MountSpec) -> Result<(String, std::os::fd::OwnedFd)> {
         let comps = spec.target_components()?;
         let subject = format!("{root}/{}", spec.target);
         let mut dir = sys::open_dir(&cstr(Op::Mount, root)?)
@@ -87,22 +87,27 @@ impl LinuxHost {
                 }
             })?;
         }
-        Ok(format!(
-            "{}/{}",
-            root.trim_end_matches('/'),
-            comps.join("/")
+        Ok((
+            format!("{}/{}", root.trim_end_matches('/'), comps.join("/")),
+            dir,
         ))
     }
 }
 
 impl MountOps for LinuxHost {
+    /// Mounts on the directory the beneath-root walk opened, never on a path looked up again:
+    /// `fchdir` to it and `nmount` with `fspath` `.` (sys/kern/vfs_mount.c `vfs_domount`
+    /// resolves `.` to that vnode and records its global path, `vn_path_to_global_path`). Then
+    /// the new mount, found by its fsid, must sit at the intended path and be what a fresh
+    /// beneath-root walk reaches; otherwise it is unmounted again (by fsid) and refused.
     fn mount(&self, root: &str, spec: &MountSpec) -> Result<String> {
-        let on = Self::check_beneath(root, spec)?;
-        if on.len() >= STATFS_MNAMELEN.min(MNAMELEN) {
+        let (on, dir) = Self::check_beneath(root, spec)?;
+        let cap = sys::mntonname_capacity().min(MNAMELEN);
+        if on.len() >= cap {
             return Err(Error::new(
                 Op::Mount,
                 ErrorKind::InvalidInput,
-                "mount point longer than the 87 bytes the mount table view keeps",
+                format!("mount point longer than the {} bytes statfs keeps", cap - 1),
             )
             .subject(&on));
         }
@@ -113,8 +118,13 @@ impl MountOps for LinuxHost {
         {
             return Ok(on);
         }
+        let before: Vec<[i32; 2]> = sys::mounts_with_ids()
+            .map_err(|e| from_errno(Op::MountList, errno(&e), "getfsstat"))?
+            .into_iter()
+            .map(|m| m.fsid)
+            .collect();
         let mut list = IovList::new();
-        for (k, v) in spec.nmount_pairs(&on)? {
+        for (k, v) in spec.nmount_pairs(".")? {
             let ok = match v {
                 Some(v) => list.push_str(&k, &v).is_some(),
                 None => list.push(&k, None).is_some(),
@@ -128,26 +138,83 @@ impl MountOps for LinuxHost {
             }
         }
         list.push_errmsg();
-        sys::nmount(&mut list, spec.flags.bits() as i32).map_err(|e| {
-            let err = from_errno(Op::Mount, errno(&e), &on);
-            match list.errmsg() {
-                Some(m) => err.kernel_msg(m),
-                None => err,
-            }
-        })?;
+        {
+            let _cwd = CWD
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let back = sys::open_dir(c".").map_err(|e| from_errno(Op::Mount, errno(&e), "."))?;
+            sys::fchdir(dir.as_fd()).map_err(|e| from_errno(Op::Mount, errno(&e), &on))?;
+            let r = sys::nmount(&mut list, spec.flags.bits() as i32);
+            let restored = sys::fchdir(back.as_fd());
+            r.map_err(|e| {
+                let err = from_errno(Op::Mount, errno(&e), &on);
+                match list.errmsg() {
+                    Some(m) => err.kernel_msg(m),
+                    None => err,
+                }
+            })?;
+            restored.map_err(|e| from_errno(Op::Mount, errno(&e), "working directory"))?;
+        }
+        let new: Vec<sys::Mounted> = sys::mounts_with_ids()
+            .map_err(|e| from_errno(Op::MountList, errno(&e), "getfsstat"))?
+            .into_iter()
+            .filter(|m| !before.contains(&m.fsid) && m.fstype == spec.fstype)
+            .collect();
+        let [ours] = new.as_slice() else {
+            return Err(Error::new(
+                Op::Mount,
+                ErrorKind::Other,
+                format!(
+                    "{} new {} mounts appeared at once; cannot tell which is ours",
+                    new.len(),
+                    spec.fstype
+                ),
+            )
+            .subject(&on));
+        };
+        let reached = Self::check_beneath(root, spec).and_then(|(_, fd)| {
+            sys::fstatfs(fd.as_fd()).map_err(|e| from_errno(Op::Mount, errno(&e), &on))
+        });
+        if ours.on != on || !reached.as_ref().is_ok_and(|m| m.fsid == ours.fsid) {
+            let undone = sys::unmount_fsid(ours.fsid, 0).is_ok();
+            return Err(Error::new(
+                Op::Mount,
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the mount landed on {} instead (the directory was moved or replaced while mounting); {}",
+                    ours.on,
+                    if undone { "unmounted it again" } else { "could not unmount it: unmount it by hand" }
+                ),
+            )
+            .subject(&on));
+        }
         Ok(on)
     }
 
+    /// Unmounts the file system the mount table lists at `on` (the topmost, if several are
+    /// stacked), by its fsid (`MNT_BYFSID`): `on` is matched against the names the kernel
+    /// recorded at mount time, never looked up as a path the jail could redirect.
     fn unmount(&self, on: &str, flags: MountFlags) -> Result<()> {
-        sys::unmount(&cstr(Op::Unmount, on)?, flags.bits() as i32)
+        let m = sys::mounts_with_ids()
+            .map_err(|e| from_errno(Op::MountList, errno(&e), "getfsstat"))?
+            .into_iter()
+            .rfind(|m| m.on == on)
+            .ok_or_else(|| {
+                from_errno(Op::Unmount, Errno::EINVAL, on).detail("not a mount point")
+            })?;
+        sys::unmount_fsid(m.fsid, flags.bits() as i32)
             .map_err(|e| from_errno(Op::Unmount, errno(&e), on))
     }
 
     fn mounts(&self) -> Result<Vec<MountedFs>> {
-        Ok(sys::mounts()
+        Ok(sys::mounts_with_ids()
             .map_err(|e| from_errno(Op::MountList, errno(&e), "getfsstat"))?
             .into_iter()
-            .map(|(fstype, from, on)| MountedFs { fstype, from, on })
+            .map(|m| MountedFs {
+                fstype: m.fstype,
+                from: m.from,
+                on: m.on,
+            })
             .collect())
     }
 }

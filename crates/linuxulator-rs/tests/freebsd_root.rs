@@ -134,3 +134,65 @@ fn jail_parameter_types_from_the_running_kernel() {
         }
     }
 }
+
+#[test]
+#[ignore = "root: mounts while another thread swaps the mount point for a symlink"]
+fn a_mount_point_swapped_for_a_symlink_never_redirects_the_mount() {
+    // The jail's root user can rename a directory and put a symlink to / in its place between
+    // our walk and the mount. The mount goes onto the directory descriptor the walk opened
+    // (fchdir + fspath "."), so it lands where the walk went, or is undone and refused.
+    require_root();
+    let root = std::env::temp_dir().join(unique("lxrace"));
+    std::fs::create_dir_all(root.join("dev/shm")).unwrap();
+    let r = root.to_str().unwrap().to_string();
+    let host_before: Vec<_> = LinuxHost
+        .mounts()
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.on.starts_with(&r))
+        .collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (root, stop) = (root.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (dev, real, link) = (
+                root.join("dev"),
+                root.join("dev.real"),
+                root.join("dev.link"),
+            );
+            std::os::unix::fs::symlink("/", &link).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if std::fs::rename(&dev, &real).is_ok() {
+                    let _ = std::fs::rename(&link, &dev);
+                    let _ = std::fs::rename(&dev, &link);
+                    let _ = std::fs::rename(&real, &dev);
+                }
+            }
+        })
+    };
+    let shm = linux_mount_set(0, Some("1m"), &[])[1].clone();
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..300 {
+        match LinuxHost.mount(&r, &shm) {
+            Ok(on) => {
+                ok += 1;
+                assert_eq!(on, format!("{r}/dev/shm"));
+                LinuxHost.unmount(&on, MountFlags::empty()).unwrap();
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    let host_after: Vec<_> = LinuxHost
+        .mounts()
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.on.starts_with(&r))
+        .collect();
+    assert_eq!(host_after, host_before, "no mount outside the root, ever");
+    eprintln!("{ok} mounts below the root, {refused} refused");
+    let _ = std::fs::remove_file(root.join("dev.link"));
+    let _ = std::fs::rename(root.join("dev.real"), root.join("dev"));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -104,22 +104,48 @@ pub fn nmount(list: &mut IovList, flags: c_int) -> io::Result<()> {
     .map(|_| ())
 }
 
-/// unmount(2).
-pub fn unmount(path: &CStr, flags: c_int) -> io::Result<()> {
-    // SAFETY: `path` is a valid C string for the call.
-    ret(unsafe { libc::unmount(path.as_ptr(), flags) }).map(|_| ())
+/// unmount(2) of the file system whose id is `fsid` (`MNT_BYFSID`: the kernel finds it in the
+/// mount list; no path is looked up, so nothing below a jail root can redirect it).
+pub fn unmount_fsid(fsid: [i32; 2], flags: c_int) -> io::Result<()> {
+    // sys_unmount decodes "FSID:%d:%d" (sys/kern/vfs_mount.c).
+    let id = std::ffi::CString::new(format!("FSID:{}:{}", fsid[0], fsid[1]))
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `id` is a valid C string for the call.
+    ret(unsafe { libc::unmount(id.as_ptr(), flags | libc::MNT_BYFSID) }).map(|_| ())
 }
 
-/// getfsstat(2): (fstype, from, on) for every mount.
-pub fn mounts() -> io::Result<Vec<(String, String, String)>> {
-    // SAFETY: NULL buffer: a count query.
-    let n = ret(unsafe { libc::getfsstat(std::ptr::null_mut(), 0, libc::MNT_NOWAIT) })? as usize;
-    let cap = n + 8;
-    // SAFETY: `statfs` is plain old data; all-zero is a valid value.
-    let mut buf: Vec<libc::statfs> = vec![unsafe { std::mem::zeroed() }; cap];
-    let bytes = (cap * std::mem::size_of::<libc::statfs>()) as libc::c_long;
-    // SAFETY: `buf` holds `cap` writable `statfs` records, `bytes` long in total.
-    let got = ret(unsafe { libc::getfsstat(buf.as_mut_ptr(), bytes, libc::MNT_NOWAIT) })? as usize;
+/// The two words of a `statfs` file system id.
+fn fsid_of(s: &libc::statfs) -> [i32; 2] {
+    // SAFETY: `fsid_t` is `#[repr(C)] struct { int32_t val[2]; }` (sys/mount.h), whose field the
+    // libc crate keeps private; reading it as `[i32; 2]` reads exactly those 8 bytes.
+    unsafe { std::ptr::read_unaligned(std::ptr::addr_of!(s.f_fsid).cast::<[i32; 2]>()) }
+}
+
+/// The capacity of `statfs.f_mntonname` in the libc ABI this was built with (1024 since
+/// FreeBSD 12, 88 before).
+pub fn mntonname_capacity() -> usize {
+    fn n<const N: usize>(_: *const [libc::c_char; N]) -> usize {
+        N
+    }
+    let s = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: only the field's address is taken (no reference, no read) to learn its type.
+    n(unsafe { std::ptr::addr_of!((*s.as_ptr()).f_mntonname) })
+}
+
+/// A mounted file system as `statfs` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mounted {
+    /// `f_fstypename`.
+    pub fstype: String,
+    /// `f_mntfromname`.
+    pub from: String,
+    /// `f_mntonname`.
+    pub on: String,
+    /// `f_fsid`.
+    pub fsid: [i32; 2],
+}
+
+fn mounted(s: &libc::statfs) -> Mounted {
     let text = |a: &[libc::c_char]| {
         let b: Vec<u8> = a
             .iter()
@@ -128,16 +154,40 @@ pub fn mounts() -> io::Result<Vec<(String, String, String)>> {
             .collect();
         String::from_utf8_lossy(&b).into_owned()
     };
-    Ok(buf[..got.min(cap)]
-        .iter()
-        .map(|s| {
-            (
-                text(&s.f_fstypename),
-                text(&s.f_mntfromname),
-                text(&s.f_mntonname),
-            )
-        })
-        .collect())
+    Mounted {
+        fstype: text(&s.f_fstypename),
+        from: text(&s.f_mntfromname),
+        on: text(&s.f_mntonname),
+        fsid: fsid_of(s),
+    }
+}
+
+/// fstatfs(2): the file system `fd` is on.
+pub fn fstatfs(fd: BorrowedFd<'_>) -> io::Result<Mounted> {
+    // SAFETY: `statfs` is plain old data; all-zero is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a writable `statfs`; `fd` is a live descriptor for the call.
+    ret(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(mounted(&st))
+}
+
+/// fchdir(2).
+pub fn fchdir(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `fd` is a live descriptor for the call.
+    ret(unsafe { libc::fchdir(fd.as_raw_fd()) }).map(|_| ())
+}
+
+/// getfsstat(2): every mount with its id.
+pub fn mounts_with_ids() -> io::Result<Vec<Mounted>> {
+    // SAFETY: NULL buffer: a count query.
+    let n = ret(unsafe { libc::getfsstat(std::ptr::null_mut(), 0, libc::MNT_NOWAIT) })? as usize;
+    let cap = n + 8;
+    // SAFETY: `statfs` is plain old data; all-zero is a valid value.
+    let mut buf: Vec<libc::statfs> = vec![unsafe { std::mem::zeroed() }; cap];
+    let bytes = (cap * std::mem::size_of::<libc::statfs>()) as libc::c_long;
+    // SAFETY: `buf` holds `cap` writable `statfs` records, `bytes` long in total.
+    let got = ret(unsafe { libc::getfsstat(buf.as_mut_ptr(), bytes, libc::MNT_NOWAIT) })? as usize;
+    Ok(buf[..got.min(cap)].iter().map(mounted).collect())
 }
 
 /// Opens a directory.
