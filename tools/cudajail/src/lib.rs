@@ -13,11 +13,11 @@ pub mod export;
 #[cfg(target_os = "freebsd")]
 pub mod native;
 pub mod plan;
+#[cfg(unix)]
+pub mod process;
 pub mod recording;
 #[cfg(unix)]
 pub mod rootfs;
-#[cfg(unix)]
-pub mod run;
 pub mod shim;
 pub mod sim;
 pub mod spec;

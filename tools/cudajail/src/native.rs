@@ -14,11 +14,11 @@ pub struct NativeExec;
 impl JailExec for NativeExec {
     fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)> {
         let (prog, args) = argv.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        // A clean environment, a time limit and bounded output (crate::run).
-        crate::run::run_bounded(
+        // A clean environment, a time limit and bounded output (crate::process).
+        crate::process::run_bounded(
             Command::new(prog).args(args).jail(jid),
-            crate::run::TIMEOUT,
-            crate::run::OUTPUT_CAP,
+            crate::process::TIMEOUT,
+            crate::process::OUTPUT_CAP,
         )
         .with_context(|| format!("{argv:?} in jail {jid}"))
     }

@@ -85,7 +85,7 @@ pub fn run_bounded(
             break Some(st);
         }
         if start.elapsed() >= timeout {
-            // kill(1) with a negative pid signals the whole group (no unsafe code here).
+            // kill(1) with a negative pid signals the whole group (kill(2) from Rust would need libc here).
             let _ = Command::new("kill")
                 .args(["-s", "KILL", "--", &format!("-{}", child.id())])
                 .stdout(Stdio::null())
