@@ -1124,3 +1124,50 @@ fn the_root_follows_the_pools_mountpoint() {
         .to_string();
     assert!(e.contains("mountpoint=none"), "{e}");
 }
+
+/// A FreeBSD host often runs jails made by other tools, with names cudajail would never create:
+/// an unnamed jail is named by its jid (`"7"`), and jail(8) accepts spaces. Listing them must
+/// work (`JailHost::list` used to fail on the first such name), and `up` must not mind them.
+#[test]
+fn foreign_jails_with_names_we_would_not_create_are_listed_and_left_alone() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| {
+        for (jid, name) in [(7, "7"), (8, "build box")] {
+            s.mkdir_p(&format!("/usr/jails/{jid}")).unwrap();
+            s.jails.insert(
+                jid,
+                hostsim::SimJail {
+                    name: name.into(),
+                    path: format!("/usr/jails/{jid}"),
+                    params: Default::default(),
+                },
+            );
+            s.last_jid = s.last_jid.max(jid);
+        }
+    });
+    let names: Vec<String> = JailOps::list(&h)
+        .unwrap()
+        .into_iter()
+        .map(|j| j.name)
+        .collect();
+    assert_eq!(names, ["7", "build box"]);
+    assert!(JailOps::list(&h)
+        .unwrap()
+        .iter()
+        .all(|j| j.jail_name().is_none()));
+    let v = default();
+    let env = cudajail::sim::env(&h);
+    let (_, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
+    assert_eq!(
+        ok,
+        Ok(()),
+        "plan --exact copies the host, foreign jails included"
+    );
+    up(&env, &v, &planned(&h, &v)).unwrap();
+    let after: Vec<String> = JailOps::list(&h)
+        .unwrap()
+        .into_iter()
+        .map(|j| j.name)
+        .collect();
+    assert_eq!(after, ["7", "build box", "cuda"]);
+}

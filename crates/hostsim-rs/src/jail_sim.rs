@@ -24,8 +24,9 @@ const JAIL_MAX: i32 = 999_999;
 /// A jail in the simulated kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimJail {
-    /// Name.
-    pub name: JailName,
+    /// Name, as the kernel keeps it (a jail made by another tool may have a name `JailName`
+    /// refuses; an unnamed one is named by its jid).
+    pub name: String,
     /// Root.
     pub path: String,
     /// Parameters as set (bool no-forms normalised).
@@ -99,7 +100,7 @@ impl JailOps for SimHost {
         spec.validate()?;
         let mut s = self.st();
         let name = spec.name.as_str();
-        if s.jails.values().any(|j| j.name == spec.name) {
+        if s.jails.values().any(|j| j.name == spec.name.as_str()) {
             return Err(self.jail_err(
                 Op::Create,
                 Errno::EEXIST,
@@ -108,7 +109,7 @@ impl JailOps for SimHost {
             ));
         }
         if let Some(parent) = spec.name.parent() {
-            if !s.jails.values().any(|j| j.name == parent) {
+            if !s.jails.values().any(|j| j.name == parent.as_str()) {
                 return Err(self.jail_err(
                     Op::Create,
                     Errno::ENOENT,
@@ -152,7 +153,7 @@ impl JailOps for SimHost {
         s.jails.insert(
             jid,
             SimJail {
-                name: spec.name.clone(),
+                name: spec.name.as_str().to_string(),
                 path: spec.path.clone(),
                 params: normalised(&spec.params),
             },
@@ -199,7 +200,7 @@ impl JailOps for SimHost {
         let s = self.st();
         Ok(s.jails
             .iter()
-            .find(|(_, j)| &j.name == name)
+            .find(|(_, j)| j.name == name.as_str())
             .map(|(id, j)| info(*id, j)))
     }
 
@@ -210,13 +211,13 @@ impl JailOps for SimHost {
             return Err(from_errno(Op::Get, e, name));
         }
         let mut s = self.st();
-        if let Some((id, j)) = s.jails.iter().find(|(_, j)| &j.name == name) {
+        if let Some((id, j)) = s.jails.iter().find(|(_, j)| j.name == name.as_str()) {
             return Ok(Some(info(*id, j)));
         }
         let Some(id) = s
             .dying_jails
             .iter()
-            .find(|(_, (j, _))| &j.name == name)
+            .find(|(_, (j, _))| j.name == name.as_str())
             .map(|(id, _)| *id)
         else {
             return Ok(None);

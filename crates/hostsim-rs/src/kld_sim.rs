@@ -28,15 +28,14 @@ pub struct SimKld {
 }
 
 /// The files under `/boot/kernel` (and the nvidia port's), with the modules each provides and the
-/// files it depends on. Module names are partly guessed where they do not matter to callers.
+/// files it depends on. The module names are the kernel's, not the files': `linux64.ko` declares
+/// `linux64elf` (sys/amd64/linux/linux_sysvec.c `DECLARE_MODULE_TIED(linux64elf, …)`), `linux.ko`
+/// on amd64 `linuxelf` (sys/amd64/linux32/linux32_sysvec.c), `nvidia-modeset.ko`
+/// `nvidia_modeset` (NVIDIA's nvidia-modeset-freebsd.c `DECLARE_MODULE(nvidia_modeset, …)`).
 pub(crate) const CATALOG: &[(&str, &[&str], &[&str])] = &[
     ("linux_common.ko", &["linux_common"], &[]),
-    ("linux.ko", &["linuxelf", "linux"], &["linux_common.ko"]),
-    (
-        "linux64.ko",
-        &["linux64elf", "linux64"],
-        &["linux_common.ko"],
-    ),
+    ("linux.ko", &["linuxelf"], &["linux_common.ko"]),
+    ("linux64.ko", &["linux64elf"], &["linux_common.ko"]),
     ("linprocfs.ko", &["linprocfs"], &["linux_common.ko"]),
     ("linsysfs.ko", &["linsysfs"], &["linux_common.ko"]),
     ("fdescfs.ko", &["fdescfs"], &[]),
@@ -44,7 +43,7 @@ pub(crate) const CATALOG: &[(&str, &[&str], &[&str])] = &[
     ("pty.ko", &["pty"], &[]),
     ("zfs.ko", &["zfs", "zfsctrl"], &[]),
     ("nvidia.ko", &["nvidia"], &[]),
-    ("nvidia-modeset.ko", &["nvidia-modeset"], &["nvidia.ko"]),
+    ("nvidia-modeset.ko", &["nvidia_modeset"], &["nvidia.ko"]),
 ];
 
 /// Modules compiled into the GENERIC-like kernel (file id 1).
@@ -321,5 +320,31 @@ mod tests {
             "{e}"
         );
         assert_ne!(h.snapshot(), before);
+    }
+
+    #[test]
+    fn a_linux_abi_compiled_into_the_kernel_is_found_by_its_module_name() {
+        // A kernel built with `options COMPAT_LINUX64` has the module `linux64elf` and no
+        // linux64.ko file: it counts as loaded (modfind by the module's name, not the file's).
+        let h = SimHost::freebsd14_with_gpus(1);
+        h.with_state(|s| {
+            let k = s.klds.get_mut("kernel").unwrap();
+            k.modules.push("linux64elf".into());
+            k.modules.push("linux_common".into());
+        });
+        let r = kld::ensure_loaded(&h, &["linux64"]).unwrap();
+        assert_eq!(r.present, ["linux64"]);
+        assert!(
+            r.loaded.is_empty(),
+            "linux64.ko must not be loaded again: {r:?}"
+        );
+        assert!(
+            h.modfind("nvidia_modeset").unwrap(),
+            "nvidia-modeset.ko's module"
+        );
+        assert!(
+            !h.modfind("linux64").unwrap(),
+            "no module is called linux64"
+        );
     }
 }

@@ -33,12 +33,13 @@ fn int(list: &IovList, name: &str) -> Option<i32> {
     Some(i32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
 }
 
+/// A jail as `jail_get` reported it. The name is taken as the kernel gives it: jails made by
+/// other tools may have names [`JailName`] refuses (an unnamed jail is named by its jid), and
+/// listing them must not fail.
 fn info_from(list: &IovList) -> Result<JailInfo> {
-    let name = list.value_str("name").unwrap_or_default();
     Ok(JailInfo {
         jid: Jid(int(list, "jid").unwrap_or(0)),
-        name: JailName::new(&name)
-            .map_err(|e| e.detail("the kernel reported a name this crate does not accept"))?,
+        name: list.value_str("name").unwrap_or_default(),
         path: list.value_str("path").unwrap_or_default(),
         dying: int(list, "dying").unwrap_or(0) != 0,
         params: reported(list),
@@ -124,7 +125,7 @@ impl JailHost {
         match sys::jail_get(&mut list, flags) {
             Ok(jid) => Ok(Some(JailInfo {
                 jid: Jid(jid),
-                name: name.clone(),
+                name: name.as_str().to_string(),
                 path: list.value_str("path").unwrap_or_default(),
                 dying: int(&list, "dying").unwrap_or(0) != 0,
                 params: reported(&list),

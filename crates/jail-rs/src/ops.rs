@@ -9,14 +9,25 @@ use serde::Serialize;
 pub struct JailInfo {
     /// Its id.
     pub jid: Jid,
-    /// Its name.
-    pub name: JailName,
+    /// Its name, as the kernel reports it. Jails made by other tools may have names this
+    /// crate would not create (an unnamed jail is named by its jid, `"7"`); see
+    /// [`JailInfo::jail_name`].
+    pub name: String,
     /// Its root.
     pub path: String,
     /// Whether it is dying.
     pub dying: bool,
     /// Other parameters that were asked for.
     pub params: Vec<(String, ParamValue)>,
+}
+
+impl JailInfo {
+    /// The name as a [`JailName`], when it is one this crate accepts (`None` for a foreign
+    /// jail named, say, by its jid).
+    #[must_use]
+    pub fn jail_name(&self) -> Option<JailName> {
+        JailName::new(&self.name).ok()
+    }
 }
 
 /// The jail verbs of the kernel, typed. Implemented over `sys` on FreeBSD and by

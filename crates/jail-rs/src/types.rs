@@ -464,11 +464,30 @@ pub(crate) fn check_value(name: &str, v: &ParamValue) -> std::result::Result<Par
         return Err(format!("{name}: must be 0, 1 or 2"));
     }
     if name == "linux.osrelease" {
+        // linux_map_osrel (sys/compat/linux/linux_mib.c): a.b.c, a ≥ 1, then the end or `-`
+        // and at least one more character.
         if let ParamValue::Str(s) = v {
-            let parts: Vec<&str> = s.split('.').collect();
-            let nums: Option<Vec<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
-            if parts.len() != 3 || nums.is_none_or(|n| n[0] < 1) {
-                return Err(format!("{name}: {s:?} must look like a.b.c with a ≥ 1"));
+            let (nums, suffix) = s
+                .split_once('-')
+                .map_or((s.as_str(), None), |(n, x)| (n, Some(x)));
+            let parts: Vec<&str> = nums.split('.').collect();
+            let parsed: Option<Vec<u32>> = parts
+                .iter()
+                .map(|p| {
+                    p.bytes()
+                        .all(|b| b.is_ascii_digit())
+                        .then(|| p.parse().ok())
+                        .flatten()
+                })
+                .collect();
+            if parts.len() != 3
+                || parsed.is_none_or(|n| n[0] < 1)
+                || suffix.is_some_and(str::is_empty)
+                || s.len() > 64
+            {
+                return Err(format!(
+                    "{name}: {s:?} must look like a.b.c or a.b.c-suffix with a ≥ 1 (at most 64 bytes)"
+                ));
             }
         }
     }

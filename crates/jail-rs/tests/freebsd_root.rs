@@ -32,7 +32,7 @@ fn create_get_list_update_attach_remove() {
         .list()
         .unwrap()
         .iter()
-        .any(|j| j.jid == jid && j.name == name));
+        .any(|j| j.jid == jid && j.name == name.as_str()));
     assert_eq!(
         JailHost.create(&spec).unwrap_err().kind(),
         ErrorKind::AlreadyExists
@@ -99,4 +99,36 @@ fn a_command_runs_inside_the_jail() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "rsexec-host");
+}
+
+#[test]
+#[ignore = "root: creates an unnamed jail with jail(8)"]
+fn a_foreign_unnamed_jail_is_listed_by_its_jid_name() {
+    // jail(8) without `name=` makes a jail the kernel names by its jid (kern_jail.c,
+    // kern_jail_set: "If there is no name, use the jid"). JailName refuses all-digit names, so
+    // listing used to fail on such a host.
+    require_root();
+    let root = std::env::temp_dir().join(unique("unnamed"));
+    std::fs::create_dir_all(&root).unwrap();
+    let out = std::process::Command::new("jail")
+        .args(["-i", "-c", "persist"])
+        .arg(format!("path={}", root.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let g = Guard(Some(jail::Jid(jid)));
+    let all = JailHost.list().unwrap();
+    let j = all.iter().find(|j| j.jid.0 == jid).expect("listed");
+    assert_eq!(j.name, jid.to_string());
+    assert!(
+        j.jail_name().is_none(),
+        "not a name this crate would create"
+    );
+    drop(g);
+    std::fs::remove_dir_all(&root).unwrap();
 }

@@ -32,5 +32,5 @@ pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
 #[cfg(target_os = "freebsd")]
 pub use native::KldHost;
-pub use ops::{ensure_loaded, KldFile, KldFileId, KldOps, Loaded};
+pub use ops::{ensure_loaded, module_name, KldFile, KldFileId, KldOps, Loaded};
 pub use sysabi::{Errno, ErrorKind};

@@ -52,8 +52,29 @@ pub struct Loaded {
     pub loaded: Vec<(String, KldFileId)>,
 }
 
+/// The kernel module a linker file declares, for `modfind(2)`: file and module names differ
+/// (`linux64.ko` declares `linux64elf`, sys/amd64/linux/linux_sysvec.c; `linux.ko` on amd64
+/// `linuxelf`, sys/amd64/linux32/linux32_sysvec.c; `nvidia-modeset.ko` `nvidia_modeset`,
+/// NVIDIA's nvidia-modeset-freebsd.c). Other files declare a module of their own name
+/// (`linprocfs`, `tmpfs`, `nullfs`, `fdescfs`, `linux_common`, `nvidia`). Takes `name`,
+/// `name.ko` or a path.
+#[must_use]
+pub fn module_name(file: &str) -> &str {
+    let stem = file
+        .rsplit('/')
+        .next()
+        .unwrap_or(file)
+        .trim_end_matches(".ko");
+    match stem {
+        "linux64" => "linux64elf",
+        "linux" => "linuxelf",
+        "nvidia-modeset" => "nvidia_modeset",
+        other => other,
+    }
+}
+
 /// Loads each file of `files` that is not loaded yet, in order. Like `kldload -n`, a file
-/// counts as present when `kldfind` finds it or when a module of its name exists (compiled
+/// counts as present when `kldfind` finds it or when the module it declares ([`module_name`]) exists (compiled
 /// into the kernel, or provided by another file).
 ///
 /// # Errors
@@ -62,8 +83,8 @@ pub struct Loaded {
 pub fn ensure_loaded(ops: &dyn KldOps, files: &[&str]) -> Result<Loaded> {
     let mut out = Loaded::default();
     for f in files {
-        let stem = f.rsplit('/').next().unwrap_or(f).trim_end_matches(".ko");
-        if ops.find(f)?.is_some() || ops.modfind(stem)? {
+        // Loaded as a file, or compiled into the kernel (then only its module is there).
+        if ops.find(f)?.is_some() || ops.modfind(module_name(f))? {
             out.present.push((*f).to_string());
             continue;
         }
@@ -77,4 +98,21 @@ pub fn ensure_loaded(ops: &dyn KldOps, files: &[&str]) -> Result<Loaded> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod module_name_tests {
+    #[test]
+    fn file_names_map_to_the_modules_they_declare() {
+        for (f, m) in [
+            ("linux64", "linux64elf"),
+            ("/boot/kernel/linux64.ko", "linux64elf"),
+            ("linux.ko", "linuxelf"),
+            ("nvidia-modeset", "nvidia_modeset"),
+            ("linprocfs", "linprocfs"),
+            ("nvidia.ko", "nvidia"),
+        ] {
+            assert_eq!(super::module_name(f), m, "{f}");
+        }
+    }
 }

@@ -109,7 +109,8 @@ pub fn doctor(
 ) -> Vec<Check> {
     let mut out = Vec::new();
     for m in REQUIRED_MODULES {
-        let loaded = kld.find(m).ok().flatten().is_some() || kld.modfind(m).unwrap_or(false);
+        let loaded = kld.find(m).ok().flatten().is_some()
+            || kld.modfind(kld::module_name(m)).unwrap_or(false);
         out.push(check(
             format!("module:{m}"),
             loaded,

@@ -43,4 +43,4 @@ pub use mount::{linux_mount_set, MountFlags, MountSpec};
 pub use native::LinuxHost;
 pub use ops::{MountOps, MountedFs, SysctlDesc, SysctlOps};
 pub use sysabi::{Errno, ErrorKind};
-pub use types::{min_osrelease, LinuxRelease, Suite};
+pub use types::{min_osrelease, LinuxRelease, OsRelease, Suite};

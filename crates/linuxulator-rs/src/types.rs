@@ -56,6 +56,85 @@ impl From<LinuxRelease> for String {
     }
 }
 
+/// The longest `osrelease` string the Linuxulator keeps (`LINUX_MAX_UTSNAME` 65, with the NUL).
+pub const MAX_OSRELEASE_LEN: usize = 64;
+
+/// What `linux.osrelease` / `compat.linux.osrelease` may be set to: `a.b.c` (`a ≥ 1`) or, since
+/// the suffix was allowed, `a.b.c-suffix` such as `6.8.0-45-generic` — the format check of
+/// `linux_map_osrel` (sys/compat/linux/linux_mib.c: after the third number either the end or
+/// `-` and at least one more character). FreeBSD 13's check stops at `a.b.c` and refuses a
+/// suffix; we follow the newer rule and say so in the error the kernel would give.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OsRelease {
+    /// The numbers (what version checks compare).
+    pub version: LinuxRelease,
+    /// What follows `-`, if anything (never empty).
+    pub suffix: Option<String>,
+}
+
+impl From<LinuxRelease> for OsRelease {
+    fn from(version: LinuxRelease) -> OsRelease {
+        OsRelease {
+            version,
+            suffix: None,
+        }
+    }
+}
+
+impl fmt::Display for OsRelease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.suffix {
+            Some(x) => write!(f, "{}-{x}", self.version),
+            None => write!(f, "{}", self.version),
+        }
+    }
+}
+
+impl FromStr for OsRelease {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::new(
+                Op::Validate,
+                ErrorKind::InvalidInput,
+                format!("linux release {s:?}: {why}"),
+            )
+        };
+        if s.len() > MAX_OSRELEASE_LEN {
+            return Err(bad("longer than 64 bytes (LINUX_MAX_UTSNAME)"));
+        }
+        let (nums, suffix) = match s.split_once('-') {
+            Some((n, x)) if x.is_empty() => {
+                return Err(bad(&format!("nothing after '-' in {n:?}-")));
+            }
+            Some((n, x)) => {
+                if !x.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(bad("the suffix must be printable ASCII without spaces"));
+                }
+                (n, Some(x.to_string()))
+            }
+            None => (s, None),
+        };
+        Ok(OsRelease {
+            version: nums.parse()?,
+            suffix,
+        })
+    }
+}
+
+impl TryFrom<String> for OsRelease {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+impl From<OsRelease> for String {
+    fn from(r: OsRelease) -> String {
+        r.to_string()
+    }
+}
+
 /// A distribution suite we know how to bootstrap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -188,6 +267,34 @@ mod tests {
         #[test]
         fn release_parse_never_panics(s in "\\PC{0,30}") {
             let _ = s.parse::<LinuxRelease>();
+        }
+    }
+}
+
+#[cfg(test)]
+mod osrelease_tests {
+    use super::*;
+
+    #[test]
+    fn osrelease_follows_linux_map_osrel() {
+        for ok in ["6.8.0", "6.8.0-45-generic", "5.15.0-x", "1.0.0"] {
+            assert_eq!(ok.parse::<OsRelease>().unwrap().to_string(), ok);
+        }
+        assert_eq!(
+            "6.8.0-45-generic".parse::<OsRelease>().unwrap().version,
+            LinuxRelease(6, 8, 0)
+        );
+        for bad in [
+            "6.8",
+            "6.8.0-",
+            "6.8.0.1",
+            "0.9.9",
+            "6.8.0 -x",
+            "6.8.0-a b",
+            "-6.8.0",
+            &format!("6.8.0-{}", "x".repeat(60)),
+        ] {
+            assert!(bad.parse::<OsRelease>().is_err(), "{bad}");
         }
     }
 }

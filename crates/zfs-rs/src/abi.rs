@@ -1,5 +1,6 @@
 //! The numbers this crate hard-codes, checked against our C declaration of `zfs_iocparm_t`
-//! (not a FreeBSD base header) and `_IOWR` from `<sys/ioccom.h>`.
+//! (not a FreeBSD base header) and `_IOWR` from `<sys/ioccom.h>`. The enum values themselves
+//! are checked against OpenZFS's own `sys/fs/zfs.h` by `tests/openzfs_header.rs`.
 
 use crate::codec::*;
 use std::mem::offset_of;
@@ -8,7 +9,7 @@ use sysabi::abi::{AbiFact, AbiSet, CTarget};
 const C_DECLS: &str = r#"
 #include <stdint.h>
 typedef struct { uint32_t zfs_ioctl_version; uint64_t zfs_cmd; uint64_t zfs_cmd_size; } zfs_iocparm_t;
-#define ZFS_IOC_FIRST ('Z' << 8)
+#define ZFS_IOC_FIRST 0 /* FreeBSD: include/sys/fs/zfs.h, #ifdef __FreeBSD__ */
 #define ZFS_IOC_PLATFORM (ZFS_IOC_FIRST + 0x80)
 #define ZFS_IOC_JAIL (ZFS_IOC_PLATFORM + 5)
 #define ZFS_IOC_UNJAIL (ZFS_IOC_PLATFORM + 6)

@@ -2,7 +2,7 @@
 
 use devfs::types::GpuSelection;
 use linuxulator::mount::Bind;
-use linuxulator::{LinuxRelease, Suite};
+use linuxulator::Suite;
 use serde::{Deserialize, Serialize};
 
 /// Which GPUs the jail sees: `"all"` or a list of minors (`[0, 2]`).
@@ -100,8 +100,8 @@ pub struct Valid {
     pub pool: zfs::DatasetName,
     /// GPUs.
     pub gpus: GpuSelection,
-    /// `linux.osrelease`.
-    pub osrelease: LinuxRelease,
+    /// `linux.osrelease` (`a.b.c` or `a.b.c-suffix`).
+    pub osrelease: linuxulator::OsRelease,
 }
 
 /// One problem, with the field path it concerns.
@@ -224,10 +224,10 @@ impl Spec {
             }
         }
         let osrelease = match (&self.osrelease, suite) {
-            (Some(s), su) => match s.parse::<LinuxRelease>() {
+            (Some(s), su) => match s.parse::<linuxulator::OsRelease>() {
                 Ok(r) => {
                     if let Some(su) = su {
-                        if let Err(e) = linuxulator::types::check_osrelease(su, r) {
+                        if let Err(e) = linuxulator::types::check_osrelease(su, r.version) {
                             push("osrelease", e.to_string());
                         }
                     }
@@ -238,7 +238,7 @@ impl Spec {
                     None
                 }
             },
-            (None, Some(su)) => Some(linuxulator::min_osrelease(su).1),
+            (None, Some(su)) => Some(linuxulator::min_osrelease(su).1.into()),
             (None, None) => None,
         };
         if let Some(s) = &self.shm_size {
@@ -514,6 +514,23 @@ target = "../x"
     #[test]
     fn unknown_fields_are_refused() {
         assert!(parse("nmae = \"x\"").unwrap_err().contains("unknown field"));
+    }
+
+    #[test]
+    fn osrelease_may_carry_a_suffix_as_linux_map_osrel_allows() {
+        let v = parse("osrelease = \"6.8.0-45-generic\"")
+            .unwrap()
+            .validate(None)
+            .unwrap();
+        assert_eq!(v.osrelease.to_string(), "6.8.0-45-generic");
+        assert_eq!(v.osrelease.version, linuxulator::LinuxRelease(6, 8, 0));
+        let p = crate::plan::build(&v, &[], false).unwrap();
+        assert!(p.to_string().contains("6.8.0-45-generic"), "{p}");
+        let e = parse("osrelease = \"6.8.0-\"")
+            .unwrap()
+            .validate(None)
+            .unwrap_err();
+        assert_eq!(e[0].field, "osrelease");
     }
 
     #[test]
