@@ -105,7 +105,7 @@ impl FromStr for OsRelease {
             return Err(bad("longer than 64 bytes (LINUX_MAX_UTSNAME)"));
         }
         let (nums, suffix) = match s.split_once('-') {
-            Some((n, x)) if x.is_empty() => {
+            Some((n, "")) => {
                 return Err(bad(&format!("nothing after '-' in {n:?}-")));
             }
             Some((n, x)) => {
