@@ -23,6 +23,28 @@ fn devfs_mount(s: &State, mount: &Path) -> std::result::Result<String, Errno> {
     }
 }
 
+/// `DEVFS_MAXPTRNLEN` (sys/fs/devfs/devfs.h): the pattern buffer, NUL included.
+const DEVFS_MAXPTRNLEN: usize = 200;
+
+/// The rule as the kernel keeps it: `devfs_rule_input`'s callers copy the pattern into a
+/// `DEVFS_MAXPTRNLEN` buffer and NUL-terminate it, so a longer pattern is cut (at a byte; the
+/// simulation cuts at the last character boundary before it).
+fn kernel_copy(rule: &Rule) -> Rule {
+    let mut r = rule.clone();
+    for c in &mut r.conditions {
+        if let devfs::Condition::Path(p) = c {
+            if p.len() > DEVFS_MAXPTRNLEN - 1 {
+                let mut end = DEVFS_MAXPTRNLEN - 1;
+                while !p.is_char_boundary(end) {
+                    end -= 1;
+                }
+                p.truncate(end);
+            }
+        }
+    }
+    r
+}
+
 fn current(s: &State, mount: &str) -> u16 {
     s.mounts
         .get(mount)
@@ -101,8 +123,11 @@ impl SimHost {
 }
 
 impl DevfsOps for SimHost {
+    /// The kernel checks almost nothing in a rule (`devfs_rule_input` only the magic; the
+    /// pattern is cut at `DEVFS_MAXPTRNLEN - 1`): a rule with no action, or with both hide and
+    /// unhide, is stored as given. Refusing such rules is devfs(8)'s and our library's business.
     fn add_rule(&self, mount: &Path, ruleset: RulesetId, rule: &Rule) -> Result<RuleId> {
-        rule.validate()?;
+        let rule = &kernel_copy(rule);
         let (mut s, mp) = self.devfs_enter(Verb::DevfsAddRule, Op::RuleAdd, mount)?;
         let rs = if ruleset.0 == 0 {
             current(&s, &mp)
@@ -201,7 +226,7 @@ impl DevfsOps for SimHost {
     /// RAPPLY: the rule acts on the nodes now present. The simulation keeps per-mount node
     /// overrides so that a hidden node stays hidden until a ruleset is applied again.
     fn apply_rule(&self, mount: &Path, rule: &Rule) -> Result<()> {
-        rule.validate()?;
+        let rule = &kernel_copy(rule);
         let (mut s, mp) = self.devfs_enter(Verb::DevfsApplyRule, Op::RuleApply, mount)?;
         let names: Vec<String> = s.devices.iter().map(|d| d.name.clone()).collect();
         let mut show = None;
@@ -215,7 +240,7 @@ impl DevfsOps for SimHost {
         if let Some(show) = show {
             let hit: Vec<String> = names
                 .into_iter()
-                .filter(|n| rule.path().is_none_or(|p| devfs::eval::fnmatch(p, n)))
+                .filter(|n| rule.path().is_none_or(|p| sysabi::fnmatch::fnmatch(p, n)))
                 .collect();
             let o = s.devfs_overrides.entry(mp).or_default();
             for n in hit {
@@ -242,6 +267,31 @@ mod tests {
     use devfs::types::GpuSelection;
     use devfs::{DevfsOps, ErrorKind, Rule, RuleId, Ruleset, RulesetId};
     use std::path::Path;
+
+    /// The kernel stores what devfs(8) sends: no action is fine (`devfs_rule_input` checks the
+    /// magic only), a pattern is cut at `DEVFS_MAXPTRNLEN - 1`. (The library refuses such rules
+    /// itself; the simulation must not do it for the library.)
+    #[test]
+    fn the_kernel_stores_rules_the_library_would_refuse() {
+        let h = SimHost::freebsd14_with_gpus(0);
+        let dev = Path::new("/dev");
+        let no_action = Rule {
+            number: Some(10),
+            conditions: vec![devfs::Condition::Path("null".into())],
+            actions: vec![],
+        };
+        assert!(no_action.validate().is_err(), "the library refuses it");
+        h.add_rule(dev, RulesetId(50), &no_action).unwrap();
+        let long = Rule {
+            number: Some(20),
+            conditions: vec![devfs::Condition::Path("x".repeat(250))],
+            actions: vec![devfs::Action::Hide],
+        };
+        h.add_rule(dev, RulesetId(50), &long).unwrap();
+        let got = h.rules(dev, RulesetId(50)).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].path().map(str::len), Some(199));
+    }
 
     #[test]
     fn gpu_ruleset_live_on_a_mount() {

@@ -69,6 +69,36 @@ impl State {
         Ok(())
     }
 
+    /// Where `path` really lives: a path at or below a mount point whose topmost file system is
+    /// nullfs is the same path below the mount's source (nullfs(5): the upper layer *is* the
+    /// lower directory, so a file written through the jail's bind lands in the host's tree).
+    /// Applied until no nullfs mount covers the path (a bind of a bind).
+    #[must_use]
+    pub fn through_mounts(&self, path: &str) -> String {
+        let mut p = normalize(path);
+        for _ in 0..16 {
+            let hit = self
+                .mounts
+                .iter()
+                .filter(|(on, v)| {
+                    v.last().is_some_and(|m| m.fstype == "nullfs")
+                        && (p == **on || p.starts_with(&format!("{on}/")))
+                })
+                .max_by_key(|(on, _)| on.len())
+                .map(|(on, v)| {
+                    (
+                        on.clone(),
+                        v.last().map(|m| m.from.clone()).unwrap_or_default(),
+                    )
+                });
+            match hit {
+                Some((on, from)) => p = normalize(&format!("{from}/{}", &p[on.len()..])),
+                None => break,
+            }
+        }
+        p
+    }
+
     /// Resolves an absolute path following symlinks, as namei(9) does (40 links at most,
     /// then `ELOOP`). Returns the final path and its node.
     pub fn resolve(&self, path: &str) -> Result<(String, Node), Errno> {
@@ -85,7 +115,7 @@ impl State {
                 cur = normalize(&format!("{cur}/.."));
                 continue;
             }
-            let next = normalize(&format!("{cur}/{c}"));
+            let next = self.through_mounts(&format!("{cur}/{c}"));
             match self.files.get(&next) {
                 None => return Err(Errno::ENOENT),
                 Some(Node::Symlink(t)) => {

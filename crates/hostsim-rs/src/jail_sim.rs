@@ -12,7 +12,6 @@
 //! jid is `ENOENT` "jail N not found"; `jail_remove(2)` of an unknown jid is `EINVAL`; removing
 //! a jail drops its `zfs jail` attachments. Hierarchical names need the parent to exist.
 
-use crate::kld_sim::module_loaded;
 use crate::{SimHost, State, Verb};
 use jail::{from_errno, JailInfo, JailName, JailOps, JailSpec, Jid, Op, ParamValue, Result};
 use std::collections::BTreeMap;
@@ -33,45 +32,16 @@ pub struct SimJail {
     pub params: BTreeMap<String, ParamValue>,
 }
 
-pub(crate) fn param_available(s: &State, name: &str) -> bool {
-    let Some((def, _)) = jail::types::param_def(name) else {
-        return false;
-    };
-    match def.module {
-        None => true,
-        Some("linux_common") => module_loaded(s, "linux_common"),
-        Some("sysvmsg" | "sysvsem" | "sysvshm") => true,
-        Some(fs) => module_loaded(s, fs),
-    }
-}
-
+/// Checks and normalises every parameter with the simulated kernel's own table
+/// ([`crate::jail_params`]).
 fn check_params(
     s: &State,
     params: &[(String, ParamValue)],
-) -> std::result::Result<(), (Errno, String)> {
-    for (n, v) in params {
-        if !param_available(s, n) {
-            return Err((Errno::EINVAL, format!("unknown parameter: {n}")));
-        }
-        if let Err(m) = jail::codec::encode_param(n, v) {
-            return Err((
-                Errno::EINVAL,
-                m.detail_str().unwrap_or("invalid value").to_string(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn normalised(params: &[(String, ParamValue)]) -> BTreeMap<String, ParamValue> {
+    creating: bool,
+) -> std::result::Result<BTreeMap<String, ParamValue>, (Errno, String)> {
     params
         .iter()
-        .map(|(n, v)| match (jail::types::param_def(n), v) {
-            (Some((def, true)), ParamValue::Bool(b)) => {
-                (def.name.to_string(), ParamValue::Bool(!b))
-            }
-            _ => (n.clone(), v.clone()),
-        })
+        .map(|(n, v)| crate::jail_params::check(s, n, v, creating))
         .collect()
 }
 
@@ -97,7 +67,6 @@ impl JailOps for SimHost {
         if let Some(e) = self.enter(Verb::JailCreate, spec.name.as_str()) {
             return Err(from_errno(Op::Create, e, &spec.name));
         }
-        spec.validate()?;
         let mut s = self.st();
         let name = spec.name.as_str();
         if s.jails.values().any(|j| j.name == spec.name.as_str()) {
@@ -126,9 +95,10 @@ impl JailOps for SimHost {
                 Some("new jail must persist or attach".into()),
             ));
         }
-        if let Err((e, m)) = check_params(&s, &spec.params) {
-            return Err(self.jail_err(Op::Create, e, name, Some(m)));
-        }
+        let params = match check_params(&s, &spec.params, true) {
+            Ok(p) => p,
+            Err((e, m)) => return Err(self.jail_err(Op::Create, e, name, Some(m))),
+        };
         match s.resolve(&spec.path) {
             Err(e) => return Err(self.jail_err(Op::Create, e, name, None)),
             Ok((_, crate::Node::Dir)) => {}
@@ -155,7 +125,7 @@ impl JailOps for SimHost {
             SimJail {
                 name: spec.name.as_str().to_string(),
                 path: spec.path.clone(),
-                params: normalised(&spec.params),
+                params,
             },
         );
         Ok(Jid(jid))
@@ -174,21 +144,12 @@ impl JailOps for SimHost {
                 Some(format!("jail {jid} not found")),
             ));
         }
-        for (n, _) in params {
-            if matches!(n.as_str(), "ip4" | "ip6" | "vnet" | "path" | "jid") {
-                return Err(self.jail_err(
-                    Op::Update,
-                    Errno::EINVAL,
-                    jid,
-                    Some(format!("{n} cannot be changed after creation")),
-                ));
-            }
-        }
-        if let Err((e, m)) = check_params(&s, params) {
-            return Err(self.jail_err(Op::Update, e, jid, Some(m)));
-        }
+        let checked = match check_params(&s, params, false) {
+            Ok(p) => p,
+            Err((e, m)) => return Err(self.jail_err(Op::Update, e, jid, Some(m))),
+        };
         if let Some(j) = s.jails.get_mut(&jid.0) {
-            j.params.extend(normalised(params));
+            j.params.extend(checked);
         }
         Ok(())
     }

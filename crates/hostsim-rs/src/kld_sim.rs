@@ -173,8 +173,27 @@ fn unload_file(s: &mut State, file: &str) -> std::result::Result<(), Errno> {
 
 impl KldOps for SimHost {
     /// kldload(2): `EEXIST` if loaded, `ENOENT` if not in the catalog; dependencies first.
+    ///
+    /// The name is copied in with `copyinstr(…, MAXPATHLEN)` (sys/kern/kern_linker.c
+    /// `sys_kldload`): 1024 bytes or more, NUL included, is `ENAMETOOLONG`; an empty one finds
+    /// no file (`ENOENT`).
     fn load(&self, file: &str) -> Result<KldFileId> {
-        kld::codec::check_name(file)?;
+        const MAXPATHLEN: usize = 1024;
+        if file.len() >= MAXPATHLEN {
+            return Err(from_errno(
+                Op::Load,
+                sysabi::Errno::ENAMETOOLONG,
+                file.escape_debug(),
+            ));
+        }
+        if file.contains('\0') {
+            // Such a name cannot reach the kernel as a C string at all.
+            return Err(from_errno(
+                Op::Load,
+                sysabi::Errno::EINVAL,
+                file.escape_debug(),
+            ));
+        }
         let f = file_name(file);
         if let Some(e) = self.enter(Verb::KldLoad, &f) {
             return Err(from_errno(Op::Load, e, &f));

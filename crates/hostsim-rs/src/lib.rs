@@ -32,6 +32,7 @@
 pub mod devfs_model;
 mod devfs_sim;
 mod fs;
+mod jail_params;
 mod jail_sim;
 mod kld_sim;
 mod linux_sim;

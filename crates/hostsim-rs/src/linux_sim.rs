@@ -14,7 +14,6 @@
 
 use crate::kld_sim::module_loaded;
 use crate::{SimHost, Verb};
-use jail::types::{ParamType, KNOWN_PARAMS};
 use linuxulator::{
     from_errno, MountFlags, MountOps, MountSpec, MountedFs, Op, Result, SysctlDesc, SysctlOps,
 };
@@ -91,17 +90,16 @@ impl SysctlOps for SimHost {
         }
         let s = self.st();
         if let Some(rest) = name.strip_prefix("security.jail.param.") {
-            let avail = |p: &str| crate::jail_sim::param_available(&s, p);
-            let desc = |ty: ParamType| {
-                let (kind, fmt, raw): (u32, &str, Vec<u8>) = match ty {
-                    ParamType::Bool => (2, "B", vec![]),
-                    ParamType::Int => (2, "I", vec![]),
-                    ParamType::UInt => (6, "IU", vec![]),
-                    ParamType::ULong => (8, "LU", vec![]),
-                    ParamType::String(n) => (3, "A", n.to_string().into_bytes()),
-                    ParamType::JailSys => (2, "E,jailsys", vec![]),
-                    ParamType::Ip4List => (5, "S,in_addr,a", vec![]),
-                    ParamType::Ip6List => (5, "S,in6_addr,a", vec![]),
+            use crate::jail_params::Kind;
+            let desc = |k: Kind| {
+                let (kind, fmt, raw): (u32, &str, Vec<u8>) = match k {
+                    Kind::Bool => (2, "B", vec![]),
+                    Kind::Int => (2, "I", vec![]),
+                    Kind::Ulong => (8, "LU", vec![]),
+                    Kind::Str(n) => (3, "A", n.to_string().into_bytes()),
+                    Kind::Sys => (2, "E,jailsys", vec![]),
+                    Kind::Ip4 => (5, "S,in_addr,a", vec![]),
+                    Kind::Ip6 => (5, "S,in6_addr,a", vec![]),
                 };
                 SysctlDesc {
                     kind,
@@ -114,17 +112,8 @@ impl SysctlOps for SimHost {
                 fmt: "N".into(),
                 raw: vec![],
             };
-            let has_children = |p: &str| {
-                KNOWN_PARAMS
-                    .iter()
-                    .any(|d| d.name.starts_with(&format!("{p}.")) && avail(d.name))
-            };
-            let def = |p: &str| {
-                KNOWN_PARAMS
-                    .iter()
-                    .find(|d| d.name == p && avail(p))
-                    .map(|d| d.ty)
-            };
+            let has_children = |p: &str| crate::jail_params::has_children(&s, p);
+            let def = |p: &str| crate::jail_params::kind_of(&s, p);
             let r = if let Some(base) = rest.strip_suffix('.') {
                 def(base).map(desc)
             } else if has_children(rest) {

@@ -44,7 +44,7 @@ fn walk(s: &mut State, root: &str, parts: &[&str], create: bool) -> Result<Optio
         return Err(Error::from_errno(Op::OpenDir, Errno::ENOTDIR).subject(root));
     }
     for c in parts {
-        cur = join(&cur, c);
+        cur = s.through_mounts(&join(&cur, c));
         // Inside a devfs, devfs answers.
         if let Some(r) = s.devfs_lookup(&cur) {
             match r {
@@ -91,7 +91,7 @@ fn parent(s: &mut State, root: &str, rel: &Rel<'_>, op: Op) -> Result<(String, S
     };
     match walk(s, root, dirs, false)? {
         Some(d) => {
-            let path = join(&d, last);
+            let path = s.through_mounts(&join(&d, last));
             Ok((d, path))
         }
         None => {
@@ -217,7 +217,7 @@ impl RootFs for SimHost {
         let Some(dir) = walk(&mut s, root, dirs, false)? else {
             return Ok(None);
         };
-        let path = join(&dir, last);
+        let path = s.through_mounts(&join(&dir, last));
         if let Some(r) = s.devfs_lookup(&path) {
             return match r {
                 Ok(_) => Err(
@@ -309,6 +309,53 @@ mod tests {
             h.write_beneath("/j", "etc/x", b"", Perm::root(0o4755))
                 .is_err(),
             "no set-id bits"
+        );
+    }
+
+    /// nullfs(5): the bind's upper layer is the host directory itself. A file written or
+    /// removed below the jail's bind is written or removed in the host's tree (which is why a
+    /// bind may not cover a path cudajail writes; see cudajail's spec validation).
+    #[test]
+    fn a_nullfs_bind_aliases_the_host_directory() {
+        use linuxulator::MountOps;
+        let h = SimHost::freebsd14_with_gpus(0);
+        h.with_state(|s| {
+            s.mkdir_p("/j/models").unwrap();
+            s.write_file("/data/weights.bin", b"precious").unwrap();
+        });
+        let bind = linuxulator::MountSpec {
+            fstype: "nullfs".into(),
+            from: "/data".into(),
+            target: "models".into(),
+            options: vec![],
+            flags: linuxulator::MountFlags::empty(),
+        };
+        let on = h.mount("/j", &bind).unwrap();
+        assert_eq!(
+            h.read_beneath("/j", "models/weights.bin", 100)
+                .unwrap()
+                .unwrap(),
+            b"precious"
+        );
+        h.write_beneath("/j", "models/new.bin", b"through the jail", Perm::FILE)
+            .unwrap();
+        assert_eq!(h.read_host("/data/new.bin").unwrap(), b"through the jail");
+        h.remove_beneath("/j", "models/weights.bin").unwrap();
+        assert_eq!(
+            h.read_host("/data/weights.bin"),
+            None,
+            "deleted on the host"
+        );
+        h.unmount(&on, linuxulator::MountFlags::empty()).unwrap();
+        assert_eq!(
+            h.read_host("/data/new.bin").unwrap(),
+            b"through the jail",
+            "stays after unmount"
+        );
+        assert_eq!(
+            h.read_beneath("/j", "models/new.bin", 100).unwrap(),
+            None,
+            "the covered dir is empty"
         );
     }
 

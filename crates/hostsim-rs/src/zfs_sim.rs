@@ -272,13 +272,24 @@ impl ZfsOps for SimHost {
         }
         if !name.contains('@') {
             if let Some(mp) = s.zfs_prop(name, "mountpoint") {
+                // zfs destroy unmounts the file system first; FreeBSD's dounmount refuses while
+                // other file systems are mounted below it or stacked on it (their covered
+                // vnodes are in use: EBUSY, "pool or dataset is busy").
+                let prefix = format!("{mp}/");
+                let ours_on_top = s
+                    .mounts
+                    .get(&mp)
+                    .and_then(|v| v.last())
+                    .is_none_or(|m| m.fstype == "zfs" && m.from == name);
+                if !ours_on_top || s.mounts.keys().any(|k| k.starts_with(&prefix)) {
+                    return self.zfail(Op::Destroy, Errno::EBUSY, name);
+                }
                 if let Some(v) = s.mounts.get_mut(&mp) {
                     v.retain(|m| !(m.fstype == "zfs" && m.from == name));
                     if v.is_empty() {
                         s.mounts.remove(&mp);
                     }
                 }
-                let prefix = format!("{mp}/");
                 s.files.retain(|k, _| !k.starts_with(&prefix));
                 // Like libzfs on unmount, the mountpoint directory it created goes too.
                 if s.files.get(&mp) == Some(&Node::Dir) && !s.mounts.contains_key(&mp) {
@@ -553,6 +564,23 @@ mod tests {
 
     fn ds(s: &str) -> DatasetName {
         DatasetName::new(s).unwrap()
+    }
+
+    /// `zfs destroy` must unmount first, which FreeBSD refuses while something is mounted
+    /// below the file system (dounmount: EBUSY); the data below the mount stays.
+    #[test]
+    fn destroy_is_busy_while_something_is_mounted_below() {
+        use linuxulator::MountOps;
+        let h = SimHost::freebsd14_with_gpus(0);
+        ZfsOps::create(&h, &ds("zroot/j"), &[]).unwrap();
+        h.with_state(|s| s.mkdir_p("/zroot/j/dev/shm").unwrap());
+        let shm = linuxulator::linux_mount_set(0, Some("1m"), &[])[1].clone();
+        let on = h.mount("/zroot/j", &shm).unwrap();
+        let e = h.destroy("zroot/j").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        assert!(h.exists("zroot/j").unwrap());
+        h.unmount(&on, linuxulator::MountFlags::empty()).unwrap();
+        h.destroy("zroot/j").unwrap();
     }
 
     #[test]
