@@ -291,3 +291,60 @@ fn destroy_never_deletes_freebsds_own_rulesets() {
         stock
     );
 }
+
+#[test]
+fn destroy_deletes_only_a_ruleset_that_carries_cudajails_mark() {
+    // cudajail:ruleset on the dataset names someone else's ruleset (edited, or the number
+    // reused after a manual cleanup): its rules are not ours to delete.
+    let v = default();
+    let (h, p) = host_with_jail_up(&v);
+    let env = cudajail::sim::env(&h);
+    let dev = std::path::Path::new("/dev");
+    let other = devfs::RulesetId(300);
+    devfs::DevfsOps::add_rule(&h, dev, other, &devfs::Rule::unhide("bpf*")).unwrap();
+    let ds = zfs::DatasetName::new(&p.dataset).unwrap();
+    zfs::ZfsOps::set_prop(&h, &ds, &zfs::PropName::cudajail("ruleset").unwrap(), "300").unwrap();
+    let before = h.observable();
+    let e = cudajail::engine::destroy(&env, &v, &p, false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not carry cudajail's mark"), "{e}");
+    assert_eq!(h.observable(), before);
+    cudajail::engine::destroy(&env, &v, &p, true).unwrap();
+    assert_eq!(
+        devfs::DevfsOps::rules(&h, dev, other).unwrap().len(),
+        1,
+        "left alone even with --force"
+    );
+}
+
+#[test]
+fn a_ruleset_left_by_a_failed_undo_is_adopted_by_the_next_up() {
+    let v = default();
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let env = cudajail::sim::env(&h);
+    let p = planned(&h, &v);
+    // up fails at the jail step and its undo cannot delete the ruleset's second rule.
+    h.fail_at(hostsim::Verb::JailCreate, 1, kld::Errno::EIO);
+    h.fail_at(hostsim::Verb::DevfsDeleteRule, 2, kld::Errno::EPERM);
+    let e = up(&env, &v, &p).unwrap_err().to_string();
+    h.clear_faults();
+    assert!(
+        e.contains(&format!("devfs ruleset {} is left", p.ruleset)),
+        "{e}"
+    );
+    let again = planned(&h, &v);
+    assert_eq!(
+        again.ruleset, p.ruleset,
+        "the marked leftover is adopted, not a new number"
+    );
+    up(&env, &v, &again).unwrap();
+    cudajail::engine::destroy(&env, &v, &again, false).unwrap();
+    assert!(devfs::DevfsOps::rules(
+        &h,
+        std::path::Path::new("/dev"),
+        devfs::RulesetId(p.ruleset)
+    )
+    .unwrap()
+    .is_empty());
+}

@@ -371,7 +371,7 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
         counts.len()
     );
     // Exact: a new kernel call in `up` changes this number, and the change must be looked at.
-    assert_eq!(cases, 308, "fault cases");
+    assert_eq!(cases, 312, "fault cases");
 }
 
 #[test]
@@ -1170,4 +1170,103 @@ fn foreign_jails_with_names_we_would_not_create_are_listed_and_left_alone() {
         .map(|j| j.name)
         .collect();
     assert_eq!(after, ["7", "build box", "cuda"]);
+}
+
+/// A fault during the undo too: for every failing call of `up` (as in the sweep above), each
+/// call its undo makes fails in turn. The error must say the undo failed and name what was
+/// left (the subject of the failed undo call), and what is left must never block the way
+/// back: a plain re-run of `up` then `destroy` ends where a clean `up` + `destroy` ends.
+#[test]
+fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
+    let v = default();
+    let cycle_end = {
+        let h = SimHost::freebsd14_cuda_ready(1);
+        let env = cudajail::sim::env(&h);
+        up(&env, &v, &planned(&h, &v)).unwrap();
+        destroy(&env, &v, &planned(&h, &v), false).unwrap();
+        h.observable()
+    };
+    let counts = {
+        let h = SimHost::freebsd14_cuda_ready(1);
+        let start = h.calls().len();
+        up(&cudajail::sim::env(&h), &v, &planned(&h, &v)).unwrap();
+        verb_counts(&h, start)
+    };
+    let mut cases = 0;
+    let mut undo_calls_seen = 0;
+    let mut problems: Vec<String> = Vec::new();
+    for (verb, n) in &counts {
+        for nth in 1..=*n {
+            // The undo's calls: what a failing run logs after the failing call.
+            let h = SimHost::freebsd14_cuda_ready(1);
+            let p = planned(&h, &v);
+            let start = h.calls().len();
+            h.fail_at(*verb, nth, kld::Errno::EIO);
+            if up(&cudajail::sim::env(&h), &v, &p).is_ok() {
+                continue; // a tolerated fault: no undo
+            }
+            let log = h.calls()[start..].to_vec();
+            let Some(at) = log.iter().position(|c| c.failed.is_some()) else {
+                continue;
+            };
+            let mut seen: BTreeMap<Verb, u32> = BTreeMap::new();
+            for c in &log[..=at] {
+                *seen.entry(c.verb).or_default() += 1;
+            }
+            for c in &log[at + 1..] {
+                let k = seen.entry(c.verb).or_default();
+                *k += 1;
+                if !c.verb.changes_host() {
+                    continue;
+                }
+                undo_calls_seen += 1;
+                let h = SimHost::freebsd14_cuda_ready(1);
+                let p = planned(&h, &v);
+                let env = cudajail::sim::env(&h);
+                h.fail_at(*verb, nth, kld::Errno::EIO);
+                h.fail_at(c.verb, *k, kld::Errno::EPERM);
+                let msg = up(&env, &v, &p).unwrap_err().to_string();
+                h.clear_faults();
+                cases += 1;
+                let case = format!("{verb:?}#{nth} then undo {:?} {:?}", c.verb, c.subject);
+                if !msg.contains("undo also failed") {
+                    problems.push(format!("{case}: not reported: {msg}"));
+                    continue;
+                }
+                let named = match c.verb {
+                    Verb::DevfsDeleteRule => "devfs ruleset",
+                    _ => c.subject.rsplit('/').next().unwrap_or(&c.subject),
+                };
+                if !msg.contains(named) {
+                    problems.push(format!("{case}: the message does not name it:\n{msg}"));
+                }
+                if let Err(e) = up(&env, &v, &planned(&h, &v)) {
+                    problems.push(format!(
+                        "{case}: the re-run of up failed on what was left: {e}"
+                    ));
+                    continue;
+                }
+                if let Err(e) = destroy(&env, &v, &planned(&h, &v), false) {
+                    problems.push(format!("{case}: destroy after the re-run failed: {e}"));
+                    continue;
+                }
+                let end = h.observable();
+                if end != cycle_end {
+                    problems.push(format!(
+                        "{case}: up + destroy did not recover:\n{}",
+                        state_diff(&cycle_end, &end)
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("undo-fault sweep: {cases} cases ({undo_calls_seen} undo calls), each reported and recovered by up + destroy");
+    assert!(
+        problems.is_empty(),
+        "{} of {cases} cases:\n{}",
+        problems.len(),
+        problems.join("\n---\n")
+    );
+    // Exact: a new call in `up` or its undo changes this number, and the change must be looked at.
+    assert_eq!(cases, 2729, "undo-fault cases");
 }

@@ -10,6 +10,30 @@ use serde::Serialize;
 /// readiness checks use.
 pub const HOST_MODULES: &[&str] = linuxulator::doctor::REQUIRED_MODULES;
 
+/// The number of the rule that marks a ruleset as this jail's (the last rule number devfs has).
+pub const OWNER_RULE: u16 = 65535;
+
+/// The rule that marks a devfs ruleset as cudajail's, for the jail `name`: `hide` of the path
+/// `cudajail.owner.<name>`, a name no device has, so it changes nothing in the jail's `/dev`.
+/// `plan` adopts a ruleset carrying it (left by an undo that failed) and `destroy` deletes only
+/// a ruleset carrying it.
+#[must_use]
+pub fn owner_rule(name: &str) -> devfs::Rule {
+    // The pattern holds 199 bytes (DEVFS_MAXPTRNLEN); jail names may be longer.
+    let cut: String = name.chars().take(180).collect();
+    devfs::Rule {
+        number: Some(OWNER_RULE),
+        conditions: vec![devfs::Condition::Path(format!("cudajail.owner.{cut}"))],
+        actions: vec![devfs::Action::Hide],
+    }
+}
+
+/// Whether `rules` (a ruleset as the kernel lists it) carry [`owner_rule`] for `name`.
+#[must_use]
+pub fn owned_by(rules: &[devfs::Rule], name: &str) -> bool {
+    rules.contains(&owner_rule(name))
+}
+
 /// The first ruleset number tried when the spec names none.
 pub const FIRST_RULESET: u16 = 100;
 
@@ -115,12 +139,13 @@ pub fn build_at(
             !on_host,
         ),
     };
-    let rs = Ruleset::gpu(
+    let mut rs = Ruleset::gpu(
         ruleset,
         &format!("devfsrules_cudajail_{}", name.replace('.', "_")),
         &v.gpus,
         v.spec.dri,
     );
+    rs.rules.push(owner_rule(name));
     let mounts = linux_mount_set(ruleset.0, v.spec.shm_size.as_deref(), &v.spec.binds);
     let hostname = v.spec.hostname.clone().unwrap_or_else(|| name.to_string());
     let sys = |s: &str| {

@@ -88,7 +88,20 @@ pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Resul
     if managed {
         if let Some(r) = env.zfs.get_prop(&ds, &prop("ruleset"))? {
             match r.parse::<u16>() {
-                Ok(n) if n >= 5 => ruleset = Some(devfs::RulesetId(n)),
+                Ok(n) if n >= 5 => {
+                    let id = devfs::RulesetId(n);
+                    let rules = env.devfs.rules(Path::new("/dev"), id)?;
+                    if rules.is_empty() || crate::plan::owned_by(&rules, &p.name) {
+                        ruleset = Some(id);
+                    } else {
+                        let why = format!(
+                            "devfs ruleset {n} (from cudajail:ruleset on {ds}) does not carry cudajail's mark for {}: its rules are someone else's",
+                            p.name
+                        );
+                        differs.push(why.clone());
+                        ruleset_refused = Some(why);
+                    }
+                }
                 _ => {
                     let why = format!(
                         "cudajail:ruleset={r:?} on {ds} is not a ruleset cudajail allocates (5-65535; 0-4 are FreeBSD's own)"

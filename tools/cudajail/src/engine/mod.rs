@@ -308,7 +308,20 @@ pub fn plan(env: &Env<'_>, v: &Valid) -> anyhow::Result<Plan> {
     let mut used = env.devfs.rulesets(Path::new("/dev"))?;
     let ds = v.pool.child("cudajail")?.child(v.name.as_str())?;
     let mut spec = v.clone();
-    if spec.spec.ruleset.is_none() && env.zfs.exists(ds.as_str())? {
+    let exists = env.zfs.exists(ds.as_str())?;
+    if spec.spec.ruleset.is_none() && !exists {
+        // A ruleset marked as this jail's, left by an undo that could not delete it.
+        for r in used.clone() {
+            if r.0 >= crate::plan::FIRST_RULESET
+                && crate::plan::owned_by(&env.devfs.rules(Path::new("/dev"), r)?, v.name.as_str())
+            {
+                spec.spec.ruleset = Some(r.0);
+                used.retain(|u| *u != r);
+                break;
+            }
+        }
+    }
+    if spec.spec.ruleset.is_none() && exists {
         if let Some(r) = env
             .zfs
             .get_prop(&ds, &prop("ruleset"))?

@@ -48,7 +48,9 @@ pub(crate) fn undo_all(env: &Env<'_>, undo: &mut Vec<Undo>) -> Vec<String> {
                     }
                 }
                 Undo::Ruleset(id) => {
-                    devfs::delete_ruleset(env.devfs, Path::new("/dev"), id)?;
+                    devfs::delete_ruleset(env.devfs, Path::new("/dev"), id).map_err(|e| {
+                        anyhow::anyhow!("devfs ruleset {id} is left ({e}); the next `cudajail up` adopts it, or `devfs rule -s {id} delset`")
+                    })?;
                 }
                 Undo::Unmount(v) => {
                     for on in v.iter().rev() {

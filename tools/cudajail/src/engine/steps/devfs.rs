@@ -29,7 +29,9 @@ impl Step for Devfs {
         if have == cx.p.rules.rules {
             return Ok(Check::Done);
         }
-        if !have.is_empty() {
+        // Ours but not what we want now (left by an undo that failed, or another selection of
+        // GPUs): rewritten by apply.
+        if !have.is_empty() && !crate::plan::owned_by(&have, &cx.p.name) {
             bail!(
                 "devfs ruleset {} already has other rules; set `ruleset` in the spec",
                 cx.p.rules.id
@@ -41,7 +43,16 @@ impl Step for Devfs {
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {
         let dev = Path::new("/dev");
         cx.undo.push(Undo::Ruleset(cx.p.rules.id));
-        for r in &cx.p.rules.rules {
+        // A leftover of ours goes first (check made sure it is ours).
+        devfs::delete_ruleset(cx.env.devfs, dev, cx.p.rules.id)?;
+        // The owner mark first: a ruleset left half-written by a failure (and a failed undo)
+        // still says whose it is.
+        let (mark, rest): (Vec<&devfs::Rule>, Vec<&devfs::Rule>) =
+            cx.p.rules
+                .rules
+                .iter()
+                .partition(|r| r.number == Some(crate::plan::OWNER_RULE));
+        for r in mark.into_iter().chain(rest) {
             cx.env.devfs.add_rule(dev, cx.p.rules.id, r)?;
         }
         Ok(Outcome::Applied)
