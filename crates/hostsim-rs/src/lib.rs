@@ -106,6 +106,8 @@ pub enum Verb {
     FileRemove,
     /// A file read below a root (`RootFs::read_beneath`).
     FileRead,
+    /// A root file system built (`Bootstrap::bootstrap`: debootstrap on a real host).
+    Bootstrap,
 }
 
 impl Verb {

@@ -16,7 +16,7 @@
 
 use crate::fs::Node;
 use crate::{SimHost, State, Verb};
-use rootfs::{Error, ErrorKind, Op, Perm, Rel, Result, RootFs};
+use rootfs::{Bootstrap, Error, ErrorKind, Op, Perm, Rel, Result, RootFs};
 use sysabi::Errno;
 
 fn join(dir: &str, name: &str) -> String {
@@ -251,6 +251,71 @@ impl RootFs for SimHost {
             Ok((_, Node::File(d))) => Some(d),
             _ => None,
         }
+    }
+}
+
+/// The distribution of a suite codename (the simulation's own list: Ubuntu's and Debian's
+/// codenames cudajail bootstraps).
+fn distro(suite: &str) -> Option<&'static str> {
+    match suite {
+        "jammy" | "noble" => Some("ubuntu"),
+        "bookworm" | "trixie" => Some("debian"),
+        _ => None,
+    }
+}
+
+impl Bootstrap for SimHost {
+    /// A minimal tree standing in for debootstrap's minbase: os-release, a shell, `ldconfig`
+    /// (libc-bin is in minbase) and the directories the mounts need. Like minbase, it has no C
+    /// compiler: `/usr/bin/cc` (and `gcc`) only when `include` names `gcc`. An injected fault
+    /// ([`Verb::Bootstrap`]) fails it half-way, as debootstrap fails: the directories are there,
+    /// the files not.
+    fn bootstrap(&self, suite: &str, dir: &str, include: &[&str]) -> Result<()> {
+        let fault = self.enter(Verb::Bootstrap, format!("{suite} {dir}"));
+        let Some(distro) = distro(suite) else {
+            return Err(Error::new(
+                Op::Bootstrap,
+                ErrorKind::InvalidInput,
+                format!("no such suite {suite:?}"),
+            )
+            .subject(dir));
+        };
+        let mut s = self.st();
+        for d in [
+            "bin",
+            "etc",
+            "usr/bin",
+            "usr/lib/x86_64-linux-gnu",
+            "usr/sbin",
+            "dev",
+            "proc",
+            "sys",
+            "tmp",
+            "home",
+        ] {
+            s.mkdir_p(&format!("{dir}/{d}"))
+                .map_err(|e| Error::from_errno(Op::Bootstrap, e).subject(format!("{dir}/{d}")))?;
+        }
+        if let Some(e) = fault {
+            return Err(Error::from_errno(Op::Bootstrap, e)
+                .subject(dir)
+                .detail("debootstrap failed half-way"));
+        }
+        let os = format!("ID={distro}\nVERSION_CODENAME={suite}\n");
+        let mut files = vec![
+            ("etc/os-release", os.as_bytes()),
+            ("bin/sh", b"ELF".as_slice()),
+            ("sbin/ldconfig", b"ELF".as_slice()),
+        ];
+        if include.contains(&"gcc") {
+            files.push(("usr/bin/gcc", b"ELF".as_slice()));
+            files.push(("usr/bin/cc", b"ELF".as_slice()));
+        }
+        for (f, d) in files {
+            s.write_file(&format!("{dir}/{f}"), d)
+                .map_err(|e| Error::from_errno(Op::Bootstrap, e).subject(format!("{dir}/{f}")))?;
+        }
+        Ok(())
     }
 }
 

@@ -22,6 +22,8 @@ pub enum Op {
     Sync,
     /// Checking a relative path before any call.
     Validate,
+    /// Building a root file system ([`crate::Bootstrap`]).
+    Bootstrap,
 }
 
 impl sysabi::OpName for Op {
@@ -36,6 +38,7 @@ impl sysabi::OpName for Op {
             Op::SetOwner => "fchown/fchmod",
             Op::Sync => "fsync",
             Op::Validate => "path check",
+            Op::Bootstrap => "bootstrap",
         }
     }
 }

@@ -38,6 +38,6 @@ mod types;
 pub use error::{Error, Op, Result};
 #[cfg(unix)]
 pub use native::{current_owner, Beneath};
-pub use ops::{RootFs, READ_LIMIT};
+pub use ops::{Bootstrap, RootFs, READ_LIMIT};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{Perm, Rel, MAX_DEPTH, MAX_NAME_LEN, MAX_REL_LEN};

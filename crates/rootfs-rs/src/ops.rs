@@ -3,6 +3,19 @@
 use crate::error::Result;
 use crate::types::Perm;
 
+/// Builds a root file system into a directory (debootstrap on a real host; hostsim's own tree
+/// on the simulated one).
+pub trait Bootstrap {
+    /// Fills `dir` with a minimal system of the distribution suite `suite` (a codename such as
+    /// `noble` or `bookworm`; debootstrap's `minbase`) plus the packages `include` names and
+    /// what they depend on (debootstrap's `--include`).
+    ///
+    /// # Errors
+    /// An unknown suite, or the build failed ([`crate::Op::Bootstrap`], with what the builder
+    /// printed last). `dir` may then hold a partial tree: the caller removes it.
+    fn bootstrap(&self, suite: &str, dir: &str, include: &[&str]) -> Result<()>;
+}
+
 /// The most bytes [`RootFs::read_beneath`] callers normally accept from a file below the root
 /// (16 MiB: configuration files and C sources are far smaller).
 pub const READ_LIMIT: u64 = 16 << 20;

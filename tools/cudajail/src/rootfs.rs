@@ -198,7 +198,24 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 impl Bootstrap for Debootstrap {
-    fn bootstrap(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()> {
+    fn bootstrap(&self, suite: &str, dir: &str, include: &[&str]) -> rootfs::Result<()> {
+        let as_error = |e: anyhow::Error| {
+            rootfs::Error::new(
+                rootfs::Op::Bootstrap,
+                rootfs::ErrorKind::Other,
+                format!("{e:#}"),
+            )
+            .subject(dir)
+        };
+        let suite: Suite = suite
+            .parse()
+            .map_err(|e: linuxulator::Error| as_error(e.into()))?;
+        self.run(suite, dir, include).map_err(as_error)
+    }
+}
+
+impl Debootstrap {
+    fn run(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()> {
         let mut progress = BootstrapProgress::default();
         let show = self.progress.unwrap_or(|_| {});
         run_watched(

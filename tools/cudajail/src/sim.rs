@@ -1,55 +1,10 @@
 //! The engine's seams on a simulated host, so every command runs end to end on any OS
 //! (`--sim` on the command line, and the tests).
 
-use crate::engine::{Bootstrap, Env, JailExec};
+use crate::engine::{Env, JailExec};
 use anyhow::{anyhow, bail};
 use hostsim::{Node, SimHost};
 use jail::{JailOps, Jid};
-use linuxulator::Suite;
-
-impl Bootstrap for SimHost {
-    /// A minimal tree standing in for debootstrap's minbase: os-release, a shell, `ldconfig`
-    /// (libc-bin is in minbase) and the directories the mounts need. Like minbase, it has no C
-    /// compiler: `/usr/bin/cc` (and `gcc`) only when `include` names `gcc`.
-    fn bootstrap(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()> {
-        self.with_state(|s| {
-            for d in [
-                "bin",
-                "etc",
-                "usr/bin",
-                "usr/lib/x86_64-linux-gnu",
-                "usr/sbin",
-                "dev",
-                "proc",
-                "sys",
-                "tmp",
-                "home",
-            ] {
-                s.mkdir_p(&format!("{dir}/{d}"))
-                    .map_err(|e| anyhow!("{dir}/{d}: {e}"))?;
-            }
-            let os = format!(
-                "ID={}\nVERSION_CODENAME={}\n",
-                suite.distro(),
-                suite.as_str()
-            );
-            let mut files = vec![
-                ("etc/os-release", os.as_bytes()),
-                ("bin/sh", b"ELF".as_slice()),
-                ("sbin/ldconfig", b"ELF".as_slice()),
-            ];
-            if include.contains(&"gcc") {
-                files.push(("usr/bin/gcc", b"ELF".as_slice()));
-                files.push(("usr/bin/cc", b"ELF".as_slice()));
-            }
-            for (f, d) in files {
-                s.write_file(&format!("{dir}/{f}"), d)
-                    .map_err(|e| anyhow!("{f}: {e}"))?;
-            }
-            Ok(())
-        })
-    }
-}
 
 impl JailExec for SimHost {
     /// Understands, inside the jail's root:

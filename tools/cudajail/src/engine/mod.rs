@@ -14,7 +14,7 @@ use devfs::DevfsOps;
 use jail::{JailOps, Jid};
 use kld::KldOps;
 use linuxulator::doctor::FsView;
-use linuxulator::{MountOps, Suite, SysctlOps};
+use linuxulator::{MountOps, SysctlOps};
 use nvgpu::NvTransport;
 use serde::Serialize;
 use std::path::Path;
@@ -37,14 +37,7 @@ use steps::{Check, Ctx, Outcome, Step};
 
 /// Files below jail roots and templates: the descriptor-based layer of the `rootfs` crate
 /// (never through a symlink, explicit modes and owners, bounded reads).
-pub use rootfs::{Perm, RootFs, READ_LIMIT};
-
-/// Builds a root file system for a suite into a directory (debootstrap on a real host).
-pub trait Bootstrap {
-    /// Fills `dir` with a minimal `suite` system (debootstrap's `minbase`) plus the packages
-    /// `include` names and what they depend on (debootstrap's `--include`).
-    fn bootstrap(&self, suite: Suite, dir: &str, include: &[&str]) -> anyhow::Result<()>;
-}
+pub use rootfs::{Bootstrap, Perm, RootFs, READ_LIMIT};
 
 /// Runs a command inside a jail.
 pub trait JailExec {

@@ -113,7 +113,7 @@ impl Step for Template {
             }
             let mp = mountpoint(env, &tfs)?;
             env.boot
-                .bootstrap(cx.v.suite, &mp, TEMPLATE_PACKAGES)
+                .bootstrap(cx.v.suite.as_str(), &mp, TEMPLATE_PACKAGES)
                 .with_context(|| format!("bootstrapping {} into {mp}", cx.v.suite.as_str()))?;
             apply_rootfs_fixes(env.fs, &mp, env.fs.read_host("/etc/resolv.conf").as_deref())?;
             env.zfs.snapshot(std::slice::from_ref(&snap))?;
