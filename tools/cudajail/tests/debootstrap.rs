@@ -71,7 +71,11 @@ fn debootstrap_bookworm_through_the_rootfs_code() {
         mirror: Some(mirror),
         progress: Some(record),
     }
-    .bootstrap(Suite::Bookworm.as_str(), &d, cudajail::engine::TEMPLATE_PACKAGES);
+    .bootstrap(
+        Suite::Bookworm.as_str(),
+        &d,
+        cudajail::engine::TEMPLATE_PACKAGES,
+    );
     unmount_below(&d);
     if let Err(e) = &r {
         let msg = format!("{e:#}");
