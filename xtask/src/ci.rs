@@ -253,8 +253,8 @@ fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let script = format!(
         "set -x\nD={d}\nmodprobe zfs || {{ echo modprobe-failed > $D/test.rc; exit 0; }}\n\
-         truncate -s 1G $D/pool.img\nmkdir -p /tmp/zt\n\
-         zpool create -f -m /tmp/zt/testpool testpool $D/pool.img || {{ echo zpool-failed > $D/test.rc; exit 0; }}\n\
+         truncate -s 1G $D/pool.img\nmkdir -p $D/mnt\n\
+         zpool create -f -m $D/mnt/testpool testpool $D/pool.img > $D/zpool.log 2>&1 || {{ echo zpool-failed > $D/test.rc; exit 0; }}\n\
          ZFS_TEST_POOL=testpool {test} --ignored --test-threads=1 > $D/test.log 2>&1; echo $? > $D/test.rc\n\
          ZFS_TEST_POOL=testpool BENCH_MB=200 {bench} > $D/bench.log 2>&1; echo $? > $D/bench.rc\n\
          zpool destroy testpool\nrm -f $D/pool.img\n",
