@@ -51,7 +51,7 @@ fn a_preload_file_linked_to_a_host_secret_is_refused_not_copied() {
     let (h, p) = host_with_jail_up(&v);
     let preload = format!("{}/etc/ld.so.preload", p.root);
     h.with_state(|s| {
-        s.files.remove(&preload);
+        s.remove_entry(&preload);
         s.symlink(&preload, "/etc/master.passwd").unwrap();
     });
     let e = up(&cudajail::sim::env(&h), &v, &planned(&h, &v))
@@ -81,7 +81,7 @@ fn a_shim_linked_to_a_host_secret_is_refused_not_kept_for_the_undo() {
             b"/* older */",
         )
         .unwrap();
-        s.files.remove(&so);
+        s.remove_entry(&so);
         s.symlink(&so, "/etc/master.passwd").unwrap();
     });
     h.fail_at(hostsim::Verb::JailExec, 1, kld::Errno::EIO);

@@ -580,6 +580,12 @@ fn host_users_are_mirrored_into_the_jail() {
     )
     .unwrap();
     assert!(gr.contains("alice:x:1001:"), "{gr}");
+    // Modes and owners are explicit: passwd and group 0644 root, shadow 0640 root and the
+    // jail's shadow group (none here: root's group).
+    let perm = |rel: &str| h.with_state(|s| s.perms.get(&format!("{}/{rel}", p.root)).copied());
+    assert_eq!(perm("etc/passwd"), Some(rootfs::Perm::FILE));
+    assert_eq!(perm("etc/group"), Some(rootfs::Perm::FILE));
+    assert_eq!(perm("etc/shadow"), Some(rootfs::Perm::root(0o640)));
     // An unknown user stops the flow with a clear error and leaves nothing behind.
     let h2 = SimHost::freebsd14_cuda_ready(1);
     let before = h2.observable();
@@ -593,6 +599,46 @@ fn host_users_are_mirrored_into_the_jail() {
     );
     assert_eq!(h2.observable(), before);
     assert!(parse("users = [\"root\"]").unwrap().validate(None).is_err());
+}
+
+/// Everything `up` creates in the jail has the mode and owner it chose, whatever was there or
+/// whatever the umask (hostsim records them; `rootfs::Beneath` applies them with fchmod/fchown,
+/// crates/rootfs-rs/tests/attacks.rs).
+#[test]
+fn up_gives_every_file_it_writes_an_explicit_mode_and_owner() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let v = default();
+    let p = planned(&h, &v);
+    up(&cudajail::sim::env(&h), &v, &p).unwrap();
+    let perm = |rel: &str| h.with_state(|s| s.perms.get(&format!("{}/{rel}", p.root)).copied());
+    use rootfs::Perm;
+    for (rel, want) in [
+        ("etc/ld.so.preload", Perm::FILE),
+        ("etc/hosts", Perm::FILE),
+        ("usr/sbin/policy-rc.d", Perm::root(0o755)),
+        ("usr/local/lib/cudajail", Perm::DIR),
+        ("usr/local/lib/cudajail/uvm_shim.c", Perm::FILE),
+        (
+            "usr/local/lib/cudajail/libcudajail_uvm.so",
+            Perm::root(0o755),
+        ),
+        ("usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", Perm::FILE),
+    ] {
+        assert_eq!(perm(rel), Some(want), "{rel}");
+    }
+    // None of it is group- or world-writable.
+    h.with_state(|s| {
+        for (path, pm) in s.perms.range(p.root.clone()..) {
+            if path.starts_with(&p.root) {
+                assert_eq!(
+                    pm.mode & 0o022,
+                    0,
+                    "{path} is writable by others: {:o}",
+                    pm.mode
+                );
+            }
+        }
+    });
 }
 
 #[test]
@@ -811,7 +857,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     let lib = format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", p.root);
     let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
     h.with_state(|s| {
-        s.files.remove(&lib);
+        s.remove_entry(&lib);
         s.write_file(&so, b"").unwrap();
     });
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
@@ -914,11 +960,12 @@ fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
         h.with_state(|s| {
             s.write_file(&src, b"/* an older shim */").unwrap();
             s.write_file(&so, b"older shim").unwrap();
+            s.set_perm(&so, rootfs::Perm::DIR); // cc makes it 0755
         })
     };
     // A rebuild that fails (no compiler any more) leaves the working older shim in place.
     old(&h);
-    h.with_state(|s| s.files.remove(&cc));
+    h.with_state(|s| s.remove_entry(&cc));
     let before = h.observable();
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
     assert!(e.contains("building the uvm shim"), "{e}");
@@ -956,7 +1003,7 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
                 b"/* older */",
             )
             .unwrap();
-            s.files.remove(&format!(
+            s.remove_entry(&format!(
                 "{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05",
                 p.root
             ));

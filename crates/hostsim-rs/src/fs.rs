@@ -43,19 +43,22 @@ impl State {
                 Some(_) => return Err(Errno::ENOTDIR),
                 None => {
                     self.files.insert(cur.clone(), Node::Dir);
+                    self.perms.insert(cur.clone(), rootfs::Perm::DIR);
                 }
             }
         }
         Ok(())
     }
 
-    /// Writes a file, creating parents.
+    /// Writes a file, creating parents (0755 root directories); the file gets 0644 root, what
+    /// install(1) gives a configuration file (see [`State::set_perm`] for others).
     pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), Errno> {
         let p = normalize(path);
         if let Some((parent, _)) = p.rsplit_once('/') {
             self.mkdir_p(if parent.is_empty() { "/" } else { parent })?;
         }
-        self.files.insert(p, Node::File(data.to_vec()));
+        self.files.insert(p.clone(), Node::File(data.to_vec()));
+        self.perms.insert(p, rootfs::Perm::FILE);
         Ok(())
     }
 
@@ -65,8 +68,24 @@ impl State {
         if let Some((parent, _)) = p.rsplit_once('/') {
             self.mkdir_p(if parent.is_empty() { "/" } else { parent })?;
         }
+        self.perms.remove(&p);
         self.files.insert(p, Node::Symlink(target.into()));
         Ok(())
+    }
+
+    /// Sets the mode and owner of an existing entry.
+    pub fn set_perm(&mut self, path: &str, perm: rootfs::Perm) {
+        let p = normalize(path);
+        if self.files.contains_key(&p) {
+            self.perms.insert(p, perm);
+        }
+    }
+
+    /// Removes one entry (file, link or empty directory) with its mode and owner.
+    pub fn remove_entry(&mut self, path: &str) {
+        let p = normalize(path);
+        self.files.remove(&p);
+        self.perms.remove(&p);
     }
 
     /// Where `path` really lives: a path at or below a mount point whose topmost file system is

@@ -176,6 +176,9 @@ pub struct State {
     pub mounts: BTreeMap<String, Vec<linux_sim::SimMount>>,
     /// The file tree (absolute paths).
     pub files: BTreeMap<String, Node>,
+    /// Mode and owner of what was created through `RootFs` (absolute paths; files made by
+    /// the simulation itself, such as the bootstrap's, have none recorded).
+    pub perms: BTreeMap<String, rootfs::Perm>,
     /// Per devfs mount: nodes shown or hidden by a single applied rule (RAPPLY).
     pub devfs_overrides: BTreeMap<String, BTreeMap<String, bool>>,
     /// Device nodes devfs knows (names below `/dev`).

@@ -38,7 +38,7 @@ fn refused_link(op: Op, at: &str) -> Error {
 
 /// Walks the directory components of `parts` below `root`; creates missing ones when
 /// `create`. `Ok(None)`: a component is missing (and not created).
-fn walk(s: &mut State, root: &str, parts: &[&str], create: bool) -> Result<Option<String>> {
+fn walk(s: &mut State, root: &str, parts: &[&str], create: Option<Perm>) -> Result<Option<String>> {
     let mut cur = crate::fs::normalize(root);
     if s.files.get(&cur) != Some(&Node::Dir) && s.devfs_lookup(&cur).is_none() {
         return Err(Error::from_errno(Op::OpenDir, Errno::ENOTDIR).subject(root));
@@ -53,7 +53,7 @@ fn walk(s: &mut State, root: &str, parts: &[&str], create: bool) -> Result<Optio
                     return Err(Error::new(Op::OpenDir, ErrorKind::InvalidInput, "not a directory")
                         .subject(&cur))
                 }
-                Err(_) if create => {
+                Err(_) if create.is_some() => {
                     return Err(Error::from_errno(Op::Mkdir, Errno::EOPNOTSUPP)
                         .subject(&cur)
                         .detail("a devfs directory cannot be created; it must exist in devfs and be unhidden by the jail's ruleset"))
@@ -70,8 +70,11 @@ fn walk(s: &mut State, root: &str, parts: &[&str], create: bool) -> Result<Optio
                         .subject(&cur),
                 )
             }
-            None if create => {
+            None if create.is_some() => {
                 s.files.insert(cur.clone(), Node::Dir);
+                if let Some(p) = create {
+                    s.perms.insert(cur.clone(), p);
+                }
             }
             None => return Ok(None),
         }
@@ -89,7 +92,7 @@ fn parent(s: &mut State, root: &str, rel: &Rel<'_>, op: Op) -> Result<(String, S
         )
         .subject(root));
     };
-    match walk(s, root, dirs, false)? {
+    match walk(s, root, dirs, None)? {
         Some(d) => {
             let path = s.through_mounts(&join(&d, last));
             Ok((d, path))
@@ -127,7 +130,7 @@ impl RootFs for SimHost {
         self.file_call(Verb::FileMkdir, Op::Mkdir, &join(root, rel))?;
         check(perm, rel)?;
         let rel = Rel::new(rel)?;
-        walk(&mut self.st(), root, rel.parts(), true).map(|_| ())
+        walk(&mut self.st(), root, rel.parts(), Some(perm)).map(|_| ())
     }
 
     fn mkdir_new_beneath(&self, root: &str, rel: &str, perm: Perm) -> Result<()> {
@@ -139,7 +142,8 @@ impl RootFs for SimHost {
         if s.files.contains_key(&path) || s.devfs_lookup(&path).is_some() {
             return Err(Error::from_errno(Op::Mkdir, Errno::EEXIST).subject(path));
         }
-        s.files.insert(path, Node::Dir);
+        s.files.insert(path.clone(), Node::Dir);
+        s.perms.insert(path, perm);
         Ok(())
     }
 
@@ -155,7 +159,8 @@ impl RootFs for SimHost {
         if s.files.get(&path) == Some(&Node::Dir) {
             return Err(Error::from_errno(Op::Rename, Errno::EISDIR).subject(path));
         }
-        s.files.insert(path, Node::File(data.to_vec()));
+        s.files.insert(path.clone(), Node::File(data.to_vec()));
+        s.perms.insert(path, perm);
         Ok(())
     }
 
@@ -174,6 +179,7 @@ impl RootFs for SimHost {
         match s.files.get(&path) {
             Some(Node::File(_) | Node::Symlink(_)) => {
                 s.files.remove(&path);
+                s.perms.remove(&path);
                 Ok(())
             }
             Some(Node::Dir) => Err(Error::from_errno(Op::Remove, Errno::EPERM).subject(path)),
@@ -198,6 +204,7 @@ impl RootFs for SimHost {
                     return Err(Error::from_errno(Op::Remove, errno).subject(path));
                 }
                 s.files.remove(&path);
+                s.perms.remove(&path);
                 Ok(())
             }
             Some(_) => Err(Error::from_errno(Op::Remove, Errno::ENOTDIR).subject(path)),
@@ -214,7 +221,7 @@ impl RootFs for SimHost {
                 Error::new(Op::Read, ErrorKind::InvalidInput, "not a regular file").subject(root),
             );
         };
-        let Some(dir) = walk(&mut s, root, dirs, false)? else {
+        let Some(dir) = walk(&mut s, root, dirs, None)? else {
             return Ok(None);
         };
         let path = s.through_mounts(&join(&dir, last));

@@ -26,6 +26,8 @@ pub struct SimDataset {
     pub jailed_to: Vec<i32>,
     /// For snapshots: the files below the mountpoint when it was taken (relative paths).
     pub files: Option<BTreeMap<String, Node>>,
+    /// For snapshots: the modes and owners recorded below the mountpoint (relative paths).
+    pub perms: Option<BTreeMap<String, rootfs::Perm>>,
     /// Creation order (the transaction group it was created in).
     pub createtxg: u64,
 }
@@ -99,20 +101,35 @@ impl State {
         Some(v)
     }
 
-    fn files_below(&self, dir: &str) -> BTreeMap<String, Node> {
+    fn files_below(&self, dir: &str) -> (BTreeMap<String, Node>, BTreeMap<String, rootfs::Perm>) {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
-        self.files
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|r| (r.to_string(), v.clone())))
-            .collect()
+        let below = |k: &String| k.strip_prefix(&prefix).map(str::to_string);
+        (
+            self.files
+                .iter()
+                .filter_map(|(k, v)| below(k).map(|r| (r, v.clone())))
+                .collect(),
+            self.perms
+                .iter()
+                .filter_map(|(k, v)| below(k).map(|r| (r, *v)))
+                .collect(),
+        )
     }
 
-    fn replace_files_below(&mut self, dir: &str, files: &BTreeMap<String, Node>) {
+    fn replace_files_below(
+        &mut self,
+        dir: &str,
+        (files, perms): &(BTreeMap<String, Node>, BTreeMap<String, rootfs::Perm>),
+    ) {
         let prefix = format!("{}/", dir.trim_end_matches('/'));
         self.files.retain(|k, _| !k.starts_with(&prefix));
+        self.perms.retain(|k, _| !k.starts_with(&prefix));
         let _ = self.mkdir_p(dir);
         for (rel, n) in files {
             self.files.insert(format!("{prefix}{rel}"), n.clone());
+        }
+        for (rel, p) in perms {
+            self.perms.insert(format!("{prefix}{rel}"), *p);
         }
     }
 }
@@ -157,10 +174,13 @@ impl SimHost {
         }
         let files = match origin {
             Some(o) => match s.datasets.get(&o.to_string()) {
-                Some(d) => d.files.clone().unwrap_or_default(),
+                Some(d) => (
+                    d.files.clone().unwrap_or_default(),
+                    d.perms.clone().unwrap_or_default(),
+                ),
                 None => return self.zfail(op, Errno::ENOENT, o),
             },
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), BTreeMap::new()),
         };
         let d = SimDataset {
             props: props
@@ -216,7 +236,7 @@ impl ZfsOps for SimHost {
         s.txg += 1;
         let txg = s.txg;
         for n in snaps {
-            let files = s
+            let (files, perms) = s
                 .zfs_prop(n.dataset().as_str(), "mountpoint")
                 .map(|mp| s.files_below(&mp))
                 .unwrap_or_default();
@@ -224,6 +244,7 @@ impl ZfsOps for SimHost {
                 n.to_string(),
                 SimDataset {
                     files: Some(files),
+                    perms: Some(perms),
                     createtxg: txg,
                     ..SimDataset::default()
                 },
@@ -291,9 +312,10 @@ impl ZfsOps for SimHost {
                     }
                 }
                 s.files.retain(|k, _| !k.starts_with(&prefix));
+                s.perms.retain(|k, _| !k.starts_with(&prefix));
                 // Like libzfs on unmount, the mountpoint directory it created goes too.
                 if s.files.get(&mp) == Some(&Node::Dir) && !s.mounts.contains_key(&mp) {
-                    s.files.remove(&mp);
+                    s.remove_entry(&mp);
                 }
             }
         }
@@ -309,7 +331,7 @@ impl ZfsOps for SimHost {
         let Some(files) = s
             .datasets
             .get(&snap.to_string())
-            .and_then(|d| d.files.clone())
+            .and_then(|d| Some((d.files.clone()?, d.perms.clone().unwrap_or_default())))
         else {
             return self.zfail(Op::Rollback, Errno::ENOENT, snap);
         };
@@ -381,6 +403,7 @@ impl ZfsOps for SimHost {
                 s.replace_files_below(&b, &files);
                 let prefix = format!("{a}/");
                 s.files.retain(|k, _| !k.starts_with(&prefix) && *k != a);
+                s.perms.retain(|k, _| !k.starts_with(&prefix) && *k != a);
                 let mounts: Vec<(String, Vec<crate::linux_sim::SimMount>)> = s
                     .mounts
                     .iter()

@@ -61,6 +61,8 @@ impl JailExec for SimHost {
                     if let Some(out) = words.get(i + 1) {
                         s.write_file(&format!("{root}{out}"), b"ELF shared object")
                             .map_err(|e| anyhow!("{out}: {e}"))?;
+                        // What cc makes: 0755, owned by who ran it (jail root).
+                        s.set_perm(&format!("{root}{out}"), rootfs::Perm::DIR);
                         return Ok((0, String::new()));
                     }
                 }
@@ -80,7 +82,7 @@ impl JailExec for SimHost {
                 for n in names {
                     if let Some((stem, _)) = n.split_once(".so.") {
                         let link = format!("{libs}/{stem}.so.1");
-                        s.files.remove(&link);
+                        s.remove_entry(&link);
                         s.symlink(&link, n).map_err(|e| anyhow!("{link}: {e}"))?;
                     }
                 }
@@ -142,7 +144,7 @@ fn sim_nvidia_installer(
         s.write_file(&format!("{root}/{file}"), ver.as_bytes())
             .map_err(|e| anyhow!("{file}: {e}"))?;
         let link = format!("{lib}/{name}.1");
-        s.files.remove(&format!("{root}/{link}"));
+        s.remove_entry(&format!("{root}/{link}"));
         s.symlink(&format!("{root}/{link}"), &format!("{name}.{ver}"))
             .map_err(|e| anyhow!("{link}: {e}"))?;
         made.push(file);
@@ -166,9 +168,9 @@ fn sim_nvidia_uninstall(s: &mut hostsim::State, root: &str) {
     let manifest = format!("{root}/{SIM_MANIFEST}");
     if let Ok((_, Node::File(m))) = s.resolve(&manifest) {
         for f in String::from_utf8_lossy(&m).lines() {
-            s.files.remove(&format!("{root}/{f}"));
+            s.remove_entry(&format!("{root}/{f}"));
         }
-        s.files.remove(&manifest);
+        s.remove_entry(&manifest);
     }
 }
 
