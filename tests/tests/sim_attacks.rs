@@ -6,7 +6,7 @@
 use cudajail::engine::up;
 use cudajail::spec::{Spec, Valid};
 use hostsim::SimHost;
-use linuxulator::doctor::FsView;
+use linuxulator::readiness::FsView;
 
 const SECRET: &[u8] = b"root:$6$host-password-hash:0:0::0:0:Charlie &:/root:/bin/csh\n";
 

@@ -6,7 +6,7 @@ use cudajail::spec::{parse, Spec, Valid};
 use devfs::DevfsOps;
 use hostsim::{SimHost, Verb};
 use jail::JailOps;
-use linuxulator::doctor::FsView;
+use linuxulator::readiness::FsView;
 use linuxulator::MountOps;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -234,7 +234,7 @@ mod tests {
     }
 }
 
-impl linuxulator::doctor::FsView for crate::SimHost {
+impl linuxulator::readiness::FsView for crate::SimHost {
     /// Files in the tree, and device nodes a devfs mount shows (`/dev/nvidiactl`).
     fn exists(&self, path: &str) -> bool {
         // Below a devfs mount, devfs answers (the directory underneath is covered).
@@ -309,69 +309,6 @@ impl linuxulator::doctor::FsView for crate::SimHost {
             .filter(|r| !r.is_empty() && !r.contains('/'))
             .map(String::from)
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod doctor_tests {
-    use crate::SimHost;
-    use linuxulator::doctor::{doctor, Status};
-
-    #[test]
-    fn doctor_on_a_fresh_and_a_ready_host() {
-        let h = SimHost::freebsd14_with_gpus(1);
-        let checks = doctor(&h, &h, &h, &h);
-        let get = |c: &[linuxulator::doctor::Check], id: &str| {
-            c.iter().find(|x| x.id == id).unwrap().clone()
-        };
-        let l = get(&checks, "module:linux64");
-        assert_eq!(l.status, Status::Fail);
-        assert_eq!(l.fix.as_deref(), Some("kldload linux64"));
-        assert_eq!(
-            get(&checks, "module:tmpfs").status,
-            Status::Ok,
-            "compiled into the kernel"
-        );
-        assert_eq!(
-            get(&checks, "rc.conf:linux_enable").fix.as_deref(),
-            Some("sysrc linux_enable=YES")
-        );
-        assert_eq!(get(&checks, "emul_path").status, Status::Fail);
-        assert_eq!(get(&checks, "nvidia-version").status, Status::Ok);
-        assert_eq!(
-            get(&checks, "dev:nvidiactl").status,
-            Status::Ok,
-            "devfs shows it"
-        );
-
-        kld::ensure_loaded(&h, linuxulator::doctor::REQUIRED_MODULES).unwrap();
-        h.with_state(|s| {
-            s.write_file("/etc/rc.conf", b"linux_enable=\"YES\"\n")
-                .unwrap();
-            s.write_file("/compat/linux/usr/lib64/libnvidia-ml.so.580.95.05", b"")
-                .unwrap();
-        });
-        let checks = doctor(&h, &h, &h, &h);
-        for c in &checks {
-            if c.id != "linuxulator:dev/shm" {
-                assert_eq!(c.status, Status::Ok, "{c:?}");
-            }
-        }
-        assert_eq!(get(&checks, "linuxulator:dev/shm").status, Status::Warn);
-        // A driver upgrade without the matching Linux libraries is caught.
-        h.with_state(|s| {
-            s.sysctls.insert(
-                "hw.nvidia.version".into(),
-                "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
-            );
-        });
-        let c = get(&doctor(&h, &h, &h, &h), "nvidia-linux-libs");
-        assert_eq!(c.status, Status::Fail);
-        assert!(
-            c.evidence.contains("580.105.08") && c.evidence.contains("580.95.05"),
-            "{}",
-            c.evidence
-        );
     }
 }
 

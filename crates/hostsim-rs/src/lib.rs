@@ -426,14 +426,6 @@ mod tests {
     }
 
     #[test]
-    fn the_ready_preset_passes_doctor() {
-        let h = SimHost::freebsd14_cuda_ready(2);
-        for c in linuxulator::doctor::doctor(&h, &h, &h, &h) {
-            assert_eq!(c.status, linuxulator::doctor::Status::Ok, "{c:?}");
-        }
-    }
-
-    #[test]
     fn fail_after_fails_every_later_call() {
         let h = SimHost::freebsd14_with_gpus(0);
         h.fail_after(Verb::KldFind, 1, Errno::EPERM);

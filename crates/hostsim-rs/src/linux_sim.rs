@@ -505,7 +505,7 @@ mod compat_tests {
     fn mount_points_inside_devfs_follow_devfs() {
         use devfs::{DevfsOps, Rule, RulesetId};
         use kld::KldOps;
-        use linuxulator::doctor::FsView;
+        use linuxulator::readiness::FsView;
         let h = SimHost::freebsd14_with_gpus(1);
         h.with_state(|s| {
             // The covered directory has a `shm`: devfs must not show it.

@@ -24,13 +24,13 @@
 
 mod abi;
 pub mod compat;
-pub mod doctor;
 mod error;
 pub mod mount;
 #[cfg(target_os = "freebsd")]
 mod native;
 mod ops;
 pub mod rcconf;
+pub mod readiness;
 #[cfg(target_os = "freebsd")]
 mod sys;
 pub mod sysctl;

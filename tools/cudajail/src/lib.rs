@@ -8,6 +8,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod doctor;
 pub mod engine;
 pub mod export;
 #[cfg(target_os = "freebsd")]
@@ -291,8 +292,8 @@ pub fn load_spec(path: Option<&std::path::Path>) -> Result<spec::Valid, Failure>
 }
 
 /// Renders doctor checks as a table or JSON; fails when any check fails.
-fn report_doctor(checks: &[linuxulator::doctor::Check], json: bool) -> Result<String, Failure> {
-    use linuxulator::doctor::Status;
+fn report_doctor(checks: &[linuxulator::readiness::Check], json: bool) -> Result<String, Failure> {
+    use linuxulator::readiness::Status;
     let text = if json {
         serde_json::to_string_pretty(checks).map_err(|e| Failure::Failed(e.into()))?
     } else {
@@ -385,13 +386,13 @@ fn with_env_prep(
 fn doctor(json: bool, sim: bool) -> Result<String, Failure> {
     if sim {
         let h = hostsim::SimHost::freebsd14_with_gpus(1);
-        return report_doctor(&linuxulator::doctor::doctor(&h, &h, &h, &h), json);
+        return report_doctor(&doctor::doctor(&h, &h, &h, &h), json);
     }
     #[cfg(target_os = "freebsd")]
     {
         let (k, l) = (kld::KldHost, linuxulator::LinuxHost);
         report_doctor(
-            &linuxulator::doctor::doctor(&k, &l, &l, &linuxulator::doctor::StdFs),
+            &doctor::doctor(&k, &l, &l, &linuxulator::readiness::StdFs),
             json,
         )
     }

@@ -32,7 +32,7 @@ pub struct Host {
     linux: linuxulator::LinuxHost,
     zfs: zfs::cli::ZfsCli,
     nv: nvgpu::NativeTransport,
-    view: linuxulator::doctor::StdFs,
+    view: linuxulator::readiness::StdFs,
     fs: Beneath,
     boot: Debootstrap,
     exec: NativeExec,
@@ -48,7 +48,7 @@ impl Host {
             linux: linuxulator::LinuxHost,
             zfs: zfs::cli::ZfsCli,
             nv: nvgpu::NativeTransport::new(),
-            view: linuxulator::doctor::StdFs,
+            view: linuxulator::readiness::StdFs,
             fs: Beneath,
             boot: Debootstrap {
                 mirror,

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Kernel modules (file names for `kldload`) a CUDA jail needs, in load order: the list the
 /// readiness checks use.
-pub const HOST_MODULES: &[&str] = linuxulator::doctor::REQUIRED_MODULES;
+pub const HOST_MODULES: &[&str] = crate::doctor::REQUIRED_MODULES;
 
 /// The number of the rule that marks a ruleset as this jail's (the last rule number devfs has).
 pub const OWNER_RULE: u16 = 65535;

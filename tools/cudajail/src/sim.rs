@@ -26,7 +26,7 @@ impl JailExec for SimHost {
     ///
     /// Anything else exits 127.
     fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)> {
-        use linuxulator::doctor::FsView;
+        use linuxulator::readiness::FsView;
         let j = JailOps::list(self)?
             .into_iter()
             .find(|j| j.jid == jid)
@@ -176,7 +176,7 @@ fn sim_nvidia_uninstall(s: &mut hostsim::State, root: &str) {
 
 /// The simulated CUDA check (see [`JailExec::exec`] on [`SimHost`]) for the jail rooted at `root`.
 fn sim_cuda_probe(h: &SimHost, root: &str) -> (i32, String) {
-    use linuxulator::doctor::FsView;
+    use linuxulator::readiness::FsView;
     {
         let has = |rel: &str| h.exists(&format!("{root}/{rel}"));
         let head = "cudajail-cuda-probe 1\n";

@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail};
 use devfs::DevfsOps;
 use jail::{JailOps, Jid};
 use kld::KldOps;
-use linuxulator::doctor::FsView;
+use linuxulator::readiness::FsView;
 use linuxulator::{MountOps, SysctlOps};
 use nvgpu::NvTransport;
 use serde::Serialize;

@@ -1,9 +1,9 @@
-//! Host readiness checks (`cudajail doctor`): each says what it looked at and the exact command
-//! that fixes it.
+//! The Linux ABI's readiness on a FreeBSD host (rc.conf, the Linux root, its `/dev/shm`), and
+//! the check record tools build their own checks with: each says what it looked at and the
+//! exact command that fixes it. GPU and module checks are the tool's (cudajail's `doctor`).
 
 use crate::ops::{MountOps, SysctlOps};
 use crate::rcconf::RcConf;
-use kld::KldOps;
 use serde::Serialize;
 
 /// Read-only view of files, so checks run against the host or a simulated one.
@@ -63,8 +63,10 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
-/// Kernel modules (file names) the CUDA jail needs.
-pub const REQUIRED_MODULES: &[&str] = &[
+/// Kernel modules (file names) a Linux userland needs from FreeBSD: the Linux ABI (32- and
+/// 64-bit), its file systems, and what Linux programs expect (`pty`, `tmpfs`, `nullfs` for
+/// binds). Checking them is the caller's (with kld); this crate only names them.
+pub const LINUX_MODULES: &[&str] = &[
     "linux",
     "linux64",
     "fdescfs",
@@ -73,11 +75,11 @@ pub const REQUIRED_MODULES: &[&str] = &[
     "tmpfs",
     "pty",
     "nullfs",
-    "nvidia",
-    "nvidia-modeset",
 ];
 
-fn check(id: impl Into<String>, ok: bool, evidence: String, fail: Status, fix: &str) -> Check {
+/// A check that passes when `ok`, else has status `fail` and the fix `fix`.
+#[must_use]
+pub fn check(id: impl Into<String>, ok: bool, evidence: String, fail: Status, fix: &str) -> Check {
     Check {
         id: id.into(),
         status: if ok { Status::Ok } else { fail },
@@ -86,43 +88,15 @@ fn check(id: impl Into<String>, ok: bool, evidence: String, fail: Status, fix: &
     }
 }
 
-/// Where NVIDIA's Linux libraries may live below the Linux root.
-const NV_LIB_DIRS: &[&str] = &["usr/lib64", "usr/lib/x86_64-linux-gnu", "lib64"];
-
-/// The version in a library file name such as `libnvidia-ml.so.580.95.05`.
-pub fn lib_version(file: &str) -> Option<&str> {
-    let v = file
-        .strip_prefix("libnvidia-ml.so.")
-        .or_else(|| file.strip_prefix("libcuda.so."))?;
-    (v.split('.').count() >= 2
-        && v.split('.')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-    .then_some(v)
-}
-
-/// Runs every readiness check.
-pub fn doctor(
-    kld: &dyn KldOps,
+/// The Linux ABI's own readiness, in this order: `linux_enable` in rc.conf (for reboots), the
+/// Linux root `compat.linux.emul_path` exists, and tmpfs on its `/dev/shm` (the Linuxulator
+/// route). Returns the checks and the Linux root (`/compat/linux` when the sysctl is unreadable).
+pub fn linux_checks(
     sysctl: &dyn SysctlOps,
     mounts: &dyn MountOps,
     fs: &dyn FsView,
-) -> Vec<Check> {
+) -> (Vec<Check>, String) {
     let mut out = Vec::new();
-    for m in REQUIRED_MODULES {
-        let loaded = kld.find(m).ok().flatten().is_some()
-            || kld.modfind(kld::module_name(m)).unwrap_or(false);
-        out.push(check(
-            format!("module:{m}"),
-            loaded,
-            if loaded {
-                format!("{m} is loaded")
-            } else {
-                format!("neither {m}.ko nor a module {m} is loaded")
-            },
-            Status::Fail,
-            &format!("kldload {m}"),
-        ));
-    }
     let rc = fs.read_to_string("/etc/rc.conf").map(|t| RcConf::parse(&t));
     let linux_enable = rc
         .as_ref()
@@ -158,25 +132,7 @@ pub fn doctor(
             None => "kldload linux64".to_string(),
         },
     ));
-    let nv = sysctl.get("hw.nvidia.version").ok().flatten();
-    let kver = nv.as_deref().and_then(nvgpu::codec::parse_sysctl_version);
-    out.push(check(
-        "nvidia-version",
-        kver.is_some(),
-        nv.clone()
-            .unwrap_or_else(|| "hw.nvidia.version unreadable".into()),
-        Status::Fail,
-        "pkg install nvidia-driver && kldload nvidia-modeset",
-    ));
-    let ctl = fs.exists("/dev/nvidiactl");
-    out.push(check(
-        "dev:nvidiactl",
-        ctl,
-        format!("/dev/nvidiactl {}", if ctl { "present" } else { "missing" }),
-        Status::Fail,
-        "kldload nvidia",
-    ));
-    let root = emul.clone().unwrap_or_else(|| "/compat/linux".into());
+    let root = emul.unwrap_or_else(|| "/compat/linux".into());
     let shm = format!("{}/dev/shm", root.trim_end_matches('/'));
     let shm_ok = mounts
         .mounts()
@@ -196,41 +152,7 @@ pub fn doctor(
         Status::Warn,
         &format!("mount -t tmpfs -o mode=1777 tmpfs {shm}"),
     ));
-    let mut libs: Vec<String> = Vec::new();
-    for d in NV_LIB_DIRS {
-        let dir = format!("{}/{d}", root.trim_end_matches('/'));
-        libs.extend(
-            fs.read_dir(&dir)
-                .into_iter()
-                .filter_map(|f| lib_version(&f).map(|v| format!("{dir}/{f} ({v})"))),
-        );
-    }
-    let versions: Vec<&str> = libs
-        .iter()
-        .filter_map(|l| l.rsplit_once(" (").map(|(_, v)| v.trim_end_matches(')')))
-        .collect();
-    let status = match (&kver, versions.is_empty()) {
-        (_, true) => Status::Warn,
-        (Some(k), false) if versions.iter().all(|v| v == k) => Status::Ok,
-        _ => Status::Fail,
-    };
-    out.push(Check {
-        id: "nvidia-linux-libs".into(),
-        status,
-        evidence: if libs.is_empty() {
-            format!("no NVIDIA Linux libraries under {root} (needed by `cudajail run`)")
-        } else {
-            format!(
-                "kernel module {}; libraries: {}",
-                kver.as_deref().unwrap_or("?"),
-                libs.join(", ")
-            )
-        },
-        fix: (status != Status::Ok).then(|| {
-            "pkg install linux-nvidia-libs (the same version as nvidia-driver)".to_string()
-        }),
-    });
-    out
+    (out, root)
 }
 
 #[cfg(test)]
@@ -238,10 +160,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn library_versions() {
-        assert_eq!(lib_version("libnvidia-ml.so.580.95.05"), Some("580.95.05"));
-        assert_eq!(lib_version("libcuda.so.1"), None);
-        assert_eq!(lib_version("libcuda.so.580.95"), Some("580.95"));
-        assert_eq!(lib_version("libnvidia-ml.so"), None);
+    fn checks_say_what_fixes_them() {
+        let c = check("x", false, "seen".into(), Status::Warn, "do it");
+        assert_eq!((c.status, c.fix.as_deref()), (Status::Warn, Some("do it")));
+        assert_eq!(check("x", true, String::new(), Status::Fail, "f").fix, None);
     }
 }
