@@ -192,48 +192,6 @@ impl State {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolution() {
-        let mut s = State::default();
-        s.files.insert("/".into(), Node::Dir);
-        s.mkdir_p("/j/root/etc").unwrap();
-        s.symlink("/j/root/proc", "/").unwrap();
-        s.symlink("/j/root/etc2", "etc").unwrap();
-        s.write_file("/j/root/etc/hosts", b"x").unwrap();
-        assert_eq!(
-            s.resolve("/j/root/etc2/hosts").unwrap().0,
-            "/j/root/etc/hosts"
-        );
-        assert_eq!(s.resolve("/j/root/proc").unwrap().0, "/");
-        assert_eq!(
-            s.resolve_beneath("/j/root", "proc").unwrap_err(),
-            Errno::ENOTCAPABLE
-        );
-        assert_eq!(
-            s.resolve_beneath("/j/root", "../root/etc").unwrap_err(),
-            Errno::ENOTCAPABLE
-        );
-        assert_eq!(
-            s.resolve_beneath("/j/root", "etc").unwrap().0,
-            "/j/root/etc"
-        );
-        assert_eq!(
-            s.resolve_beneath("/j/root", "nope").unwrap_err(),
-            Errno::ENOENT
-        );
-        assert_eq!(
-            s.resolve("/j/root/etc/hosts/x").unwrap_err(),
-            Errno::ENOTDIR
-        );
-        s.symlink("/loop", "/loop").unwrap();
-        assert_eq!(s.resolve("/loop").unwrap_err(), Errno::ELOOP);
-    }
-}
-
 impl linuxulator::readiness::FsView for crate::SimHost {
     /// Files in the tree, and device nodes a devfs mount shows (`/dev/nvidiactl`).
     fn exists(&self, path: &str) -> bool {
@@ -346,5 +304,47 @@ impl State {
         } else {
             Node::File(Vec::new())
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution() {
+        let mut s = State::default();
+        s.files.insert("/".into(), Node::Dir);
+        s.mkdir_p("/j/root/etc").unwrap();
+        s.symlink("/j/root/proc", "/").unwrap();
+        s.symlink("/j/root/etc2", "etc").unwrap();
+        s.write_file("/j/root/etc/hosts", b"x").unwrap();
+        assert_eq!(
+            s.resolve("/j/root/etc2/hosts").unwrap().0,
+            "/j/root/etc/hosts"
+        );
+        assert_eq!(s.resolve("/j/root/proc").unwrap().0, "/");
+        assert_eq!(
+            s.resolve_beneath("/j/root", "proc").unwrap_err(),
+            Errno::ENOTCAPABLE
+        );
+        assert_eq!(
+            s.resolve_beneath("/j/root", "../root/etc").unwrap_err(),
+            Errno::ENOTCAPABLE
+        );
+        assert_eq!(
+            s.resolve_beneath("/j/root", "etc").unwrap().0,
+            "/j/root/etc"
+        );
+        assert_eq!(
+            s.resolve_beneath("/j/root", "nope").unwrap_err(),
+            Errno::ENOENT
+        );
+        assert_eq!(
+            s.resolve("/j/root/etc/hosts/x").unwrap_err(),
+            Errno::ENOTDIR
+        );
+        s.symlink("/loop", "/loop").unwrap();
+        assert_eq!(s.resolve("/loop").unwrap_err(), Errno::ELOOP);
     }
 }
