@@ -15,7 +15,7 @@ fn default() -> Valid {
 }
 
 fn planned(h: &SimHost, v: &Valid) -> cudajail::plan::Plan {
-    cudajail::engine::plan(&cudajail::sim::env(h), v).unwrap()
+    cudajail::engine::plan(&cudajail::engine::sim_env(h), v).unwrap()
 }
 
 /// A host with the default jail up and a host secret.
@@ -23,7 +23,7 @@ fn host_with_jail_up(v: &Valid) -> (SimHost, cudajail::plan::Plan) {
     let h = SimHost::freebsd14_cuda_ready(1);
     h.with_state(|s| s.write_file("/etc/master.passwd", SECRET).unwrap());
     let p = planned(&h, v);
-    up(&cudajail::sim::env(&h), v, &p).unwrap();
+    up(&cudajail::engine::sim_env(&h), v, &p).unwrap();
     (h, p)
 }
 
@@ -54,7 +54,7 @@ fn a_preload_file_linked_to_a_host_secret_is_refused_not_copied() {
         s.remove_entry(&preload);
         s.symlink(&preload, "/etc/master.passwd").unwrap();
     });
-    let e = up(&cudajail::sim::env(&h), &v, &planned(&h, &v))
+    let e = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v))
         .unwrap_err()
         .to_string();
     assert!(e.contains("symlink"), "{e}");
@@ -85,7 +85,7 @@ fn a_shim_linked_to_a_host_secret_is_refused_not_kept_for_the_undo() {
         s.symlink(&so, "/etc/master.passwd").unwrap();
     });
     h.fail_at(hostsim::Verb::JailExec, 1, kld::Errno::EIO);
-    let r = up(&cudajail::sim::env(&h), &v, &planned(&h, &v));
+    let r = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v));
     h.clear_faults();
     let e = r.unwrap_err().to_string();
     assert!(e.contains("symlink"), "{e}");
@@ -111,7 +111,7 @@ fn the_installer_never_goes_where_a_jail_user_planted_something() {
     h.with_state(|s| s.write_file(run, b"#!/bin/sh\n# makeself").unwrap());
     let v = with_run(run);
     let p = planned(&h, &v);
-    up(&cudajail::sim::env(&h), &v, &p).unwrap();
+    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
     // A driver upgrade: the next `up` runs the new installer in the running jail, where a jail
     // user has planted the names.
     h.set_nvidia_version("580.105.08");
@@ -132,7 +132,7 @@ fn the_installer_never_goes_where_a_jail_user_planted_something() {
     });
     let v = with_run(new_run);
     let start = h.calls().len();
-    let r = up(&cudajail::sim::env(&h), &v, &planned(&h, &v));
+    let r = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v));
     assert!(r.is_ok(), "{r:?}");
     let ran: Vec<String> = h.calls()[start..]
         .iter()
@@ -193,7 +193,7 @@ fn destroy_refuses_a_foreign_jail_of_the_same_name_and_changes_nothing() {
     )
     .unwrap();
     let before = h.observable();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let e = cudajail::engine::destroy(&env, &v, &p, false)
         .unwrap_err()
         .to_string();
@@ -207,7 +207,7 @@ fn destroy_refuses_a_foreign_jail_of_the_same_name_and_changes_nothing() {
     let h = SimHost::freebsd14_cuda_ready(1);
     foreign_jail(&h, "cuda", &p.root);
     let before = h.observable();
-    let e = cudajail::engine::destroy(&cudajail::sim::env(&h), &v, &p, false)
+    let e = cudajail::engine::destroy(&cudajail::engine::sim_env(&h), &v, &p, false)
         .unwrap_err()
         .to_string();
     assert!(e.contains("no dataset"), "{e}");
@@ -218,7 +218,7 @@ fn destroy_refuses_a_foreign_jail_of_the_same_name_and_changes_nothing() {
 fn destroy_refuses_datasets_and_snapshots_it_did_not_make_and_force_takes_them_in_order() {
     let v = default();
     let (h, p) = host_with_jail_up(&v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let ds = zfs::DatasetName::new(&p.dataset).unwrap();
     zfs::ZfsOps::create(&h, &ds.child("scratch").unwrap(), &[]).unwrap();
     let snap = zfs::SnapshotName::new(&format!("{}@before-upgrade", p.dataset)).unwrap();
@@ -264,7 +264,7 @@ fn destroy_never_deletes_freebsds_own_rulesets() {
     // FreeBSD's own rulesets (devfs.rules defaults), which destroy must never delete.
     let v = default();
     let (h, p) = host_with_jail_up(&v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let ds = zfs::DatasetName::new(&p.dataset).unwrap();
     let rs = zfs::PropName::cudajail("ruleset").unwrap();
     for bad in ["4", "0", "-1", "70000", "4 ", "abc"] {
@@ -298,7 +298,7 @@ fn destroy_deletes_only_a_ruleset_that_carries_cudajails_mark() {
     // reused after a manual cleanup): its rules are not ours to delete.
     let v = default();
     let (h, p) = host_with_jail_up(&v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let dev = std::path::Path::new("/dev");
     let other = devfs::RulesetId(300);
     devfs::DevfsOps::add_rule(&h, dev, other, &devfs::Rule::unhide("bpf*")).unwrap();
@@ -322,7 +322,7 @@ fn destroy_deletes_only_a_ruleset_that_carries_cudajails_mark() {
 fn a_ruleset_left_by_a_failed_undo_is_adopted_by_the_next_up() {
     let v = default();
     let h = SimHost::freebsd14_cuda_ready(1);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     // up fails at the jail step and its undo cannot delete the ruleset's second rule.
     h.fail_at(hostsim::Verb::JailCreate, 1, kld::Errno::EIO);

@@ -13,7 +13,7 @@ use std::path::Path;
 use zfs::ZfsOps;
 
 fn planned(h: &SimHost, v: &Valid) -> cudajail::plan::Plan {
-    cudajail::engine::plan(&cudajail::sim::env(h), v).unwrap()
+    cudajail::engine::plan(&cudajail::engine::sim_env(h), v).unwrap()
 }
 
 fn default() -> Valid {
@@ -75,7 +75,7 @@ fn up_fails_without_shm_in_the_ruleset_and_passes_with_it() {
         "{:?}",
         p.rules
     );
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let before = h.observable();
     let mut old = p.clone();
     old.rules.rules.retain(|r| !r.to_string().contains("'shm'"));
@@ -113,7 +113,7 @@ fn plan_steps_equal_the_journal_after_up() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
     let p = planned(&h, &v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let r = up(&env, &v, &p).unwrap();
     let planned_ids: Vec<&str> = p.steps.iter().map(|s| s.id).collect();
     let reported: Vec<&str> = r.iter().map(|s| s.id).collect();
@@ -139,7 +139,7 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     let h = SimHost::freebsd14_cuda_ready(2);
     let v = default();
     let p = planned(&h, &v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let r = up(&env, &v, &p).unwrap();
     assert_eq!(r.len(), 9);
     assert!(
@@ -211,7 +211,7 @@ fn destroy_removes_what_up_made_and_never_touches_host_data() {
         .validate(None)
         .unwrap();
     let p = planned(&h, &v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     up(&env, &v, &p).unwrap();
     assert!(FsView::exists(&h, &format!("{}/models", p.root)));
     let done = destroy(&env, &v, &p, false).unwrap();
@@ -254,7 +254,7 @@ fn destroy_refuses_a_dataset_cudajail_did_not_make() {
     .unwrap();
     let v = default();
     let p = planned(&h, &v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let e = destroy(&env, &v, &p, false).unwrap_err().to_string();
     assert!(e.contains("not created by cudajail"), "{e}");
     assert!(ZfsOps::exists(&h, "zroot/cudajail/cuda").unwrap());
@@ -268,7 +268,7 @@ fn destroy_refuses_a_dataset_cudajail_did_not_make() {
 fn hostile_and_impossible_specs_fail_before_anything_changes() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let before = h.observable();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let v = parse("pool = \"tank\"").unwrap().validate(None).unwrap();
     let e = up(&env, &v, &planned(&h, &v)).unwrap_err().to_string();
     assert!(e.contains("pool tank does not exist"), "{e}");
@@ -296,7 +296,7 @@ fn a_driver_library_mismatch_is_refused_and_undone() {
     });
     let before = h.observable();
     let v = default();
-    let e = up(&cudajail::sim::env(&h), &v, &planned(&h, &v))
+    let e = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v))
         .unwrap_err()
         .to_string();
     assert!(
@@ -317,7 +317,7 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
     let v = default();
     let p = planned(&h, &v);
     let start = h.calls().len();
-    up(&cudajail::sim::env(&h), &v, &p).unwrap();
+    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
     let counts = verb_counts(&h, start);
     let clean = h.observable();
     let mut cases = 0;
@@ -340,7 +340,7 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
                 let p = planned(&h, &v);
                 let before = h.observable();
                 h.fail_at(*verb, nth, errno);
-                let r = up(&cudajail::sim::env(&h), &v, &p);
+                let r = up(&cudajail::engine::sim_env(&h), &v, &p);
                 h.clear_faults();
                 if let Err(e) = r {
                     let msg = e.to_string();
@@ -371,14 +371,14 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
         counts.len()
     );
     // Exact: a new kernel call in `up` changes this number, and the change must be looked at.
-    assert_eq!(cases, 314, "fault cases");
+    assert_eq!(cases, 286, "fault cases");
 }
 
 #[test]
 fn stop_then_start_and_sync_driver_after_an_upgrade() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     up(&env, &v, &p).unwrap();
     let running = h.observable();
@@ -436,7 +436,7 @@ fn stop_then_start_and_sync_driver_after_an_upgrade() {
 fn templates_list_build_and_refuse_removal_while_jails_use_them() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     assert!(cudajail::engine::template_list(&env, &v.pool)
         .unwrap()
@@ -475,7 +475,7 @@ fn templates_list_build_and_refuse_removal_while_jails_use_them() {
 #[test]
 fn run_prepare_refuses_a_missing_shim_and_a_library_mismatch() {
     let h = SimHost::freebsd14_cuda_ready(1);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let e = cudajail::engine::run_prepare(&env).unwrap_err().to_string();
     assert!(
         e.contains("uvm shim is not built") && e.contains("chroot /compat/linux"),
@@ -516,7 +516,7 @@ fn persist_edits_rc_conf_like_sysrc_and_undo_restores_it() {
     });
     let mut v = default();
     v.spec.persist_config = true;
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let before = h.observable();
     // A failure later in the flow restores rc.conf too.
     h.fail_at(Verb::JailCreate, 1, kld::Errno::EIO);
@@ -564,7 +564,7 @@ fn host_users_are_mirrored_into_the_jail() {
         .unwrap()
         .validate(None)
         .unwrap();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     up(&env, &v, &planned(&h, &v)).unwrap();
     let p = planned(&h, &v);
     let pw = String::from_utf8(
@@ -590,7 +590,7 @@ fn host_users_are_mirrored_into_the_jail() {
     let h2 = SimHost::freebsd14_cuda_ready(1);
     let before = h2.observable();
     let v2 = parse("users = [\"bob\"]").unwrap().validate(None).unwrap();
-    let e = up(&cudajail::sim::env(&h2), &v2, &planned(&h2, &v2))
+    let e = up(&cudajail::engine::sim_env(&h2), &v2, &planned(&h2, &v2))
         .unwrap_err()
         .to_string();
     assert!(
@@ -609,7 +609,7 @@ fn up_gives_every_file_it_writes_an_explicit_mode_and_owner() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
     let p = planned(&h, &v);
-    up(&cudajail::sim::env(&h), &v, &p).unwrap();
+    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
     let perm = |rel: &str| h.with_state(|s| s.perms.get(&format!("{}/{rel}", p.root)).copied());
     use rootfs::Perm;
     for (rel, want) in [
@@ -646,7 +646,7 @@ fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
     // The "real" host here is a simulated one; the copy is made only with read-only calls.
     let h = SimHost::freebsd14_cuda_ready(2);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let before = h.observable();
     let (planned_calls, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
     assert_eq!(ok, Ok(()));
@@ -686,7 +686,7 @@ fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
 fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     up(&env, &v, &p).unwrap();
     let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
@@ -701,12 +701,12 @@ fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
         "{e}"
     );
     assert!(e.contains("ld.so.preload"), "the hint names the shim: {e}");
-    h.with_state(|s| s.write_file(&so, b"ELF shared object").unwrap());
+    h.with_state(|s| s.write_file(&so, hostsim::programs::UVM_SHIM).unwrap());
     up(&env, &v, &planned(&h, &v)).unwrap();
 
     // A template without ldconfig: the libraries cannot be linked; nothing is left behind.
     let h = SimHost::freebsd14_cuda_ready(1);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
     drop_from_templates(&h, "sbin/ldconfig");
     let before = h.observable();
@@ -717,7 +717,7 @@ fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
 
     // Without the check the last step reports only what it looked at.
     let h = SimHost::freebsd14_cuda_ready(1);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let v = Spec {
         cuda_check: false,
         ..Spec::default()
@@ -736,7 +736,7 @@ fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
 fn the_exact_plan_of_a_host_with_a_built_template_matches_a_real_run() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
     let (planned_calls, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
     assert_eq!(ok, Ok(()), "the copy's template clones like the real one");
@@ -761,7 +761,7 @@ fn nvidia_userspace_from_nvidias_installer_run_inside_the_jail() {
     let run = "/root/NVIDIA-Linux-x86_64-580.95.05.run";
     h.with_state(|s| s.write_file(run, b"#!/bin/sh\n# makeself").unwrap());
     let v = with_run(run);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     assert!(p.steps[6].actions[1].contains(run), "{:?}", p.steps[6]);
     let r = up(&env, &v, &p).unwrap();
@@ -822,7 +822,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     let run = "/root/NVIDIA-Linux-x86_64-570.10.01.run";
     h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
     let v = with_run(run);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let before = h.observable();
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
     assert!(
@@ -837,7 +837,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     let run = "/root/NVIDIA-Linux-x86_64-580.95.05.run";
     h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
     let v = with_run(run);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     cudajail::engine::template_build(&env, &v, &planned(&h, &v)).unwrap();
     drop_from_templates(&h, "usr/bin/cc");
     let before = h.observable();
@@ -851,7 +851,7 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     // is damaged), and NVIDIA's uninstaller removed what the installer put there.
     let h = SimHost::freebsd14_cuda_ready(1);
     h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     up(&env, &v, &p).unwrap();
     let lib = format!("{}/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", p.root);
@@ -876,7 +876,7 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
     // unwinds through `up` the way a kill would stop it.
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         cudajail::engine::up_with_progress(&env, &v, &p, &mut |id| {
@@ -915,7 +915,7 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
     );
     // And ends where an uninterrupted run ends.
     let clean = SimHost::freebsd14_cuda_ready(1);
-    let cenv = cudajail::sim::env(&clean);
+    let cenv = cudajail::engine::sim_env(&clean);
     up(&cenv, &v, &planned(&clean, &v)).unwrap();
     assert_eq!(h.observable(), clean.observable());
 }
@@ -924,7 +924,7 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
 fn the_cuda_check_is_rebuilt_when_its_source_changed() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     up(&env, &v, &p).unwrap();
     let src = format!("{}/{}", p.root, cudajail::shim::PROBE_SOURCE_REL);
@@ -941,7 +941,7 @@ fn the_cuda_check_is_rebuilt_when_its_source_changed() {
     );
     assert_eq!(
         FsView::read_to_string(&h, &bin).as_deref(),
-        Some("ELF shared object"),
+        Some("ELF executable: CUDA check"),
         "rebuilt by cc in the jail"
     );
 }
@@ -950,7 +950,7 @@ fn the_cuda_check_is_rebuilt_when_its_source_changed() {
 fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
     up(&env, &v, &p).unwrap();
     let src = format!("{}/usr/local/lib/cudajail/uvm_shim.c", p.root);
@@ -981,7 +981,7 @@ fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
     );
     assert_eq!(
         FsView::read_to_string(&h, &so).as_deref(),
-        Some("ELF shared object")
+        Some("ELF shared object: uvm shim")
     );
     // And the next run leaves it alone.
     let r = up(&env, &v, &planned(&h, &v)).unwrap();
@@ -996,7 +996,7 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
     let aged = || {
         let h = SimHost::freebsd14_cuda_ready(1);
         let p = planned(&h, &v);
-        up(&cudajail::sim::env(&h), &v, &p).unwrap();
+        up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
         h.with_state(|s| {
             s.write_file(
                 &format!("{}/usr/local/lib/cudajail/uvm_shim.c", p.root),
@@ -1012,7 +1012,7 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
     };
     let h = aged();
     let start = h.calls().len();
-    up(&cudajail::sim::env(&h), &v, &planned(&h, &v)).unwrap();
+    up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap();
     let counts = verb_counts(&h, start);
     eprintln!("repairing re-run calls: {counts:?}");
     assert!(counts.contains_key(&Verb::JailExec));
@@ -1023,7 +1023,7 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
             let p = planned(&h, &v);
             let before = h.observable();
             h.fail_at(*verb, nth, kld::Errno::EIO);
-            let r = up(&cudajail::sim::env(&h), &v, &p);
+            let r = up(&cudajail::engine::sim_env(&h), &v, &p);
             h.clear_faults();
             if let Err(e) = r {
                 let msg = e.to_string();
@@ -1038,7 +1038,7 @@ fn fault_injection_at_every_call_of_a_repairing_rerun_leaves_the_jail_as_it_was(
         }
     }
     eprintln!("repairing re-run sweep: {cases} cases, the jail left as it was in each");
-    assert_eq!(cases, 79, "repairing re-run cases");
+    assert_eq!(cases, 65, "repairing re-run cases");
 }
 
 /// Like debootstrap's minbase, the simulated bootstrap has no C compiler unless `gcc` is
@@ -1067,7 +1067,7 @@ fn the_template_includes_the_compiler_minbase_lacks() {
         "{:?}",
         p.steps[1]
     );
-    up(&cudajail::sim::env(&h), &v, &p).unwrap();
+    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
 }
 
 /// A removed jail stays dying for a while (its processes exit, its sockets close: prison_deref
@@ -1078,7 +1078,7 @@ fn stop_and_destroy_wait_for_a_dying_jail() {
     let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
     let p = planned(&h, &v);
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     up(&env, &v, &p).unwrap();
     // The model: while dying, the jail is invisible to a plain jail_get, found with
     // JAIL_DYING, and an unmount below its root is EBUSY.
@@ -1142,7 +1142,7 @@ fn the_root_follows_the_pools_mountpoint() {
     let v = default();
     let p = planned(&h, &v);
     assert_eq!(p.root, "/pools/zroot/cudajail/cuda");
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     up(&env, &v, &p).unwrap();
     let j = h.get(&p.jail.name).unwrap().unwrap();
     assert_eq!(j.path, "/pools/zroot/cudajail/cuda");
@@ -1160,7 +1160,7 @@ fn the_root_follows_the_pools_mountpoint() {
             .props
             .insert("mountpoint".into(), "none".into());
     });
-    let e = cudajail::engine::plan(&cudajail::sim::env(&h), &v)
+    let e = cudajail::engine::plan(&cudajail::engine::sim_env(&h), &v)
         .unwrap_err()
         .to_string();
     assert!(e.contains("mountpoint=none"), "{e}");
@@ -1197,7 +1197,7 @@ fn foreign_jails_with_names_we_would_not_create_are_listed_and_left_alone() {
         .iter()
         .all(|j| j.jail_name().is_none()));
     let v = default();
-    let env = cudajail::sim::env(&h);
+    let env = cudajail::engine::sim_env(&h);
     let (_, ok) = cudajail::recording::exact_plan(&env, &v).unwrap();
     assert_eq!(
         ok,
@@ -1222,7 +1222,7 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
     let v = default();
     let cycle_end = {
         let h = SimHost::freebsd14_cuda_ready(1);
-        let env = cudajail::sim::env(&h);
+        let env = cudajail::engine::sim_env(&h);
         up(&env, &v, &planned(&h, &v)).unwrap();
         destroy(&env, &v, &planned(&h, &v), false).unwrap();
         h.observable()
@@ -1230,7 +1230,7 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
     let counts = {
         let h = SimHost::freebsd14_cuda_ready(1);
         let start = h.calls().len();
-        up(&cudajail::sim::env(&h), &v, &planned(&h, &v)).unwrap();
+        up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap();
         verb_counts(&h, start)
     };
     let mut cases = 0;
@@ -1243,7 +1243,7 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
             let p = planned(&h, &v);
             let start = h.calls().len();
             h.fail_at(*verb, nth, kld::Errno::EIO);
-            if up(&cudajail::sim::env(&h), &v, &p).is_ok() {
+            if up(&cudajail::engine::sim_env(&h), &v, &p).is_ok() {
                 continue; // a tolerated fault: no undo
             }
             let log = h.calls()[start..].to_vec();
@@ -1263,7 +1263,7 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
                 undo_calls_seen += 1;
                 let h = SimHost::freebsd14_cuda_ready(1);
                 let p = planned(&h, &v);
-                let env = cudajail::sim::env(&h);
+                let env = cudajail::engine::sim_env(&h);
                 h.fail_at(*verb, nth, kld::Errno::EIO);
                 h.fail_at(c.verb, *k, kld::Errno::EPERM);
                 let msg = up(&env, &v, &p).unwrap_err().to_string();
@@ -1309,5 +1309,5 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
         problems.join("\n---\n")
     );
     // Exact: a new call in `up` or its undo changes this number, and the change must be looked at.
-    assert_eq!(cases, 2732, "undo-fault cases");
+    assert_eq!(cases, 2225, "undo-fault cases");
 }

@@ -31,6 +31,8 @@
 
 pub mod devfs_model;
 mod devfs_sim;
+mod exec_sim;
+pub use exec_sim::programs;
 mod fs;
 mod jail_params;
 mod jail_sim;
@@ -95,8 +97,7 @@ pub enum Verb {
     NvRmAlloc,
     NvRmControl,
     NvRmFree,
-    /// A program run inside a jail (`jail_attach` + exec) by a seam implemented outside this
-    /// crate, through [`SimHost::external_call`].
+    /// A program run inside a jail (`jail_attach` + exec: `jail::JailExec`).
     JailExec,
     /// `mkdirat` below a root (`RootFs::mkdir_beneath`, `mkdir_new_beneath`).
     FileMkdir,
@@ -379,13 +380,6 @@ impl SimHost {
             failed: hit,
         });
         hit
-    }
-
-    /// Logs a call made by a seam implemented outside this crate (cudajail's programs run in a
-    /// jail) and returns the fault injected for it, if any, so that such seams share the call
-    /// log and `fail_at`/`fail_after`.
-    pub fn external_call(&self, verb: Verb, subject: impl Into<String>) -> Option<Errno> {
-        self.enter(verb, subject)
     }
 
     /// Marks the last logged call as failed with `errno` (for kernel-rule failures).

@@ -14,7 +14,7 @@ pub enum Op {
     List,
     /// `jail_remove(2)`.
     Remove,
-    /// `jail_attach(2)`.
+    /// `jail_attach(2)`, and running a program in the jail after it.
     Attach,
     /// Checking a name or parameter before any call.
     Validate,

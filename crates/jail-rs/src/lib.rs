@@ -35,6 +35,8 @@ mod abi;
 pub mod codec;
 pub mod conf;
 mod error;
+#[cfg(unix)]
+pub mod exec;
 #[cfg(target_os = "freebsd")]
 mod native;
 mod ops;
@@ -46,7 +48,7 @@ pub use abi::abi_facts;
 pub use error::{from_errno, Error, Op, Result};
 #[cfg(target_os = "freebsd")]
 pub use native::{JailCommandExt, JailHost};
-pub use ops::{JailInfo, JailOps};
+pub use ops::{JailExec, JailInfo, JailOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{
     learn_param_type, JailFlags, JailName, JailSpec, JailSys, Jid, ParamType, ParamValue,

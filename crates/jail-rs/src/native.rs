@@ -207,3 +207,20 @@ impl JailCommandExt for std::process::Command {
         self
     }
 }
+
+impl crate::ops::JailExec for JailHost {
+    /// `jail_attach(2)` and exec in a child, with [`crate::exec::run_bounded`]'s clean
+    /// environment, time limit ([`crate::exec::TIMEOUT`]) and bounded output
+    /// ([`crate::exec::OUTPUT_CAP`]); umask 022 after the attach.
+    fn exec(&self, jid: Jid, argv: &[&str]) -> Result<(i32, String)> {
+        let (prog, args) = argv.split_first().ok_or_else(|| {
+            Error::new(Op::Attach, ErrorKind::InvalidInput, "empty command").subject(jid)
+        })?;
+        crate::exec::run_bounded(
+            std::process::Command::new(prog).args(args).jail(jid),
+            crate::exec::TIMEOUT,
+            crate::exec::OUTPUT_CAP,
+        )
+        .map_err(|e| e.subject(format!("{argv:?} in jail {jid}")))
+    }
+}

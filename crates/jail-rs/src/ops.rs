@@ -30,6 +30,18 @@ impl JailInfo {
     }
 }
 
+/// Runs programs inside a jail: `jail_attach(2)` then exec, as `jexec(8)` does. Implemented by
+/// `JailHost` (FreeBSD: a clean environment, umask 022, a time limit and bounded
+/// output, see [`crate::exec`]) and by `hostsim::SimHost` (simulated Linux programs).
+pub trait JailExec {
+    /// Runs `argv` in jail `jid`; returns the exit code (-1 for a signal) and the output
+    /// (standard output, then standard error).
+    ///
+    /// # Errors
+    /// The jail or the program cannot be entered or started, or the program ran too long.
+    fn exec(&self, jid: Jid, argv: &[&str]) -> Result<(i32, String)>;
+}
+
 /// The jail verbs of the kernel, typed. Implemented over `sys` on FreeBSD and by
 /// `hostsim::SimHost` everywhere.
 ///

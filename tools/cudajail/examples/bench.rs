@@ -20,7 +20,7 @@ fn main() {
     let t = Instant::now();
     for _ in 0..m {
         let h = hostsim::SimHost::freebsd14_cuda_ready(1);
-        let env = cudajail::sim::env(&h);
+        let env = cudajail::engine::sim_env(&h);
         let p = cudajail::engine::plan(&env, &v).expect("plan");
         cudajail::engine::up(&env, &v, &p).expect("up");
         cudajail::engine::destroy(&env, &v, &p, false).expect("destroy");

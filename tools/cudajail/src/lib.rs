@@ -14,13 +14,10 @@ pub mod export;
 #[cfg(target_os = "freebsd")]
 pub mod native;
 pub mod plan;
-#[cfg(unix)]
-pub mod process;
 pub mod recording;
 #[cfg(unix)]
 pub mod rootfs;
 pub mod shim;
-pub mod sim;
 pub mod spec;
 
 use clap::{Parser, Subcommand};
@@ -365,7 +362,7 @@ fn with_env_prep(
     if sim {
         let h = hostsim::SimHost::freebsd14_cuda_ready(1);
         prep(&h);
-        return f(&sim::env(&h)).map_err(Failure::Failed);
+        return f(&engine::sim_env(&h)).map_err(Failure::Failed);
     }
     let _ = (v, prep);
     #[cfg(target_os = "freebsd")]
@@ -543,7 +540,7 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::SyncDriver { spec, sim } => {
             let v = load_spec(spec.as_deref())?;
             let prep = |h: &hostsim::SimHost| {
-                let env = sim::env(h);
+                let env = engine::sim_env(h);
                 if let Ok(p) = engine::plan(&env, &v) {
                     let _ = engine::up(&env, &v, &p);
                 }

@@ -1,28 +1,8 @@
 //! The engine's seams on a real FreeBSD host.
 
-use crate::engine::{Env, JailExec};
+use crate::engine::Env;
 use crate::rootfs::Debootstrap;
-use anyhow::{anyhow, Context};
-use jail::{JailCommandExt, Jid};
 use rootfs::Beneath;
-use std::process::Command;
-
-/// Commands in jails through `jail_attach(2)`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NativeExec;
-
-impl JailExec for NativeExec {
-    fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)> {
-        let (prog, args) = argv.split_first().ok_or_else(|| anyhow!("empty command"))?;
-        // A clean environment, a time limit and bounded output (crate::process).
-        crate::process::run_bounded(
-            Command::new(prog).args(args).jail(jid),
-            crate::process::TIMEOUT,
-            crate::process::OUTPUT_CAP,
-        )
-        .with_context(|| format!("{argv:?} in jail {jid}"))
-    }
-}
 
 /// The host's seams; the values live as long as the returned `Env` borrows them.
 pub struct Host {
@@ -35,7 +15,6 @@ pub struct Host {
     view: linuxulator::readiness::StdFs,
     fs: Beneath,
     boot: Debootstrap,
-    exec: NativeExec,
 }
 
 impl Host {
@@ -59,7 +38,6 @@ impl Host {
                         .then_some(crate::rootfs::show_on_terminal as fn(&str))
                 },
             },
-            exec: NativeExec,
         }
     }
 
@@ -76,7 +54,7 @@ impl Host {
             view: &self.view,
             fs: &self.fs,
             boot: &self.boot,
-            exec: &self.exec,
+            exec: &self.jail,
         }
     }
 }

@@ -60,6 +60,19 @@ fn root_observation(env: &Env<'_>, dir: &str) -> Vec<(String, Node)> {
             out.push((f.to_string(), Node::File(Vec::new())));
         }
     }
+    // Built programs become the simulation's programs of the same kind (a real ELF means
+    // nothing to the simulated jail); an empty or missing one stays as it is.
+    for (path, tag) in [
+        (crate::shim::PROBE_PATH, hostsim::programs::CUDA_CHECK),
+        (crate::shim::SHIM_PATH, hostsim::programs::UVM_SHIM),
+    ] {
+        let rel = path.trim_start_matches('/');
+        let real = env.fs.read_host(&format!("{dir}/{rel}"));
+        if real.as_deref().is_some_and(|d| !d.is_empty()) {
+            out.retain(|(p, _)| p != rel);
+            out.push((rel.to_string(), Node::File(tag.to_vec())));
+        }
+    }
     for d in ROOT_DIRS {
         if env.view.exists(&format!("{dir}/{d}")) {
             out.push(((*d).to_string(), Node::Dir));
@@ -353,7 +366,7 @@ pub fn exact_plan(
 ) -> anyhow::Result<(Vec<PlannedCall>, Result<(), String>)> {
     let copy = seed(env, v)?;
     let start = copy.calls().len();
-    let senv = crate::sim::env(&copy);
+    let senv = crate::engine::sim_env(&copy);
     let r = engine::plan(&senv, v)
         .and_then(|p| engine::up(&senv, v, &p).map(|_| ()))
         .map_err(|e| format!("{e:#}"));

@@ -39,11 +39,8 @@ use steps::{Check, Ctx, Outcome, Step};
 /// (never through a symlink, explicit modes and owners, bounded reads).
 pub use rootfs::{Bootstrap, Perm, RootFs, READ_LIMIT};
 
-/// Runs a command inside a jail.
-pub trait JailExec {
-    /// Runs `argv` in jail `jid`; returns the exit code and the output.
-    fn exec(&self, jid: Jid, argv: &[&str]) -> anyhow::Result<(i32, String)>;
-}
+/// Programs run inside a jail: the jail-rs seam (`jail_attach` + exec).
+pub use jail::JailExec;
 
 /// Everything the engine touches.
 pub struct Env<'a> {
@@ -69,6 +66,24 @@ pub struct Env<'a> {
     pub boot: &'a dyn Bootstrap,
     /// Commands in jails.
     pub exec: &'a dyn JailExec,
+}
+
+/// Every seam served by one simulated host (`--sim`, and the tests).
+#[must_use]
+pub fn sim_env(h: &hostsim::SimHost) -> Env<'_> {
+    Env {
+        jail: h,
+        devfs: h,
+        kld: h,
+        sysctl: h,
+        mount: h,
+        zfs: h,
+        nv: h,
+        view: h,
+        fs: h,
+        boot: h,
+        exec: h,
+    }
 }
 
 /// One step's outcome in a report.

@@ -165,13 +165,13 @@ pub(crate) fn install_nvidia_run(
     // replace or rewrite it before jail root runs it.
     let dir = private_install_dir(env, &p.root)?;
     let rel = format!("{dir}/{file}");
-    let res = (|| {
+    let res = (|| -> anyhow::Result<(i32, String)> {
         env.fs.copy_in(run, &p.root, &rel, Perm::PRIVATE_EXEC)?;
         let script = format!("/{rel}");
         let mut argv = vec!["/bin/sh", script.as_str()];
         argv.extend_from_slice(RUN_FLAGS);
         *ran = true;
-        env.exec.exec(jid, &argv)
+        Ok(env.exec.exec(jid, &argv)?)
     })();
     let removed = match env.fs.remove_beneath(&p.root, &rel) {
         Err(e) if e.kind() == rootfs::ErrorKind::NotFound => Ok(()),

@@ -1,10 +1,13 @@
 //! Running a program on behalf of host root: a clean environment, a time limit, and bounded
-//! output (what the jail's programs print is untrusted and may be endless).
+//! output (what the jail's programs print is untrusted and may be endless). [`run_bounded`]
+//! is what `JailHost`'s (FreeBSD) [`crate::JailExec`] runs after `jail_attach(2)`; it is plain
+//! process handling, so it runs (and is tested) on any Unix.
 
-use anyhow::{anyhow, Context};
+use crate::error::{Error, Op, Result};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use sysabi::ErrorKind;
 
 /// The whole environment a program run in a jail gets: nothing of cudajail's own (no tokens,
 /// proxies or `LD_*` of the admin's shell leak into the jail).
@@ -53,11 +56,7 @@ fn tail(mut r: impl Read, cap: usize) -> (Vec<u8>, u64) {
 /// # Errors
 /// The program cannot be started, or ran past `timeout` (it is killed; the error holds the end
 /// of what it printed).
-pub fn run_bounded(
-    cmd: &mut Command,
-    timeout: Duration,
-    cap: usize,
-) -> anyhow::Result<(i32, String)> {
+pub fn run_bounded(cmd: &mut Command, timeout: Duration, cap: usize) -> Result<(i32, String)> {
     use std::os::unix::process::CommandExt;
     // Its own process group, so that a timeout kills what it started too (a shell's children
     // hold the output pipes open).
@@ -67,21 +66,19 @@ pub fn run_bounded(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let what = format!("{cmd:?}");
-    let mut child = cmd.spawn().with_context(|| what.clone())?;
-    let out = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow!("{what}: no stdout"))?;
-    let err = child
-        .stderr
-        .take()
-        .ok_or_else(|| anyhow!("{what}: no stderr"))?;
+    let what = format!("{:?}", cmd.get_program());
+    let failed = |e: std::io::Error| {
+        Error::new(Op::Attach, ErrorKind::Other, format!("cannot run it: {e}")).subject(&what)
+    };
+    let mut child = cmd.spawn().map_err(failed)?;
+    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(failed(std::io::ErrorKind::BrokenPipe.into()));
+    };
     let out_t = std::thread::spawn(move || tail(out, cap));
     let err_t = std::thread::spawn(move || tail(err, cap));
     let start = Instant::now();
     let status = loop {
-        if let Some(st) = child.try_wait().with_context(|| what.clone())? {
+        if let Some(st) = child.try_wait().map_err(failed)? {
             break Some(st);
         }
         if start.elapsed() >= timeout {
@@ -109,18 +106,23 @@ pub fn run_bounded(
     }
     match status {
         Some(st) => Ok((st.code().unwrap_or(-1), text)),
-        None => Err(anyhow!(
-            "{what} ran past {} s and was killed; its last output:\n{}",
-            timeout.as_secs(),
-            text.lines()
-                .rev()
-                .take(8)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n")
-        )),
+        None => Err(Error::new(
+            Op::Attach,
+            ErrorKind::Other,
+            format!(
+                "ran past {} s and was killed; its last output:\n{}",
+                timeout.as_secs(),
+                text.lines()
+                    .rev()
+                    .take(8)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        )
+        .subject(&what)),
     }
 }
 
