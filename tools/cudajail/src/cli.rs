@@ -1,0 +1,210 @@
+//! The command line: clap's types, nothing else (the commands are in `commands/`).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cudajail",
+    version,
+    about = "Linux CUDA programs on FreeBSD, in a Linux jail on ZFS",
+    after_help = "Exit codes: 0 success, 1 the operation failed, 2 usage or spec error."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every step `up` would take for a spec (the built-in default without a file); changes nothing.
+    Plan {
+        /// Spec file (TOML); every field has a default.
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Also list the exact kernel calls `up` would make on this host: the engine runs against
+        /// a copy of the host made with read-only queries (needs FreeBSD, or `--sim`).
+        #[arg(long)]
+        exact: bool,
+        /// With `--exact`: copy a simulated FreeBSD 14 host with one GPU instead of this one.
+        #[arg(long, requires = "exact")]
+        sim: bool,
+    },
+    /// Write the jail as jail.conf(5), devfs.rules(5), fstab(5) and a CDI JSON device spec, for
+    /// base-system tools and jail managers to take over.
+    Export {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Directory to write `jail.conf`, `devfs.rules`, `fstab` and `cdi.json` into (created;
+        /// existing files are not overwritten); without it everything is printed.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Reformat a jail.conf(5) file in the canonical style (comments kept); `--check` only says
+    /// whether it is already formatted (exit 1 if not).
+    Fmt {
+        /// The jail.conf file.
+        file: PathBuf,
+        /// Do not print; exit 1 when the file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Create the CUDA jail (every step not done yet; undone on failure).
+    Up {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Also make the host setup survive a reboot (rc.conf: linux_enable, kld_list), like
+        /// `persist_config = true` in the spec.
+        #[arg(long)]
+        persist: bool,
+        /// Run against a simulated FreeBSD host with one GPU (any OS; nothing real changes).
+        #[arg(long)]
+        sim: bool,
+        /// Machine-readable report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove exactly what `up` made: jail, mounts, devfs ruleset, dataset (never host data).
+    Destroy {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Also destroy a dataset cudajail did not create.
+        #[arg(long)]
+        force: bool,
+        /// Run against a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Start a stopped jail again (the same idempotent steps as `up`).
+    Start {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated host.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Stop the jail: remove it and unmount its file systems; the dataset and files stay.
+    Stop {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Show the jail: running or not, mounts, ruleset, journal.
+    Status {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Show it on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Run a command inside the jail (FreeBSD; `--sim` understands only `cc`, `/sbin/ldconfig`, NVIDIA's installer and the CUDA check).
+    Exec {
+        /// The jail's name.
+        name: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+        /// Run on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// After a host NVIDIA driver upgrade: put the same version's Linux libraries into the jail.
+    SyncDriver {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run on a simulated host on which `up` ran, then the driver was upgraded.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Run a Linux CUDA program directly under the Linuxulator (no jail): prepares the host
+    /// (modules, /dev/shm, uvm shim in the Linux root's ld.so.preload) and runs it.
+    Run {
+        /// The program and its arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+        /// Prepare a simulated host instead (the program is not run).
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Print the uvm shim's C source (to build it in a Linux root).
+    ShimSource,
+    /// Manage the per-suite template the jails are cloned from.
+    Template {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: TemplateCmd,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `cudajail man | man -l -`).
+    Man,
+    /// List the cudajail jails on this host.
+    List {
+        /// Spec file naming the pool (the built-in default without one).
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// List on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Check whether this host is ready for CUDA jails; every problem comes with the command
+    /// that fixes it. Exits 1 when a check fails.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Check a simulated FreeBSD 14 host with one GPU instead of this one (for trying the
+        /// tool on any OS).
+        #[arg(long)]
+        sim: bool,
+    },
+}
+
+/// `cudajail template …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplateCmd {
+    /// Build the template for the spec's suite (debootstrap, fixes, snapshot) if missing.
+    Build {
+        /// Spec file (TOML); the built-in default without one.
+        spec: Option<PathBuf>,
+        /// Run against a simulated host.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// List the templates and the jails cloned from each.
+    List {
+        /// Spec file naming the pool.
+        spec: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// List on a simulated host on which `up` ran first.
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Remove a template no jail is cloned from.
+    Rm {
+        /// The suite: noble, jammy, bookworm, trixie.
+        suite: String,
+        /// Spec file naming the pool.
+        spec: Option<PathBuf>,
+        /// Run on a simulated host on which a template was built first.
+        #[arg(long)]
+        sim: bool,
+    },
+}

@@ -1,0 +1,120 @@
+//! `cudajail plan` (`--exact`: the engine run on a recording copy of the host), `export` and `fmt`.
+
+use super::{load_spec, with_env, Failure};
+use crate::{export, plan, recording};
+use std::path::Path;
+
+/// `cudajail plan --exact`.
+pub(crate) fn plan_exact(spec: Option<&Path>, json: bool, sim: bool) -> Result<String, Failure> {
+    let v = load_spec(spec)?;
+    with_env(sim, &v, |env| {
+        let (calls, outcome) = recording::exact_plan(env, &v)?;
+        let changes: Vec<_> = calls.iter().filter(|c| c.changes_host).collect();
+        if json {
+            return Ok(serde_json::to_string_pretty(&serde_json::json!({
+                "calls": changes,
+                "would_succeed": outcome.is_ok(),
+                "error": outcome.as_ref().err(),
+            }))?);
+        }
+        let mut t = format!(
+            "`up` would make these {} changing calls on a copy of this host:\n",
+            changes.len()
+        );
+        // Consecutive identical calls (one DevfsAddRule per rule) print once, counted.
+        let mut i = 0;
+        while i < changes.len() {
+            let c = changes[i];
+            let n = changes[i..]
+                .iter()
+                .take_while(|d| d.verb == c.verb && d.subject == c.subject)
+                .count();
+            let times = if n > 1 {
+                format!(" (x{n})")
+            } else {
+                String::new()
+            };
+            t.push_str(&format!("  {:<16} {}{times}\n", c.verb, c.subject));
+            i += n;
+        }
+        match outcome {
+            Ok(()) => t.push_str("and would succeed."),
+            Err(e) => t.push_str(&format!("and would fail (then undo them): {e}")),
+        }
+        Ok(t)
+    })
+}
+
+/// `cudajail plan`.
+pub(crate) fn plan(spec: Option<&Path>, json: bool) -> Result<String, Failure> {
+    let v = load_spec(spec)?;
+    let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
+    if json {
+        serde_json::to_string_pretty(&p).map_err(|e| Failure::Failed(e.into()))
+    } else {
+        Ok(p.to_string())
+    }
+}
+
+/// `cudajail export`.
+pub(crate) fn export(spec: Option<&Path>, out: Option<&Path>) -> Result<String, Failure> {
+    let v = load_spec(spec)?;
+    let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
+    let gpus = export::gpu_minors(&v.gpus).map_err(Failure::Failed)?;
+    let e = export::export(&v, &p, &gpus).map_err(Failure::Failed)?;
+    let files = [
+        ("jail.conf", &e.jail_conf),
+        ("devfs.rules", &e.devfs_rules),
+        ("fstab", &e.fstab),
+        ("cdi.json", &e.cdi),
+    ];
+    match out {
+        None => Ok(files
+            .iter()
+            .map(|(n, t)| format!("==> {n} <==\n{t}\n"))
+            .collect::<String>()),
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::Failed(anyhow::anyhow!("{}: {e}", dir.display())))?;
+            for (n, _) in &files {
+                if dir.join(n).exists() {
+                    return Err(Failure::Failed(anyhow::anyhow!(
+                        "{} exists; not overwriting it",
+                        dir.join(n).display()
+                    )));
+                }
+            }
+            for (n, t) in &files {
+                std::fs::write(dir.join(n), t).map_err(|e| {
+                    Failure::Failed(anyhow::anyhow!("{}: {e}", dir.join(n).display()))
+                })?;
+            }
+            Ok(format!(
+                "wrote jail.conf, devfs.rules, fstab and cdi.json to {}",
+                dir.display()
+            ))
+        }
+    }
+}
+
+/// `cudajail fmt`.
+pub(crate) fn fmt(file: &Path, check: bool) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let c = jail::conf::JailConf::parse(&text, &file.display().to_string())
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let out = c.to_string();
+    if check {
+        if out == text {
+            Ok(format!("{} is formatted", file.display()))
+        } else {
+            Err(Failure::Failed(anyhow::anyhow!(
+                "{} is not formatted; run `cudajail fmt {}`",
+                file.display(),
+                file.display()
+            )))
+        }
+    } else {
+        Ok(out.trim_end().to_string())
+    }
+}

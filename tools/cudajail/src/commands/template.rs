@@ -1,0 +1,62 @@
+//! `cudajail template build|list|rm`.
+
+use super::{load_spec, sim_up_first, with_env, Failure};
+use crate::engine;
+
+/// `cudajail template …`.
+pub(crate) fn template(cmd: &crate::cli::TemplateCmd) -> Result<String, Failure> {
+    use crate::cli::TemplateCmd;
+    match cmd {
+        TemplateCmd::Build { spec, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                let p = engine::plan(env, &v)?;
+                let r = engine::template_build(env, &v, &p)?;
+                Ok(format!("{}: {} ({})", r.id, r.outcome, p.template))
+            })
+        }
+        TemplateCmd::List { spec, json, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            with_env(*sim, &v, |env| {
+                sim_up_first(env, &v, *sim)?;
+                let l = engine::template_list(env, &v.pool)?;
+                Ok(if *json {
+                    serde_json::to_string_pretty(&l)?
+                } else {
+                    l.iter()
+                        .map(|t| {
+                            format!(
+                                "{:<10} {:<40} jails: {}",
+                                t.suite,
+                                t.snapshot.as_deref().unwrap_or("(not built)"),
+                                if t.clones.is_empty() {
+                                    "-".to_string()
+                                } else {
+                                    t.clones.join(", ")
+                                }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            })
+        }
+        TemplateCmd::Rm { suite, spec, sim } => {
+            let v = load_spec(spec.as_deref())?;
+            let su: linuxulator::Suite = suite
+                .parse()
+                .map_err(|e: linuxulator::Error| Failure::Usage(e.to_string()))?;
+            with_env(*sim, &v, |env| {
+                if *sim {
+                    let p = engine::plan(env, &v)?;
+                    engine::template_build(env, &v, &p)?;
+                }
+                Ok(engine::template_rm(env, &v.pool, su)?
+                    .iter()
+                    .map(|d| format!("destroyed {d}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
+            })
+        }
+    }
+}
