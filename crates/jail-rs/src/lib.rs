@@ -21,8 +21,8 @@
 //! On FreeBSD, `JailHost` implements [`JailOps`] with the system calls and `JailCommandExt`
 //! runs a command inside a jail.
 //!
-//! # Not done here (yet)
-//! jail.conf(5) reading and writing arrives with the jail-rs issue.
+//! [`conf`] reads, resolves and prints jail.conf(5); [`exec`] runs programs on the host's
+//! behalf with a clean environment, a time limit and bounded output ([`JailExec`]).
 //!
 //! # References
 //! [jail(2)](https://man.freebsd.org/cgi/man.cgi?query=jail&sektion=2),

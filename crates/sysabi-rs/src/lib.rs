@@ -30,6 +30,7 @@ mod error;
 pub mod fnmatch;
 pub mod ioc;
 pub mod iov;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use errno::Errno;
