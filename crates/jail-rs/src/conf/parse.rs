@@ -1,0 +1,152 @@
+//! The parser: tokens to items, with `file:line:column` errors and the nesting limit.
+
+use super::ast::{AssignOp, Item, Param, Part, Pos, Value};
+use super::lex::Tok;
+use super::MAX_NESTING;
+use crate::error::{Error, Op, Result};
+use std::fmt;
+use sysabi::ErrorKind;
+
+pub(super) struct Parser {
+    pub(super) toks: Vec<(Tok, Pos)>,
+    pub(super) i: usize,
+    pub(super) end: Pos,
+}
+
+pub(super) fn perr(pos: &Pos, m: impl fmt::Display) -> Error {
+    Error::new(Op::Validate, ErrorKind::InvalidInput, format!("{pos}: {m}"))
+}
+
+fn param_name(v: &Value, pos: &Pos) -> Result<String> {
+    match v.0.as_slice() {
+        [Part::Lit(l)] if !l.is_empty() && !l.contains(char::is_whitespace) => Ok(l.clone()),
+        [Part::Var(n)] => Ok(format!("${n}")),
+        _ => Err(perr(pos, "expected a parameter name")),
+    }
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.i).map(|t| &t.0)
+    }
+    fn pos(&self) -> Pos {
+        self.toks
+            .get(self.i)
+            .map_or_else(|| self.end.clone(), |t| t.1.clone())
+    }
+    fn next(&mut self) -> Option<(Tok, Pos)> {
+        let t = self.toks.get(self.i).cloned();
+        self.i += 1;
+        t
+    }
+    pub(super) fn items(&mut self, depth: usize) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
+        loop {
+            let pos = self.pos();
+            match self.next() {
+                None if depth == 0 => return Ok(out),
+                None => return Err(perr(&pos, "missing } at end of file")),
+                Some((Tok::RBrace, p)) if depth == 0 => return Err(perr(&p, "unexpected }")),
+                Some((Tok::RBrace, _)) => return Ok(out),
+                Some((Tok::Comment(c), _)) => out.push(Item::Comment(c)),
+                Some((Tok::Semi, _)) => {}
+                Some((Tok::Word(w), p)) => {
+                    if w.as_lit().as_deref() == Some(".include") {
+                        let pattern = match self.next() {
+                            Some((Tok::Word(v), _)) => v,
+                            _ => return Err(perr(&p, ".include needs a file pattern")),
+                        };
+                        self.expect_semi(&p)?;
+                        out.push(Item::Include { pattern, pos: p });
+                        continue;
+                    }
+                    let name = param_name(&w, &p)?;
+                    match self.peek() {
+                        Some(Tok::LBrace) => {
+                            self.next();
+                            if name.starts_with('$') {
+                                return Err(perr(&p, "a variable cannot name a jail block"));
+                            }
+                            if depth + 1 > MAX_NESTING {
+                                return Err(perr(
+                                    &p,
+                                    format!("jail blocks nested more than {MAX_NESTING} deep"),
+                                ));
+                            }
+                            let items = self.items(depth + 1)?;
+                            out.push(Item::Jail {
+                                name,
+                                items,
+                                pos: p,
+                            });
+                        }
+                        Some(Tok::Semi) => {
+                            self.next();
+                            out.push(Item::Param(Param {
+                                name,
+                                op: AssignOp::Flag,
+                                values: vec![],
+                                pos: p,
+                            }));
+                        }
+                        Some(Tok::Eq | Tok::PlusEq) => {
+                            let op = if self.next().is_some_and(|t| t.0 == Tok::Eq) {
+                                AssignOp::Set
+                            } else {
+                                AssignOp::Append
+                            };
+                            let mut values = Vec::new();
+                            loop {
+                                match self.next() {
+                                    Some((Tok::Word(v), _)) => values.push(v),
+                                    Some((_, q)) => {
+                                        return Err(perr(
+                                            &q,
+                                            format!("expected a value for {name}"),
+                                        ))
+                                    }
+                                    None => {
+                                        return Err(perr(
+                                            &self.end,
+                                            format!("expected a value for {name}"),
+                                        ))
+                                    }
+                                }
+                                match self.next() {
+                                    Some((Tok::Comma, _)) => continue,
+                                    Some((Tok::Semi, _)) => break,
+                                    Some((_, q)) => return Err(perr(&q, "expected , or ;")),
+                                    None => {
+                                        return Err(perr(
+                                            &self.end,
+                                            format!("missing ; after {name}"),
+                                        ))
+                                    }
+                                }
+                            }
+                            out.push(Item::Param(Param {
+                                name,
+                                op,
+                                values,
+                                pos: p,
+                            }));
+                        }
+                        _ => {
+                            return Err(perr(
+                                &self.pos(),
+                                format!("expected =, +=, ; or {{ after {name}"),
+                            ))
+                        }
+                    }
+                }
+                Some((t, p)) => return Err(perr(&p, format!("unexpected {t:?}"))),
+            }
+        }
+    }
+    fn expect_semi(&mut self, at: &Pos) -> Result<()> {
+        match self.next() {
+            Some((Tok::Semi, _)) => Ok(()),
+            _ => Err(perr(at, "missing ;")),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Printing in the canonical style (comments kept).
+
+use super::ast::{AssignOp, Item, JailConf, Value};
+use std::fmt;
+
+fn fmt_items(items: &[Item], indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let pad = "\t".repeat(indent);
+    let mut prev_block = false;
+    for (i, it) in items.iter().enumerate() {
+        let is_block = matches!(it, Item::Jail { .. });
+        if i > 0 && (is_block || prev_block) {
+            writeln!(f)?;
+        }
+        prev_block = is_block;
+        match it {
+            Item::Comment(c) => {
+                for (k, l) in c.split('\n').enumerate() {
+                    if k == 0 {
+                        writeln!(f, "{pad}{l}")?;
+                    } else {
+                        writeln!(f, "{l}")?;
+                    }
+                }
+            }
+            Item::Param(p) => {
+                let name = if p.name.starts_with('$') {
+                    p.name.clone()
+                } else {
+                    Value::lit(&p.name).to_string()
+                };
+                match p.op {
+                    AssignOp::Flag => writeln!(f, "{pad}{name};")?,
+                    AssignOp::Set | AssignOp::Append => {
+                        let vals: Vec<String> = p.values.iter().map(ToString::to_string).collect();
+                        let op = if p.op == AssignOp::Set { "=" } else { "+=" };
+                        writeln!(f, "{pad}{name} {op} {};", vals.join(", "))?;
+                    }
+                }
+            }
+            Item::Include { pattern, .. } => writeln!(f, "{pad}.include {pattern};")?,
+            Item::Jail { name, items, .. } => {
+                writeln!(f, "{pad}{} {{", Value::lit(name))?;
+                fmt_items(items, indent + 1, f)?;
+                writeln!(f, "{pad}}}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for JailConf {
+    /// The canonical format (`cudajail fmt`): tabs, one parameter per line, blank lines around
+    /// blocks, comments kept where they were.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_items(&self.items, 0, f)
+    }
+}
