@@ -340,11 +340,9 @@ fn a_ruleset_left_by_a_failed_undo_is_adopted_by_the_next_up() {
     );
     up(&env, &v, &again).unwrap();
     cudajail::engine::destroy(&env, &v, &again, false).unwrap();
-    assert!(devfs::DevfsOps::rules(
-        &h,
-        std::path::Path::new("/dev"),
-        devfs::RulesetId(p.ruleset)
-    )
-    .unwrap()
-    .is_empty());
+    assert!(
+        devfs::DevfsOps::rules(&h, std::path::Path::new("/dev"), p.ruleset)
+            .unwrap()
+            .is_empty()
+    );
 }

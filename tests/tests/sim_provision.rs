@@ -48,18 +48,18 @@ fn provision(h: &SimHost) -> Result<String, String> {
         s.mkdir_p(&format!("{}/dev/fd", p.root)).unwrap();
     });
 
-    let rs = Ruleset::gpu(RulesetId(p.ruleset), "cudajail", &v.gpus, false);
+    let rs = Ruleset::gpu(p.ruleset, "cudajail", &v.gpus, false);
     for r in &rs.rules {
         h.add_rule(Path::new("/dev"), rs.id, r)
             .map_err(|e| e.to_string())?;
     }
     // /dev first: the later mounts go below it.
-    for m in linux_mount_set(p.ruleset, Some("1g"), &[]) {
+    for m in linux_mount_set(p.ruleset.0, Some("1g"), &[]) {
         h.mount(&p.root, &m).map_err(|e| e.to_string())?;
     }
     let spec = JailSpec::new(v.name.clone(), p.root.clone())
         .param("persist", ParamValue::Bool(true))
-        .param("devfs_ruleset", ParamValue::Int(i64::from(p.ruleset)))
+        .param("devfs_ruleset", ParamValue::Int(i64::from(p.ruleset.0)))
         .param("enforce_statfs", ParamValue::Int(1))
         .param("linux", ParamValue::Sys(JailSys::New))
         .param("linux.osrelease", ParamValue::Str(v.osrelease.to_string()));

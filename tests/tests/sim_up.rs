@@ -226,10 +226,7 @@ fn destroy_removes_what_up_made_and_never_touches_host_data() {
         .unwrap()
         .iter()
         .all(|m| !m.on.starts_with(&p.root)));
-    assert!(h
-        .rules(Path::new("/dev"), devfs::RulesetId(p.ruleset))
-        .unwrap()
-        .is_empty());
+    assert!(h.rules(Path::new("/dev"), p.ruleset).unwrap().is_empty());
     assert!(!FsView::exists(&h, &p.root));
     assert_eq!(
         cudajail::engine::RootFs::read_host(&h, "/data/models/weights.bin").as_deref(),

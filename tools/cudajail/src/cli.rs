@@ -44,6 +44,9 @@ pub enum Command {
         /// existing files are not overwritten); without it everything is printed.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// With `gpus = "all"`: ask the simulated host's driver which GPUs there are.
+        #[arg(long)]
+        sim: bool,
     },
     /// Reformat a jail.conf(5) file in the canonical style (comments kept); `--check` only says
     /// whether it is already formatted (exit 1 if not).

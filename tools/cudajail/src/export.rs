@@ -3,8 +3,7 @@
 
 use crate::plan::Plan;
 use crate::spec::Valid;
-use devfs::types::GpuSelection;
-use devfs::{Ruleset, RulesetId};
+use devfs::Ruleset;
 use jail::conf::{AssignOp, Item, JailConf, Param, Pos, Value};
 use linuxulator::linux_mount_set;
 use serde_json::json;
@@ -77,9 +76,9 @@ pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
     };
     // The exported jail.conf must itself resolve into a valid jail.
     conf.resolve(name)?.to_spec()?;
-    let rs = Ruleset::gpu(RulesetId(p.ruleset), &ruleset_name, &v.gpus, v.spec.dri);
+    let rs = Ruleset::gpu(p.ruleset, &ruleset_name, &v.gpus, v.spec.dri);
     let mut fstab = String::from("# Device\tMountpoint\tFStype\tOptions\tDump\tPass\n");
-    for m in linux_mount_set(p.ruleset, v.spec.shm_size.as_deref(), &v.spec.binds) {
+    for m in linux_mount_set(p.ruleset.0, v.spec.shm_size.as_deref(), &v.spec.binds) {
         let line = m.to_string();
         let mut f = line.splitn(4, ' ');
         let (from, on, fstype, opts) = (
@@ -111,26 +110,6 @@ pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
     })
 }
 
-/// The GPU minors to list: the spec's own, or for `all` those the NVIDIA driver reports.
-pub fn gpu_minors(sel: &GpuSelection) -> anyhow::Result<Vec<u32>> {
-    match sel {
-        GpuSelection::Only(v) => Ok(v.iter().map(|n| u32::from(*n)).collect()),
-        GpuSelection::All => {
-            #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-            {
-                let d = nvgpu::Driver::open(nvgpu::NativeTransport::new()).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{e}; name the GPUs in the spec (gpus = [0]) to export without a driver"
-                    )
-                })?;
-                Ok(d.gpus()?.iter().map(|g| g.minor).collect())
-            }
-            #[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
-            anyhow::bail!("no NVIDIA driver on this OS; name the GPUs in the spec (gpus = [0])")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,7 +122,7 @@ mod tests {
             .validate(None)
             .unwrap();
         let p = crate::plan::build(&v, &[], true).unwrap();
-        let e = export(&v, &p, &gpu_minors(&v.gpus).unwrap()).unwrap();
+        let e = export(&v, &p, &[0, 1]).unwrap();
         let conf = JailConf::parse(&e.jail_conf, "jail.conf").unwrap();
         let (spec, jail8) = conf.resolve("cuda").unwrap().to_spec().unwrap();
         assert_eq!(spec.path, "/zroot/cudajail/cuda");

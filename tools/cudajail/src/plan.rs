@@ -82,7 +82,7 @@ pub struct Plan {
     /// ZFS dataset of the jail.
     pub dataset: String,
     /// devfs ruleset number (chosen, or the first candidate).
-    pub ruleset: u16,
+    pub ruleset: RulesetId,
     /// Whether the ruleset number still has to be checked against the host's rulesets.
     pub ruleset_provisional: bool,
     /// The template snapshot the dataset is cloned from.
@@ -175,7 +175,7 @@ pub fn build_at(
         name: name.into(),
         root,
         dataset: dataset.to_string(),
-        ruleset: ruleset.0,
+        ruleset,
         ruleset_provisional: provisional,
         template: template.to_string(),
         rules: rs,
@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn ruleset_never_clobbers_an_existing_one() {
         let p = plan(&Spec::default(), &[RulesetId(100), RulesetId(101)]);
-        assert_eq!(p.ruleset, 102);
+        assert_eq!(p.ruleset, RulesetId(102));
         assert!(p.to_string().contains("devfs_ruleset=102"));
     }
 

@@ -130,21 +130,21 @@ pub(crate) fn sim_upgrade_driver(h: &hostsim::SimHost) {
 }
 
 /// Runs `f` against the simulated host (`sim`) or this FreeBSD host.
-pub(crate) fn with_env(
+pub(crate) fn with_env<T>(
     sim: bool,
     v: &spec::Valid,
-    f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<String>,
-) -> Result<String, Failure> {
+    f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<T>,
+) -> Result<T, Failure> {
     with_env_prep(sim, v, |_| {}, f)
 }
 
 /// As [`with_env`], with a preparation of the simulated host before `f` runs.
-pub(crate) fn with_env_prep(
+pub(crate) fn with_env_prep<T>(
     sim: bool,
     v: &spec::Valid,
     prep: impl FnOnce(&hostsim::SimHost),
-    f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<String>,
-) -> Result<String, Failure> {
+    f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<T>,
+) -> Result<T, Failure> {
     if sim {
         let h = hostsim::SimHost::freebsd14_cuda_ready(1);
         prep(&h);
@@ -218,7 +218,7 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
             sim,
         } => plan::plan_exact(spec.as_deref(), *json, *sim),
         Command::Plan { spec, json, .. } => plan::plan(spec.as_deref(), *json),
-        Command::Export { spec, out } => plan::export(spec.as_deref(), out.as_deref()),
+        Command::Export { spec, out, sim } => plan::export(spec.as_deref(), out.as_deref(), *sim),
         Command::Fmt { file, check } => plan::fmt(file, *check),
         Command::ShimSource => Ok(crate::shim::UVM_SHIM_C.trim_end().to_string()),
         Command::Completions { shell } => {

@@ -57,10 +57,30 @@ pub(crate) fn plan(spec: Option<&Path>, json: bool) -> Result<String, Failure> {
 }
 
 /// `cudajail export`.
-pub(crate) fn export(spec: Option<&Path>, out: Option<&Path>) -> Result<String, Failure> {
+pub(crate) fn export(
+    spec: Option<&Path>,
+    out: Option<&Path>,
+    sim: bool,
+) -> Result<String, Failure> {
     let v = load_spec(spec)?;
     let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
-    let gpus = export::gpu_minors(&v.gpus).map_err(Failure::Failed)?;
+    // GPUs named in the spec need no driver; `all` asks the host's driver, through the same
+    // seam as every other command (so `--sim` works too).
+    let gpus: Vec<u32> = match &v.gpus {
+        devfs::types::GpuSelection::Only(l) => l.iter().map(|n| u32::from(*n)).collect(),
+        devfs::types::GpuSelection::All => with_env(sim, &v, |env| {
+            let d = nvgpu::Driver::open(env.nv).map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}; name the GPUs in the spec (gpus = [0]) to export without a driver"
+                )
+            })?;
+            let all = d.gpus()?;
+            Ok(crate::engine::selected_gpus(&v.gpus, &all)
+                .iter()
+                .map(|g| g.minor)
+                .collect())
+        })?,
+    };
     let e = export::export(&v, &p, &gpus).map_err(Failure::Failed)?;
     let files = [
         ("jail.conf", &e.jail_conf),

@@ -86,6 +86,22 @@ pub fn sim_env(h: &hostsim::SimHost) -> Env<'_> {
     }
 }
 
+/// The GPUs of `all` (what the driver reports) that the spec's selection names: every one for
+/// `all`, else those whose minor is listed. The one place a selection is interpreted against the
+/// driver (the devfs ruleset is the other side of the same selection, `devfs::Ruleset::gpu`).
+#[must_use]
+pub fn selected_gpus<'a>(
+    sel: &devfs::types::GpuSelection,
+    all: &'a [nvgpu::GpuInfo],
+) -> Vec<&'a nvgpu::GpuInfo> {
+    all.iter()
+        .filter(|g| match sel {
+            devfs::types::GpuSelection::All => true,
+            devfs::types::GpuSelection::Only(l) => l.iter().any(|n| u32::from(*n) == g.minor),
+        })
+        .collect()
+}
+
 /// One step's outcome in a report.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {

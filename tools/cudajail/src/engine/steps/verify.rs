@@ -42,13 +42,7 @@ impl Step for Verify {
         let mut need = vec!["nvidiactl".to_string()];
         let d = nvgpu::Driver::open(env.nv)?;
         let gpus = d.gpus()?;
-        let selected: Vec<&nvgpu::GpuInfo> = gpus
-            .iter()
-            .filter(|g| match &cx.v.gpus {
-                devfs::types::GpuSelection::All => true,
-                devfs::types::GpuSelection::Only(l) => l.iter().any(|n| u32::from(*n) == g.minor),
-            })
-            .collect();
+        let selected = crate::engine::selected_gpus(&cx.v.gpus, &gpus);
         need.extend(selected.iter().map(|g| format!("nvidia{}", g.minor)));
         for n in &need {
             if !env.view.exists(&format!("{dev}/{n}")) {
