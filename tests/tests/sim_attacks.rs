@@ -10,20 +10,12 @@ use linuxulator::readiness::FsView;
 
 const SECRET: &[u8] = b"root:$6$host-password-hash:0:0::0:0:Charlie &:/root:/bin/csh\n";
 
-fn default() -> Valid {
-    Spec::default().validate(None).unwrap()
-}
-
-fn planned(h: &SimHost, v: &Valid) -> cudajail::plan::Plan {
-    cudajail::engine::plan(&cudajail::engine::sim_env(h), v).unwrap()
-}
+use workspace_tests::{default_spec as default, planned};
 
 /// A host with the default jail up and a host secret.
 fn host_with_jail_up(v: &Valid) -> (SimHost, cudajail::plan::Plan) {
-    let h = SimHost::freebsd14_cuda_ready(1);
+    let (h, p) = workspace_tests::host_with_jail_up(v);
     h.with_state(|s| s.write_file("/etc/master.passwd", SECRET).unwrap());
-    let p = planned(&h, v);
-    up(&cudajail::engine::sim_env(&h), v, &p).unwrap();
     (h, p)
 }
 

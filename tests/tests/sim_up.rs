@@ -12,13 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use zfs::ZfsOps;
 
-fn planned(h: &SimHost, v: &Valid) -> cudajail::plan::Plan {
-    cudajail::engine::plan(&cudajail::engine::sim_env(h), v).unwrap()
-}
-
-fn default() -> Valid {
-    Spec::default().validate(None).unwrap()
-}
+use workspace_tests::{default_spec as default, host_with_jail_up, planned};
 
 /// The calls `h` logged from `start` on, as `plan --exact` reports them.
 fn calls_since(h: &SimHost, start: usize) -> Vec<cudajail::recording::PlannedCall> {
@@ -373,11 +367,9 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
 
 #[test]
 fn stop_then_start_and_sync_driver_after_an_upgrade() {
-    let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
+    let (h, p) = host_with_jail_up(&v);
     let env = cudajail::engine::sim_env(&h);
-    let p = planned(&h, &v);
-    up(&env, &v, &p).unwrap();
     let running = h.observable();
     let stopped = cudajail::engine::stop(&env, &p).unwrap();
     assert!(stopped.iter().any(|s| s.contains("removed jail")));
@@ -603,10 +595,8 @@ fn host_users_are_mirrored_into_the_jail() {
 /// crates/rootfs-rs/tests/attacks.rs).
 #[test]
 fn up_gives_every_file_it_writes_an_explicit_mode_and_owner() {
-    let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
-    let p = planned(&h, &v);
-    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
+    let (h, p) = host_with_jail_up(&v);
     let perm = |rel: &str| h.with_state(|s| s.perms.get(&format!("{}/{rel}", p.root)).copied());
     use rootfs::Perm;
     for (rel, want) in [
@@ -681,11 +671,9 @@ fn the_exact_plan_is_the_engine_on_a_seeded_copy_and_matches_a_real_run() {
 
 #[test]
 fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
-    let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
+    let (h, p) = host_with_jail_up(&v);
     let env = cudajail::engine::sim_env(&h);
-    let p = planned(&h, &v);
-    up(&env, &v, &p).unwrap();
     let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
     // The uvm shim is listed in ld.so.preload but its file is damaged (empty), so the dynamic
     // linker skips it: without /dev/nvidia-uvm CUDA does not even initialise (measured: cuInit
@@ -919,11 +907,9 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
 
 #[test]
 fn the_cuda_check_is_rebuilt_when_its_source_changed() {
-    let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
+    let (h, p) = host_with_jail_up(&v);
     let env = cudajail::engine::sim_env(&h);
-    let p = planned(&h, &v);
-    up(&env, &v, &p).unwrap();
     let src = format!("{}/{}", p.root, cudajail::shim::PROBE_SOURCE_REL);
     let bin = format!("{}{}", p.root, cudajail::shim::PROBE_PATH);
     // As left by an older cudajail.
@@ -945,11 +931,9 @@ fn the_cuda_check_is_rebuilt_when_its_source_changed() {
 
 #[test]
 fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
-    let h = SimHost::freebsd14_cuda_ready(1);
     let v = default();
+    let (h, p) = host_with_jail_up(&v);
     let env = cudajail::engine::sim_env(&h);
-    let p = planned(&h, &v);
-    up(&env, &v, &p).unwrap();
     let src = format!("{}/usr/local/lib/cudajail/uvm_shim.c", p.root);
     let so = format!("{}{}", p.root, cudajail::shim::SHIM_PATH);
     let cc = format!("{}/usr/bin/cc", p.root);
