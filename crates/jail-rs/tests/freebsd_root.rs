@@ -132,3 +132,43 @@ fn a_foreign_unnamed_jail_is_listed_by_its_jid_name() {
     drop(g);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+#[ignore = "root: compares the resolver with jail(8) -e on the rule corpus"]
+fn the_rule_corpus_resolves_like_jail_e() {
+    // jail -f FILE -e SEP prints each jail's parameters as jail(8) resolved them. Where its
+    // quoting of odd values differs from `Resolved::exhibit`, this test shows the line.
+    require_root();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/jail8");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+    {
+        let out = std::process::Command::new("jail")
+            .arg("-f")
+            .arg(f)
+            .args(["-e", " "])
+            .output()
+            .unwrap();
+        let theirs = String::from_utf8_lossy(&out.stdout).trim_end().to_string();
+        let text = std::fs::read_to_string(f).unwrap();
+        let c = jail::conf::JailConf::parse(&text, &f.display().to_string()).unwrap();
+        let ours: Vec<String> = c
+            .resolve_all()
+            .unwrap()
+            .iter()
+            .map(|r| r.exhibit(" "))
+            .collect();
+        assert_eq!(
+            ours.join("\n"),
+            theirs,
+            "{}: jail -e says\n{theirs}",
+            f.display()
+        );
+    }
+}

@@ -56,6 +56,16 @@ pub enum Command {
         /// Do not print; exit 1 when the file is not formatted.
         #[arg(long)]
         check: bool,
+        /// Rewrite the file in place (atomically), only if the formatted text resolves to the
+        /// same jails and parameters as the original.
+        #[arg(short = 'w', long, conflicts_with = "check")]
+        write: bool,
+    },
+    /// Read jail.conf(5) files as jail(8) does.
+    Conf {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: ConfCmd,
     },
     /// Create the CUDA jail (every step not done yet; undone on failure).
     Up {
@@ -175,6 +185,23 @@ pub enum Command {
         /// tool on any OS).
         #[arg(long)]
         sim: bool,
+    },
+}
+
+/// Subcommands of `cudajail conf`.
+#[derive(Debug, Subcommand)]
+pub enum ConfCmd {
+    /// Every jail of the file with its resolved parameters, one jail per line, like `jail -e
+    /// SEP` on FreeBSD (globals, wildcards, variables applied; includes read).
+    Show {
+        /// The jail.conf file.
+        file: PathBuf,
+        /// The separator between parameters (jail -e's argument).
+        #[arg(long, default_value = " ")]
+        sep: String,
+        /// JSON: a list of {name, params: [[name, [values] or null]]}.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -22,5 +22,5 @@ pub mod rootfs;
 pub mod shim;
 pub mod spec;
 
-pub use cli::{Cli, Command, TemplateCmd};
+pub use cli::{Cli, Command, ConfCmd, TemplateCmd};
 pub use commands::{load_spec, run, Failure};

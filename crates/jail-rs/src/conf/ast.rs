@@ -72,39 +72,74 @@ impl Value {
     }
 }
 
+/// The characters of one unquoted token of jail(8)'s lexer besides letters and digits
+/// (usr.sbin/jail/jaillex.l).
+const ATOM: &str = "_!%&()-.:<>?@[]^`|~";
+
+/// One unquoted token: what may stand bare as a jail or parameter name.
+pub(super) fn is_atom(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || ATOM.contains(c))
+}
+
+/// Whether `s` reads back as exactly `s` unquoted as a value: tokens and the single `*` and
+/// `/` join, but `#`, `//` and `/*` would start a comment, `+=` an operator, `$` a variable.
 fn plain(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:@%^~!?*[]".contains(c))
-        && !s.starts_with("//")
-        && !s.starts_with("/*")
+            .all(|c| c.is_ascii_alphanumeric() || ATOM.contains(c) || c == '/' || c == '*')
+        && !s.contains("//")
+        && !s.contains("/*")
+}
+
+impl Value {
+    /// Always double-quoted (a jail name that is not one bare token, such as `"web.*"`).
+    #[must_use]
+    pub fn quoted(&self) -> String {
+        let mut out = String::new();
+        self.write_quoted(&mut out);
+        out
+    }
+
+    fn write_quoted(&self, f: &mut String) {
+        f.push('"');
+        for p in &self.0 {
+            match p {
+                Part::Lit(l) => {
+                    for c in l.chars() {
+                        match c {
+                            '"' | '\\' | '$' => {
+                                f.push('\\');
+                                f.push(c);
+                            }
+                            '\n' => f.push_str("\\n"),
+                            '\t' => f.push_str("\\t"),
+                            c => f.push(c),
+                        }
+                    }
+                }
+                Part::Var(v) => {
+                    f.push_str("${");
+                    f.push_str(v);
+                    f.push('}');
+                }
+            }
+        }
+        f.push('"');
+    }
 }
 
 impl fmt::Display for Value {
-    /// Bare when it is one plain word, else double-quoted with `\` escapes and `${var}`.
+    /// Bare when it reads back unquoted as itself, else double-quoted with `\` escapes and
+    /// `${var}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let [Part::Lit(l)] = self.0.as_slice() {
             if plain(l) {
                 return f.write_str(l);
             }
         }
-        f.write_str("\"")?;
-        for p in &self.0 {
-            match p {
-                Part::Lit(l) => {
-                    for c in l.chars() {
-                        match c {
-                            '"' | '\\' | '$' => write!(f, "\\{c}")?,
-                            '\n' => f.write_str("\\n")?,
-                            '\t' => f.write_str("\\t")?,
-                            c => write!(f, "{c}")?,
-                        }
-                    }
-                }
-                Part::Var(v) => write!(f, "${{{v}}}")?,
-            }
-        }
-        f.write_str("\"")
+        f.write_str(&self.quoted())
     }
 }
 

@@ -9,7 +9,8 @@ impl JailConf {
     /// glob(3) returns them), recursively; patterns are relative to the including file.
     ///
     /// # Errors
-    /// Unreadable or unparsable included files; includes nested deeper than 16.
+    /// A missing file named without a pattern (a pattern matching nothing includes nothing);
+    /// unreadable or unparsable included files; includes nested deeper than 16.
     pub fn expand_includes(self, base_dir: &str, fs: &dyn ConfFs) -> Result<JailConf> {
         fn go(items: Vec<Item>, dir: &str, fs: &dyn ConfFs, depth: usize) -> Result<Vec<Item>> {
             let mut out = Vec::new();
@@ -28,6 +29,16 @@ impl JailConf {
                             format!("{}/{pat}", dir.trim_end_matches('/'))
                         };
                         let (d, glob) = full.rsplit_once('/').unwrap_or((".", full.as_str()));
+                        // A plain name must exist (jail(8) fails on a missing file); a pattern
+                        // that matches nothing includes nothing (glob(3) with GLOB_NOCHECK off).
+                        if !glob.contains(['*', '?', '[']) {
+                            let text = fs
+                                .read(&full)
+                                .ok_or_else(|| perr(&pos, format!("cannot read {full}")))?;
+                            let inner = JailConf::parse(&text, &full)?;
+                            out.extend(go(inner.items, d, fs, depth + 1)?);
+                            continue;
+                        }
                         let mut names: Vec<String> = fs
                             .list(d)
                             .into_iter()

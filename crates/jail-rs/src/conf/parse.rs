@@ -50,10 +50,10 @@ impl Parser {
                 Some((Tok::RBrace, _)) => return Ok(out),
                 Some((Tok::Comment(c), _)) => out.push(Item::Comment(c)),
                 Some((Tok::Semi, _)) => {}
-                Some((Tok::Word(w), p)) => {
+                Some((Tok::Word(w, single), p)) => {
                     if w.as_lit().as_deref() == Some(".include") {
-                        let pattern = match self.next() {
-                            Some((Tok::Word(v), _)) => v,
+                        let pattern = match self.next_value() {
+                            Some((Tok::Word(v, _), _)) => v,
                             _ => return Err(perr(&p, ".include needs a file pattern")),
                         };
                         self.expect_semi(&p)?;
@@ -61,9 +61,17 @@ impl Parser {
                         continue;
                     }
                     let name = param_name(&w, &p)?;
-                    match self.peek() {
+                    if !single && !name.starts_with('$') {
+                        // jailparse.y: a name is one STR (or VAR) token; `web.*` unquoted is
+                        // two (`web.` and `*`).
+                        return Err(perr(
+                            &p,
+                            format!("{name:?} is not one word: quote it (\"{name}\")"),
+                        ));
+                    }
+                    match self.peek_value() {
                         Some(Tok::LBrace) => {
-                            self.next();
+                            self.next_value();
                             if name.starts_with('$') {
                                 return Err(perr(&p, "a variable cannot name a jail block"));
                             }
@@ -81,7 +89,7 @@ impl Parser {
                             });
                         }
                         Some(Tok::Semi) => {
-                            self.next();
+                            self.next_value();
                             out.push(Item::Param(Param {
                                 name,
                                 op: AssignOp::Flag,
@@ -89,16 +97,23 @@ impl Parser {
                                 pos: p,
                             }));
                         }
-                        Some(Tok::Eq | Tok::PlusEq) => {
-                            let op = if self.next().is_some_and(|t| t.0 == Tok::Eq) {
-                                AssignOp::Set
-                            } else {
-                                AssignOp::Append
+                        // jailparse.y: `name value;` is `name = value;`.
+                        Some(Tok::Eq | Tok::PlusEq | Tok::Word(..)) => {
+                            let op = match self.peek_value() {
+                                Some(Tok::Eq) => {
+                                    self.next_value();
+                                    AssignOp::Set
+                                }
+                                Some(Tok::PlusEq) => {
+                                    self.next_value();
+                                    AssignOp::Append
+                                }
+                                _ => AssignOp::Set,
                             };
                             let mut values = Vec::new();
                             loop {
-                                match self.next() {
-                                    Some((Tok::Word(v), _)) => values.push(v),
+                                match self.next_value() {
+                                    Some((Tok::Word(v, _), _)) => values.push(v),
                                     Some((_, q)) => {
                                         return Err(perr(
                                             &q,
@@ -112,7 +127,7 @@ impl Parser {
                                         ))
                                     }
                                 }
-                                match self.next() {
+                                match self.next_value() {
                                     Some((Tok::Comma, _)) => continue,
                                     Some((Tok::Semi, _)) => break,
                                     Some((_, q)) => return Err(perr(&q, "expected , or ;")),
@@ -143,8 +158,24 @@ impl Parser {
             }
         }
     }
+    /// The next token inside a parameter, past comments (jail(8)'s lexer treats them as
+    /// whitespace; `fmt` keeps only comments between items).
+    fn next_value(&mut self) -> Option<(Tok, Pos)> {
+        loop {
+            match self.next() {
+                Some((Tok::Comment(_), _)) => {}
+                t => return t,
+            }
+        }
+    }
+    fn peek_value(&mut self) -> Option<&Tok> {
+        while matches!(self.peek(), Some(Tok::Comment(_))) {
+            self.i += 1;
+        }
+        self.peek()
+    }
     fn expect_semi(&mut self, at: &Pos) -> Result<()> {
-        match self.next() {
+        match self.next_value() {
             Some((Tok::Semi, _)) => Ok(()),
             _ => Err(perr(at, "missing ;")),
         }

@@ -1,7 +1,24 @@
 //! Printing in the canonical style (comments kept).
 
-use super::ast::{AssignOp, Item, JailConf, Value};
+use super::ast::{is_atom, AssignOp, Item, JailConf, Value};
 use std::fmt;
+
+/// A jail or parameter name as one token: bare when it is one, else quoted (`"web.*"`);
+/// a variable as `$name`, or `${…}` when its name is not an identifier.
+fn name_text(name: &str) -> String {
+    match name.strip_prefix('$') {
+        Some(v)
+            if !v.is_empty()
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !v.starts_with(|c: char| c.is_ascii_digit()) =>
+        {
+            name.to_string()
+        }
+        Some(v) => format!("${{{v}}}"),
+        None if is_atom(name) => name.to_string(),
+        None => Value::lit(name).quoted(),
+    }
+}
 
 fn fmt_items(items: &[Item], indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let pad = "\t".repeat(indent);
@@ -23,11 +40,7 @@ fn fmt_items(items: &[Item], indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::
                 }
             }
             Item::Param(p) => {
-                let name = if p.name.starts_with('$') {
-                    p.name.clone()
-                } else {
-                    Value::lit(&p.name).to_string()
-                };
+                let name = name_text(&p.name);
                 match p.op {
                     AssignOp::Flag => writeln!(f, "{pad}{name};")?,
                     AssignOp::Set | AssignOp::Append => {
@@ -39,7 +52,7 @@ fn fmt_items(items: &[Item], indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::
             }
             Item::Include { pattern, .. } => writeln!(f, "{pad}.include {pattern};")?,
             Item::Jail { name, items, .. } => {
-                writeln!(f, "{pad}{} {{", Value::lit(name))?;
+                writeln!(f, "{pad}{} {{", name_text(name))?;
                 fmt_items(items, indent + 1, f)?;
                 writeln!(f, "{pad}}}")?;
             }

@@ -3,176 +3,300 @@
 use super::ast::{AssignOp, Item, JailConf, Param, Part, Pos, Value};
 use super::parse::perr;
 use crate::error::{Error, Op, Result};
-use std::collections::BTreeMap;
 use sysabi::ErrorKind;
 
-impl JailConf {
-    /// The names of the jails the file defines (hierarchical for nested blocks), in order.
-    pub fn jails(&self) -> Vec<String> {
-        fn go(items: &[Item], prefix: &str, out: &mut Vec<String>) {
-            for it in items {
-                if let Item::Jail { name, items, .. } = it {
-                    if name == "*" {
-                        continue;
-                    }
-                    let full = if prefix.is_empty() {
-                        name.clone()
-                    } else {
-                        format!("{prefix}.{name}")
-                    };
-                    out.push(full.clone());
-                    go(items, &full, out);
-                }
-            }
-        }
-        let mut v = Vec::new();
-        go(&self.items, "", &mut v);
-        v
-    }
+/// One jail record as jail(8) collects them (usr.sbin/jail/config.c, `load_config`): a block's
+/// own parameters in file order; nested blocks are records of their own with the dotted name
+/// (they inherit nothing from the enclosing block); the top-level parameters are one `*`
+/// record, placed where the first of them appears (FreeBSD 14+); a block written twice is two
+/// records.
+#[derive(Debug, Clone)]
+struct Record<'a> {
+    name: String,
+    params: Vec<&'a Param>,
+}
 
-    /// The effective parameters of jail `name`: globals, then `*` blocks, then the jail's own
-    /// (its parents' blocks first for nested jails); variables expanded.
-    ///
-    /// # Errors
-    /// An unknown jail, an undefined variable, or a variable that refers to itself.
-    pub fn resolve(&self, name: &str) -> Result<Resolved> {
-        if !self.jails().iter().any(|j| j == name) {
-            return Err(Error::new(
-                Op::Validate,
-                ErrorKind::NotFound,
-                format!("no jail {name:?} in this file"),
-            ));
-        }
-        let mut params: Vec<&Param> = Vec::new();
-        let global: Vec<&Param> = self
-            .items
-            .iter()
-            .filter_map(|i| {
-                if let Item::Param(p) = i {
-                    Some(p)
-                } else {
-                    None
+/// `wild_jail_name`: a record whose name holds `*` applies to the jails it matches.
+fn is_wild(name: &str) -> bool {
+    name.contains('*')
+}
+
+/// `wild_jail_match` (config.c): compared component by component, a non-final `*` component
+/// matches one jail component and a final `*` matches one or more.
+fn wild_match(jail: &str, wild: &str) -> bool {
+    let (mut jc, mut wc) = (jail, wild);
+    loop {
+        match (jc.find('.'), wc.find('.')) {
+            (Some(jd), Some(wd)) => {
+                if jc[..=jd] != wc[..=wd] && !wc.starts_with("*.") {
+                    return false;
                 }
-            })
-            .collect();
-        params.extend(global);
-        for it in &self.items {
-            if let Item::Jail { name: n, items, .. } = it {
-                if n == "*" {
-                    params.extend(items.iter().filter_map(|i| {
-                        if let Item::Param(p) = i {
-                            Some(p)
-                        } else {
-                            None
-                        }
-                    }));
-                }
+                jc = &jc[jd + 1..];
+                wc = &wc[wd + 1..];
             }
+            _ => return jc == wc || wc == "*",
         }
-        // Walk down the nested blocks along the name.
-        let mut level: &[Item] = &self.items;
-        for comp in name.split('.') {
-            let found = level.iter().find_map(|i| match i {
-                Item::Jail { name: n, items, .. } if n == comp => Some(items),
-                _ => None,
-            });
-            match found {
-                Some(items) => {
-                    params.extend(items.iter().filter_map(|i| {
-                        if let Item::Param(p) = i {
-                            Some(p)
-                        } else {
-                            None
-                        }
-                    }));
-                    level = items;
-                }
-                None => {
-                    // A dotted block name at the top (`a.b { }`) is the same jail.
-                    if let Some(items) = self.items.iter().find_map(|i| match i {
-                        Item::Jail { name: n, items, .. } if n == name => Some(items),
-                        _ => None,
-                    }) {
-                        params.extend(items.iter().filter_map(|i| {
-                            if let Item::Param(p) = i {
-                                Some(p)
-                            } else {
-                                None
-                            }
-                        }));
-                    }
-                    break;
-                }
-            }
-        }
-        let mut map: Vec<(String, Vec<Value>, Pos)> = Vec::new();
-        for p in params {
-            let idx = map.iter().position(|(n, _, _)| *n == p.name);
-            match (p.op, idx) {
-                (AssignOp::Append, Some(i)) => map[i].1.extend(p.values.iter().cloned()),
-                (AssignOp::Flag, Some(i)) => map[i] = (p.name.clone(), vec![], p.pos.clone()),
-                (_, Some(i)) => map[i] = (p.name.clone(), p.values.clone(), p.pos.clone()),
-                (_, None) => map.push((p.name.clone(), p.values.clone(), p.pos.clone())),
-            }
-        }
-        let lookup: BTreeMap<String, (Vec<Value>, Pos)> = map
-            .iter()
-            .map(|(n, v, p)| (n.clone(), (v.clone(), p.clone())))
-            .collect();
-        let mut out = Vec::new();
-        for (n, vals, pos) in &map {
-            if n.starts_with('$') {
-                continue;
-            }
-            let mut expanded = Vec::new();
-            for v in vals {
-                expanded.push(expand(v, name, &lookup, pos, 0)?);
-            }
-            out.push((
-                n.clone(),
-                if vals.is_empty() {
-                    None
-                } else {
-                    Some(expanded)
-                },
-            ));
-        }
-        Ok(Resolved {
-            name: name.into(),
-            params: out,
-        })
     }
 }
 
-fn expand(
-    v: &Value,
-    jail: &str,
-    vars: &BTreeMap<String, (Vec<Value>, Pos)>,
-    pos: &Pos,
-    depth: usize,
-) -> Result<String> {
-    if depth > 16 {
-        return Err(perr(pos, "variable refers to itself"));
+/// `equalopts` (config.c): the same parameter, counting `noX` as `X` in the last component
+/// (`allow.mount` and `allow.nomount` are one parameter; the last written wins).
+fn same_param(a: &str, b: &str) -> bool {
+    let base = |n: &str| -> String {
+        let (pre, last) = n.rsplit_once('.').map_or(("", n), |(p, l)| (p, l));
+        let last = last.strip_prefix("no").unwrap_or(last);
+        if pre.is_empty() {
+            last.to_string()
+        } else {
+            format!("{pre}.{last}")
+        }
+    };
+    a == b || (!a.starts_with('$') && !b.starts_with('$') && base(a) == base(b))
+}
+
+/// A parameter being collected for one jail.
+#[derive(Debug, Clone)]
+struct Collected {
+    name: String,
+    var: bool,
+    immutable: bool,
+    values: Vec<Value>,
+    pos: Pos,
+}
+
+impl JailConf {
+    fn records(&self) -> Vec<Record<'_>> {
+        fn walk<'a>(
+            items: &'a [Item],
+            prefix: &str,
+            top: bool,
+            out: &mut Vec<Record<'a>>,
+            global: &mut Option<usize>,
+        ) {
+            for it in items {
+                match it {
+                    Item::Param(p) if top => {
+                        let i = *global.get_or_insert_with(|| {
+                            out.push(Record {
+                                name: "*".into(),
+                                params: Vec::new(),
+                            });
+                            out.len() - 1
+                        });
+                        out[i].params.push(p);
+                    }
+                    Item::Jail { name, items, .. } => {
+                        let full = if prefix.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{prefix}.{name}")
+                        };
+                        out.push(Record {
+                            name: full.clone(),
+                            params: items
+                                .iter()
+                                .filter_map(|i| match i {
+                                    Item::Param(p) => Some(p),
+                                    _ => None,
+                                })
+                                .collect(),
+                        });
+                        walk(items, &full, false, out, global);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.items, "", true, &mut out, &mut None);
+        out
     }
-    let mut s = String::new();
-    for p in &v.0 {
-        match p {
-            Part::Lit(l) => s.push_str(l),
-            Part::Var(n) if n == "name" => s.push_str(jail),
-            Part::Var(n) => {
-                let (vals, _) = vars
-                    .get(&format!("${n}"))
-                    .or_else(|| vars.get(n))
-                    .ok_or_else(|| perr(pos, format!("undefined variable ${n}")))?;
-                let parts: Result<Vec<String>> = vals
-                    .iter()
-                    .map(|x| expand(x, jail, vars, pos, depth + 1))
-                    .collect();
-                s.push_str(&parts?.join(","));
+
+    /// The names of the jails the file defines (hierarchical for nested blocks), in file
+    /// order; a block written twice is listed twice, as jail(8) creates it twice.
+    pub fn jails(&self) -> Vec<String> {
+        self.records()
+            .into_iter()
+            .filter(|r| !is_wild(&r.name))
+            .map(|r| r.name)
+            .collect()
+    }
+
+    /// Every jail record of the file, resolved as jail(8) resolves it (`jail -e` shows the
+    /// same): in file order, duplicates kept.
+    ///
+    /// # Errors
+    /// The first record that does not resolve (see [`JailConf::resolve`]).
+    pub fn resolve_all(&self) -> Result<Vec<Resolved>> {
+        let recs = self.records();
+        (0..recs.len())
+            .filter(|i| !is_wild(&recs[*i].name))
+            .map(|i| resolve_record(&recs, i))
+            .collect()
+    }
+
+    /// The effective parameters of jail `name` (its first record), as jail(8) collects them
+    /// (config.c `load_config`): its `name` (or `jid` for a numeric name); the wildcard
+    /// records (`*`, `"web.*"`, the top-level parameters) and its own block in file order; a
+    /// later assignment replaces an earlier one (`+=` appends; `allow.noX` and `allow.X` are
+    /// one parameter); nested blocks inherit nothing from the enclosing block. Then variables
+    /// are expanded: `$name`, `${path}` and `$var` refer to any parameter or variable of the
+    /// jail.
+    ///
+    /// # Errors
+    /// An unknown jail; a variable that is not set (or is empty), refers to itself, or holds
+    /// a list used inside a longer string; a variable named like a parameter; `name` or `jid`
+    /// set again. Each with `file:line:column`.
+    pub fn resolve(&self, name: &str) -> Result<Resolved> {
+        let recs = self.records();
+        let i = recs
+            .iter()
+            .position(|r| r.name == name && !is_wild(name))
+            .ok_or_else(|| {
+                Error::new(
+                    Op::Validate,
+                    ErrorKind::NotFound,
+                    format!("no jail {name:?} in this file"),
+                )
+            })?;
+        resolve_record(&recs, i)
+    }
+}
+
+fn add(out: &mut Vec<Collected>, p: &Param) -> Result<()> {
+    let var = p.name.starts_with('$');
+    let bare = p.name.trim_start_matches('$');
+    let found = out.iter().position(|c| {
+        c.name.trim_start_matches('$') == bare || (!var && !c.var && same_param(&c.name, &p.name))
+    });
+    match found {
+        Some(i) => {
+            let c = &mut out[i];
+            if c.var != var {
+                return Err(perr(
+                    &p.pos,
+                    format!("variable \"${bare}\" cannot have the same name as a parameter."),
+                ));
+            }
+            if c.immutable {
+                return Err(perr(
+                    &p.pos,
+                    format!("cannot redefine parameter \"{}\".", c.name),
+                ));
+            }
+            c.name = p.name.clone();
+            if p.op != AssignOp::Append || p.values.is_empty() {
+                c.values.clear();
+            }
+            c.values.extend(p.values.iter().cloned());
+            c.pos = p.pos.clone();
+        }
+        None => out.push(Collected {
+            name: p.name.clone(),
+            var,
+            immutable: false,
+            values: p.values.clone(),
+            pos: p.pos.clone(),
+        }),
+    }
+    Ok(())
+}
+
+fn resolve_record(recs: &[Record<'_>], me: usize) -> Result<Resolved> {
+    let name = recs[me].name.clone();
+    let mut params: Vec<Collected> = Vec::new();
+    // The name implies `name` (or `jid` for a number), which may not be set again.
+    let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
+    params.push(Collected {
+        name: if numeric { "jid" } else { "name" }.into(),
+        var: false,
+        immutable: true,
+        values: vec![Value::lit(&name)],
+        pos: Pos::default(),
+    });
+    let mut did_self = false;
+    for (i, w) in recs.iter().enumerate() {
+        if !is_wild(&w.name) {
+            continue;
+        }
+        if me < i && !did_self {
+            for p in &recs[me].params {
+                add(&mut params, p)?;
+            }
+            did_self = true;
+        }
+        if wild_match(&name, &w.name) {
+            for p in &w.params {
+                add(&mut params, p)?;
             }
         }
     }
-    Ok(s)
+    if !did_self {
+        for p in &recs[me].params {
+            add(&mut params, p)?;
+        }
+    }
+    let mut out = Vec::new();
+    for c in params.iter().filter(|c| !c.var) {
+        let mut vals = Vec::new();
+        for v in &c.values {
+            vals.extend(expand(v, &params, &c.pos, &mut Vec::new())?);
+        }
+        out.push((
+            c.name.clone(),
+            if c.values.is_empty() {
+                None
+            } else {
+                Some(vals)
+            },
+        ));
+    }
+    Ok(Resolved { name, params: out })
+}
+
+/// Expands the variables of one value (config.c's substitution loop): a variable names any
+/// parameter or variable of the jail; one holding a list may only stand alone.
+fn expand(
+    v: &Value,
+    params: &[Collected],
+    pos: &Pos,
+    stack: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let vars = v.0.iter().filter(|p| matches!(p, Part::Var(_))).count();
+    let mut s = String::new();
+    for part in &v.0 {
+        match part {
+            Part::Lit(l) => s.push_str(l),
+            Part::Var(n) => {
+                let Some(c) = params
+                    .iter()
+                    .find(|c| c.name.trim_start_matches('$') == n.as_str() && !c.values.is_empty())
+                else {
+                    return Err(perr(pos, format!("variable \"{n}\" not found")));
+                };
+                if stack.contains(n) {
+                    return Err(perr(pos, format!("{n}: variable loop")));
+                }
+                stack.push(n.clone());
+                let mut got = Vec::new();
+                for x in &c.values {
+                    got.extend(expand(x, params, &c.pos, stack)?);
+                }
+                stack.pop();
+                if got.len() > 1 {
+                    if v.0.len() == 1 && vars == 1 {
+                        return Ok(got);
+                    }
+                    return Err(perr(
+                        pos,
+                        format!("${n}: array cannot be substituted inline"),
+                    ));
+                }
+                s.push_str(got.first().map_or("", String::as_str));
+            }
+        }
+    }
+    Ok(vec![s])
 }
 
 /// A jail's effective parameters: `None` values are boolean flags (`persist;`).
@@ -221,6 +345,20 @@ pub const JAIL8_PARAMS: &[&str] = &[
 pub type Jail8Params = Vec<(String, Vec<String>)>;
 
 impl Resolved {
+    /// The jail as one line in the style of `jail -e SEP`: each parameter as `name=value`
+    /// (list values joined by `,`), a flag as its name, separated by `sep`.
+    #[must_use]
+    pub fn exhibit(&self, sep: &str) -> String {
+        self.params
+            .iter()
+            .map(|(n, v)| match v {
+                None => n.clone(),
+                Some(v) => format!("{n}={}", v.join(",")),
+            })
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
     /// Splits into the kernel parameters, typed into a [`crate::JailSpec`], and jail(8)'s own.
     ///
     /// # Errors

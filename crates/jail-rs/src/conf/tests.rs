@@ -141,13 +141,14 @@ fn errors_carry_file_line_and_column() {
     }
     let c = JailConf::parse("j {\n  path = \"/j/$nope\";\n}\n", "v.conf").unwrap();
     let e = c.resolve("j").unwrap_err().to_string();
-    assert!(e.contains("v.conf:2:3: undefined variable $nope"), "{e}");
+    // jail(8): `path: variable "nope" not found` (config.c).
+    assert!(e.contains("v.conf:2:3: variable \"nope\" not found"), "{e}");
     let c = JailConf::parse("$a = \"$b\"; $b = \"$a\"; j { path = $a; }", "loop.conf").unwrap();
     assert!(c
         .resolve("j")
         .unwrap_err()
         .to_string()
-        .contains("refers to itself"));
+        .contains("variable loop"));
 }
 
 #[test]
@@ -279,4 +280,271 @@ proptest! {
         let again = JailConf::parse(&text, "rt").map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(again, c);
     }
+}
+
+/// The resolved parameters of a one-file config (without the implied `name`).
+fn params_of(text: &str, jail: &str) -> Vec<(String, Option<Vec<String>>)> {
+    let c = JailConf::parse(text, "t.conf").unwrap();
+    c.resolve(jail)
+        .unwrap()
+        .params
+        .into_iter()
+        .filter(|(n, _)| n != "name")
+        .collect()
+}
+
+fn one(n: &str, v: &[&str]) -> (String, Option<Vec<String>>) {
+    (n.into(), Some(v.iter().map(|s| (*s).to_string()).collect()))
+}
+
+/// Each rule below is jail(8)'s, from usr.sbin/jail/{jaillex.l,jailparse.y,config.c}; the
+/// expected values are written by hand from those rules, not produced by this resolver.
+#[test]
+fn jail8_nested_blocks_inherit_nothing() {
+    // config.c: each block is its own record; `a.b` gets globals and wildcards only.
+    let text = "a { x = 1; $v = 2; children.max = 3; b { y = 4; } }";
+    assert_eq!(params_of(text, "a.b"), [one("y", &["4"])]);
+    let c = JailConf::parse("a { $v = 2; b { z = $v; } }", "t.conf").unwrap();
+    let e = c.resolve("a.b").unwrap_err().to_string();
+    assert!(e.contains("variable \"v\" not found"), "{e}");
+}
+
+#[test]
+fn jail8_escapes_in_every_kind_of_string() {
+    // jaillex.l text2lval: octal (1-3 digits), \x (1-2 hex digits), C escapes; in double and
+    // single quotes and in bare words alike.
+    let text = r#"j { a = "\x41\101\t"; b = 'it\'s'; c = x\x42y; d = "\q"; e = 'a\nb'; }"#;
+    assert_eq!(
+        params_of(text, "j"),
+        [
+            one("a", &["AA\t"]),
+            one("b", &["it's"]),
+            one("c", &["xBy"]),
+            one("d", &["q"]),
+            one("e", &["a\nb"]),
+        ]
+    );
+}
+
+#[test]
+fn jail8_variables() {
+    // `$` not followed by a name is literal (jaillex.l's single-character rule).
+    assert_eq!(
+        params_of(r#"j { p = "costs $5"; q = a$; }"#, "j"),
+        [one("p", &["costs $5"]), one("q", &["a$"])]
+    );
+    // config.c add_param: a variable may not share a parameter's name.
+    let c = JailConf::parse("$path = /x; j { path = /y; }", "t.conf").unwrap();
+    assert!(c
+        .resolve("j")
+        .unwrap_err()
+        .to_string()
+        .contains("cannot have the same name as a parameter"));
+    // A list in a longer string: "array cannot be substituted inline"; alone it expands.
+    let c = JailConf::parse("$l = a, b; j { x = \"p$l\"; }", "t.conf").unwrap();
+    assert!(c
+        .resolve("j")
+        .unwrap_err()
+        .to_string()
+        .contains("array cannot be substituted inline"));
+    assert_eq!(
+        params_of("$l = a, b; j { x = $l; }", "j"),
+        [one("x", &["a", "b"])]
+    );
+    // Any parameter is a variable: ${path}, $name.
+    assert_eq!(
+        params_of(
+            "j { path = /jails/$name; exec.start = \"${path}/start\"; }",
+            "j"
+        ),
+        [
+            one("path", &["/jails/j"]),
+            one("exec.start", &["/jails/j/start"])
+        ]
+    );
+}
+
+#[test]
+fn jail8_wildcards_and_globals_apply_by_position() {
+    // config.c: wildcard records before the jail's own block apply first, later ones after.
+    assert_eq!(
+        params_of("* { x = w; } j { x = own; }", "j"),
+        [one("x", &["own"])]
+    );
+    assert_eq!(
+        params_of("j { x = own; } * { x = w; }", "j"),
+        [one("x", &["w"])]
+    );
+    // A wildcard is by whole components: `j*` matches no jail.
+    assert_eq!(
+        params_of("j { x = own; } \"j*\" { x = w; }", "j"),
+        [one("x", &["own"])]
+    );
+    // Top-level parameters are one `*` section where the first appears (FreeBSD 14+).
+    assert_eq!(
+        params_of("j { x = own; } x = global;", "j"),
+        [one("x", &["global"])]
+    );
+    assert_eq!(
+        params_of("x = global; j { x = own; }", "j"),
+        [one("x", &["own"])]
+    );
+    // A quoted partial wildcard applies by components (wild_jail_match) and is no jail.
+    let text = "\"web.*\" { w = 1; } web.a { } webx { }";
+    assert_eq!(params_of(text, "web.a"), [one("w", &["1"])]);
+    assert_eq!(params_of(text, "webx"), []);
+    let c = JailConf::parse(text, "t.conf").unwrap();
+    assert_eq!(c.jails(), ["web.a", "webx"]);
+    // Unquoted, `web.*` is two tokens: not a name.
+    assert!(JailConf::parse("web.* { }", "t.conf").is_err());
+}
+
+#[test]
+fn jail8_comment_starters_inside_bare_words() {
+    // jaillex.l: `#`, `//` and `/*` start comments even in the middle of an unquoted word.
+    for bad in [
+        "j { path = /usr//local; }",
+        "j { x = web#1; }",
+        "j { x = a/*b; }",
+    ] {
+        assert!(JailConf::parse(bad, "t.conf").is_err(), "{bad}");
+    }
+    assert_eq!(
+        params_of(
+            "j { path = \"/usr//local\"; x = \"web#1\"; y = a/b*c; }",
+            "j"
+        ),
+        [
+            one("path", &["/usr//local"]),
+            one("x", &["web#1"]),
+            one("y", &["a/b*c"]),
+        ]
+    );
+    // Characters outside the unquoted-word set must be quoted.
+    assert!(JailConf::parse("j { x = josé; }", "t.conf").is_err());
+    assert_eq!(params_of("j { x = \"josé\"; }", "j"), [one("x", &["josé"])]);
+}
+
+#[test]
+fn jail8_no_forms_are_one_parameter_and_the_last_wins() {
+    // config.c equalopts: `allow.mount` and `allow.nomount` are the same parameter.
+    assert_eq!(
+        params_of("j { allow.mount; allow.nomount; }", "j"),
+        [("allow.nomount".to_string(), None)]
+    );
+    assert_eq!(
+        params_of("j { nopersist; persist; }", "j"),
+        [("persist".to_string(), None)]
+    );
+}
+
+#[test]
+fn jail8_duplicate_blocks_are_separate_records_and_name_value_needs_no_equals() {
+    let c = JailConf::parse("j { x = 1; } j { y = 2; }", "t.conf").unwrap();
+    let all = c.resolve_all().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].params[1..], [one("x", &["1"])]);
+    assert_eq!(all[1].params[1..], [one("y", &["2"])]);
+    // jailparse.y: `name value;` is `name = value;`.
+    assert_eq!(params_of("j { path /x; }", "j"), [one("path", &["/x"])]);
+    // The name is immutable: `name = other` is refused; a number names the jid.
+    let c = JailConf::parse("j { name = other; }", "t.conf").unwrap();
+    assert!(c
+        .resolve("j")
+        .unwrap_err()
+        .to_string()
+        .contains("cannot redefine"));
+    let c = JailConf::parse("7 { }", "t.conf").unwrap();
+    assert_eq!(c.resolve("7").unwrap().params[0], one("jid", &["7"]));
+}
+
+proptest! {
+    /// `fmt` never changes meaning: whatever parses and resolves resolves the same after
+    /// printing and parsing again.
+    #[test]
+    fn printing_preserves_the_resolved_meaning(items in proptest::collection::vec(arb_item(), 0..6)) {
+        let c = JailConf { items };
+        let text = c.to_string();
+        let Ok(again) = JailConf::parse(&text, "p.conf") else {
+            return Err(TestCaseError::fail(format!("reprinted text does not parse:\n{text}")));
+        };
+        let before = c.resolve_all().map_err(|e| e.to_string());
+        let after = again.resolve_all().map_err(|e| e.to_string());
+        if let Ok(b) = &before {
+            prop_assert_eq!(Ok(b.clone()), after, "{}", text);
+        }
+    }
+}
+
+/// tests/corpus/jail8: one small file per jail(8) rule, with the `jail -e ' '`-style line per
+/// jail written by hand from usr.sbin/jail/{jaillex.l,jailparse.y,config.c}. Each file also
+/// resolves the same after `fmt`.
+#[test]
+fn the_jail8_rule_corpus_resolves_as_written_down() {
+    let dir = format!("{DIR}/jail8");
+    let mut n = 0;
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for path in names
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        let want = std::fs::read_to_string(path.with_extension("expected")).unwrap();
+        let c = JailConf::parse(&text, &path.display().to_string()).unwrap();
+        let got: Vec<String> = c
+            .resolve_all()
+            .unwrap()
+            .iter()
+            .map(|r| r.exhibit(" "))
+            .collect();
+        assert_eq!(
+            got.join("\n"),
+            want.trim_end_matches('\n'),
+            "{}",
+            path.display()
+        );
+        let again = JailConf::parse(&c.to_string(), "fmt").unwrap();
+        assert_eq!(
+            again.resolve_all().unwrap(),
+            c.resolve_all().unwrap(),
+            "fmt of {}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert_eq!(n, 8);
+}
+
+#[test]
+fn jail8_include_of_a_missing_file_fails_and_an_empty_glob_includes_nothing() {
+    struct Fs;
+    impl ConfFs for Fs {
+        fn read(&self, path: &str) -> Option<String> {
+            (path == "/e/there.conf").then(|| "t { x = 1; }".to_string())
+        }
+        fn list(&self, _dir: &str) -> Vec<String> {
+            vec!["there.conf".into()]
+        }
+    }
+    let c = |t: &str| {
+        JailConf::parse(t, "/e/jail.conf")
+            .unwrap()
+            .expand_includes("/e", &Fs)
+    };
+    assert!(c(".include \"missing.conf\";")
+        .unwrap_err()
+        .to_string()
+        .contains("cannot read /e/missing.conf"));
+    assert_eq!(
+        c(".include \"*.nothing\";").unwrap().jails(),
+        Vec::<String>::new()
+    );
+    assert_eq!(c(".include \"there.conf\";").unwrap().jails(), ["t"]);
+    assert_eq!(c(".include \"*.conf\";").unwrap().jails(), ["t"]);
+    // Unquoted, `/*` starts a comment: the glob must be quoted.
+    assert!(JailConf::parse(".include jail.conf.d/*.conf;", "x").is_err());
 }

@@ -219,7 +219,10 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         } => plan::plan_exact(spec.as_deref(), *json, *sim),
         Command::Plan { spec, json, .. } => plan::plan(spec.as_deref(), *json),
         Command::Export { spec, out, sim } => plan::export(spec.as_deref(), out.as_deref(), *sim),
-        Command::Fmt { file, check } => plan::fmt(file, *check),
+        Command::Fmt { file, check, write } => plan::fmt(file, *check, *write),
+        Command::Conf {
+            cmd: crate::cli::ConfCmd::Show { file, sep, json },
+        } => plan::conf_show(file, sep, *json),
         Command::ShimSource => Ok(crate::shim::UVM_SHIM_C.trim_end().to_string()),
         Command::Completions { shell } => {
             use clap::CommandFactory;

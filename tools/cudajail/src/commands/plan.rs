@@ -117,13 +117,62 @@ pub(crate) fn export(
     }
 }
 
+/// `cudajail conf show`: what jail(8) makes of the file, jail by jail.
+pub(crate) fn conf_show(file: &Path, sep: &str, json: bool) -> Result<String, Failure> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
+    let c = jail::conf::JailConf::parse(&text, &file.display().to_string())
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let dir = file
+        .parent()
+        .map_or(".".to_string(), |d| d.display().to_string());
+    let c = c
+        .expand_includes(&dir, &jail::conf::StdConfFs)
+        .map_err(|e| Failure::Failed(e.into()))?;
+    let all = c.resolve_all().map_err(|e| Failure::Failed(e.into()))?;
+    if json {
+        let v: Vec<serde_json::Value> = all
+            .iter()
+            .map(|r| serde_json::json!({ "name": r.name, "params": r.params }))
+            .collect();
+        return serde_json::to_string_pretty(&v).map_err(|e| Failure::Failed(e.into()));
+    }
+    Ok(all
+        .iter()
+        .map(|r| r.exhibit(sep))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 /// `cudajail fmt`.
-pub(crate) fn fmt(file: &Path, check: bool) -> Result<String, Failure> {
+pub(crate) fn fmt(file: &Path, check: bool, write: bool) -> Result<String, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
     let c = jail::conf::JailConf::parse(&text, &file.display().to_string())
         .map_err(|e| Failure::Failed(e.into()))?;
     let out = c.to_string();
+    if write {
+        // Never write what would not read back to the same jails (checked on the text itself,
+        // includes as written).
+        let again =
+            jail::conf::JailConf::parse(&out, &file.display().to_string()).map_err(|e| {
+                Failure::Failed(anyhow::anyhow!(
+                    "the formatted text does not parse ({e}); the file was not changed"
+                ))
+            })?;
+        let (a, b) = (c.resolve_all(), again.resolve_all());
+        if a.as_ref().map_err(ToString::to_string) != b.as_ref().map_err(ToString::to_string) {
+            return Err(Failure::Failed(anyhow::anyhow!(
+                "formatting would change what {} means; the file was not changed",
+                file.display()
+            )));
+        }
+        if out == text {
+            return Ok(format!("{} is formatted", file.display()));
+        }
+        linuxulator::rcconf::write_atomic(file, &out).map_err(|e| Failure::Failed(e.into()))?;
+        return Ok(format!("formatted {}", file.display()));
+    }
     if check {
         if out == text {
             Ok(format!("{} is formatted", file.display()))
