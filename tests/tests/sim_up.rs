@@ -1292,3 +1292,29 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
     // Exact: a new call in `up` or its undo changes this number, and the change must be looked at.
     assert_eq!(cases, 2225, "undo-fault cases");
 }
+
+/// rc(8) reads `kld_list="${kld_list} i915kms"` as an addition to what came before: `up
+/// --persist` keeps i915kms (it used to set kld_list to its own modules, and the admin's
+/// graphics driver was gone after the next boot), and starts from /etc/defaults/rc.conf.
+#[test]
+fn persist_keeps_modules_added_with_the_kld_list_idiom() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| {
+        s.write_file(
+            "/etc/defaults/rc.conf",
+            b"kld_list=\"\"\nlinux_enable=\"NO\"\n",
+        )
+        .unwrap();
+        s.write_file("/etc/rc.conf", b"kld_list=\"${kld_list} i915kms\"\n")
+            .unwrap();
+    });
+    let mut v = default();
+    v.spec.persist_config = true;
+    up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap();
+    let rc = String::from_utf8(cudajail::engine::RootFs::read_host(&h, "/etc/rc.conf").unwrap())
+        .unwrap();
+    assert_eq!(
+        rc,
+        "kld_list=\"i915kms fdescfs linprocfs linsysfs pty nvidia nvidia-modeset\"\nlinux_enable=\"YES\"\n"
+    );
+}

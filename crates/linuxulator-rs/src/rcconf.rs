@@ -34,6 +34,8 @@ enum Line {
 pub struct RcConf {
     lines: Vec<Line>,
     trailing_newline: bool,
+    /// `/etc/defaults/rc.conf`, read first (as rc(8) and sysrc(8) do), when given.
+    defaults: Option<Box<RcConf>>,
 }
 
 fn valid_name(n: &str) -> bool {
@@ -43,18 +45,49 @@ fn valid_name(n: &str) -> bool {
         && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Decodes a shell word (the value part): `"…"` with `\` escapes, `'…'` literal, bare words;
-/// then optional whitespace and a `#` comment. `None` when it is not a simple value (unclosed
-/// quote, `$(…)`, several words).
-fn decode_value(s: &str) -> Option<String> {
+/// What sh makes of the value part of `name=VALUE`: one word (`"…"` with `\` escapes and
+/// `$name`/`${name}` expanded through `var`, `'…'` literally, bare text with `$name`), then
+/// blanks and an optional `#` comment. A carriage return is part of the word, as sh sees it.
+/// `None` for what is not such a word (command substitution, backquotes, `${x:-y}` forms,
+/// several words, an unclosed quote) or when `var` cannot tell a variable's value.
+fn eval_word(s: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     let mut out = String::new();
     let mut it = s.chars().peekable();
+    let expand =
+        |it: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut String| -> Option<()> {
+            // After `$`.
+            let mut name = String::new();
+            if it.peek() == Some(&'{') {
+                it.next();
+                loop {
+                    match it.next()? {
+                        '}' => break,
+                        c if c.is_ascii_alphanumeric() || c == '_' => name.push(c),
+                        _ => return None,
+                    }
+                }
+            } else {
+                while let Some(&c) = it.peek() {
+                    if c.is_ascii_alphanumeric() || c == '_' {
+                        name.push(c);
+                        it.next();
+                    } else {
+                        break;
+                    }
+                }
+            }
+            if !valid_name(&name) {
+                return None;
+            }
+            out.push_str(&var(&name)?);
+            Some(())
+        };
     loop {
         match it.peek().copied() {
             None => return Some(out),
-            Some(c) if c.is_whitespace() => {
+            Some(' ' | '\t') => {
                 let rest: String = it.collect();
-                let r = rest.trim_start();
+                let r = rest.trim_start_matches([' ', '\t']);
                 return (r.is_empty() || r.starts_with('#')).then_some(out);
             }
             Some('"') => {
@@ -69,7 +102,13 @@ fn decode_value(s: &str) -> Option<String> {
                             }
                             out.push(n);
                         }
-                        '$' | '`' => return None,
+                        '$' => {
+                            if it.peek() == Some(&'(') {
+                                return None;
+                            }
+                            expand(&mut it, &mut out)?;
+                        }
+                        '`' => return None,
                         c => out.push(c),
                     }
                 }
@@ -83,7 +122,14 @@ fn decode_value(s: &str) -> Option<String> {
                     }
                 }
             }
-            Some('$' | '`' | ';' | '&' | '|' | '(' | ')' | '<' | '>') => return None,
+            Some('$') => {
+                it.next();
+                if it.peek() == Some(&'(') {
+                    return None;
+                }
+                expand(&mut it, &mut out)?;
+            }
+            Some('`' | ';' | '&' | '|' | '(' | ')' | '<' | '>') => return None,
             Some('\\') => {
                 it.next();
                 out.push(it.next()?);
@@ -94,6 +140,18 @@ fn decode_value(s: &str) -> Option<String> {
             }
         }
     }
+}
+
+/// A plain value: [`eval_word`] with no variables at all.
+fn decode_value(s: &str) -> Option<String> {
+    eval_word(s, &|_| None)
+}
+
+/// The variable a line assigns (`NAME=…` at its start), whatever the value.
+fn assigned_name(raw: &str) -> Option<&str> {
+    let t = raw.trim_start();
+    let (name, _) = t.split_once('=')?;
+    valid_name(name).then_some(name)
 }
 
 /// One line (without its newline).
@@ -153,6 +211,7 @@ impl RcConf {
         RcConf {
             lines,
             trailing_newline: data.is_empty() || data.ends_with(b"\n"),
+            defaults: None,
         }
     }
 
@@ -183,6 +242,14 @@ impl RcConf {
         }) == Some(true)
     }
 
+    fn cannot_evaluate(name: &str, line: &str) -> Error {
+        Error::new(
+            Op::Validate,
+            ErrorKind::InvalidInput,
+            format!("{name} is set by a line cudajail cannot evaluate ({line:?}); edit it by hand"),
+        )
+    }
+
     fn unreadable(name: &str) -> Error {
         Error::new(
             Op::Validate,
@@ -200,11 +267,68 @@ impl RcConf {
         RcConf {
             lines,
             trailing_newline: text.is_empty() || text.ends_with('\n'),
+            defaults: None,
         }
     }
 
-    /// The value of `name` (the last assignment, as the shell sees it); `None` also when that
-    /// assignment is not UTF-8 text.
+    /// Reads `defaults` (`/etc/defaults/rc.conf`) before this file, as rc(8) and sysrc(8) do,
+    /// for [`RcConf::value`] and the list edits. Never written.
+    #[must_use]
+    pub fn with_defaults(mut self, defaults: RcConf) -> RcConf {
+        self.defaults = Some(Box::new(defaults));
+        self
+    }
+
+    /// What rc(8) sees for `name` after sourcing the defaults and this file: every assignment
+    /// in order, later ones winning, `$var`/`${var}` expanded from the values so far
+    /// (`kld_list="${kld_list} i915kms"` adds to what came before). `Ok(None)` when nothing
+    /// sets it.
+    ///
+    /// # Errors
+    /// The line that decides the value and cannot be evaluated here (command substitution,
+    /// backquotes, bytes that are not UTF-8), as text.
+    pub fn value(&self, name: &str) -> std::result::Result<Option<String>, String> {
+        use std::collections::BTreeMap;
+        let mut env: BTreeMap<String, std::result::Result<String, String>> = BTreeMap::new();
+        let files = self
+            .defaults
+            .iter()
+            .map(|d| &**d)
+            .chain(std::iter::once(self));
+        for f in files {
+            for l in &f.lines {
+                let (n, v) = match l {
+                    Line::Assign { name, value, .. } => (name.clone(), Ok(value.clone())),
+                    Line::Other(text) => {
+                        let Some(n) = assigned_name(text) else {
+                            continue;
+                        };
+                        let rest = &text.trim_start()[n.len() + 1..];
+                        let lookup = |v: &str| match env.get(v) {
+                            None => Some(String::new()),
+                            Some(Ok(x)) => Some(x.clone()),
+                            Some(Err(_)) => None,
+                        };
+                        let val = eval_word(rest, &lookup).ok_or_else(|| text.clone());
+                        (n.to_string(), val)
+                    }
+                    Line::Bytes { name: Some(n), raw } => {
+                        (n.clone(), Err(String::from_utf8_lossy(raw).into_owned()))
+                    }
+                    Line::Bytes { .. } => continue,
+                };
+                env.insert(n, v);
+            }
+        }
+        match env.remove(name) {
+            None => Ok(None),
+            Some(v) => v.map(Some),
+        }
+    }
+
+    /// The value of `name` (the last plain assignment in this file, as the shell sees it);
+    /// `None` also when that assignment is not UTF-8 text. See [`RcConf::value`] for what rc(8)
+    /// makes of expansions and the defaults.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.lines
             .iter()
@@ -243,8 +367,11 @@ impl RcConf {
             value: value.into(),
             text,
         };
-        let pos = self.lines.iter().rposition(|l| {
-            matches!(l, Line::Assign { name: n, .. } | Line::Bytes { name: Some(n), .. } if n == name)
+        // The last line that assigns it, whatever its value (sysrc(8) rewrites that one).
+        let pos = self.lines.iter().rposition(|l| match l {
+            Line::Assign { name: n, .. } | Line::Bytes { name: Some(n), .. } => n == name,
+            Line::Other(text) => assigned_name(text) == Some(name),
+            Line::Bytes { .. } => false,
         });
         match pos {
             // A line we cannot read stays; ours follows it, so ours is what the shell sees.
@@ -267,16 +394,16 @@ impl RcConf {
         if self.last_is_bytes(name) {
             return Err(RcConf::unreadable(name));
         }
-        let cur = self.get(name).unwrap_or("").to_string();
+        let cur = self
+            .value(name)
+            .map_err(|l| RcConf::cannot_evaluate(name, &l))?
+            .unwrap_or_default();
         if cur.split_whitespace().any(|w| w == word) {
             return Ok(false);
         }
-        let v = if cur.trim().is_empty() {
-            word.to_string()
-        } else {
-            format!("{} {word}", cur.trim_end())
-        };
-        self.set(name, &v)?;
+        let mut words: Vec<&str> = cur.split_whitespace().collect();
+        words.push(word);
+        self.set(name, &words.join(" "))?;
         Ok(true)
     }
 
@@ -289,7 +416,10 @@ impl RcConf {
         if self.last_is_bytes(name) {
             return Err(RcConf::unreadable(name));
         }
-        let Some(cur) = self.get(name).map(String::from) else {
+        let Some(cur) = self
+            .value(name)
+            .map_err(|l| RcConf::cannot_evaluate(name, &l))?
+        else {
             return Ok(false);
         };
         let words: Vec<&str> = cur.split_whitespace().filter(|w| *w != word).collect();
@@ -303,8 +433,10 @@ impl RcConf {
     /// `sysrc -x name`: deletes every assignment of `name`.
     pub fn delete(&mut self, name: &str) -> bool {
         let n = self.lines.len();
-        self.lines.retain(|l| {
-            !matches!(l, Line::Assign { name: x, .. } | Line::Bytes { name: Some(x), .. } if x == name)
+        self.lines.retain(|l| match l {
+            Line::Assign { name: x, .. } | Line::Bytes { name: Some(x), .. } => x != name,
+            Line::Other(text) => assigned_name(text) != Some(name),
+            Line::Bytes { .. } => true,
         });
         n != self.lines.len()
     }
@@ -367,6 +499,51 @@ pub fn write_atomic(path: &Path, data: impl AsRef<[u8]>) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// sysrc(8) and rc(8), read in usr.sbin/sysrc and libexec/rc: the value is what the shell
+    /// makes of the defaults and then every assignment in the file; an edit rewrites the last
+    /// assignment, whatever its form.
+    #[test]
+    fn values_are_read_as_rc_reads_them() {
+        let defaults =
+            RcConf::parse("kld_list=\"\"\nldconfig_paths=\"/usr/lib/compat /usr/local/lib\"\n");
+        // The common idiom adds to what came before: our edit keeps i915kms.
+        let mut rc =
+            RcConf::parse("kld_list=\"${kld_list} i915kms\"\n").with_defaults(defaults.clone());
+        assert_eq!(rc.value("kld_list").unwrap().as_deref(), Some(" i915kms"));
+        assert!(rc.add_word("kld_list", "linux64").unwrap());
+        assert_eq!(rc.to_string(), "kld_list=\"i915kms linux64\"\n");
+        // Unset in the file: start from /etc/defaults/rc.conf (ldconfig_paths keeps its paths).
+        let mut rc = RcConf::parse("").with_defaults(defaults.clone());
+        assert!(rc.add_word("ldconfig_paths", "/opt/lib").unwrap());
+        assert_eq!(
+            rc.to_string(),
+            "ldconfig_paths=\"/usr/lib/compat /usr/local/lib /opt/lib\"\n"
+        );
+        // A multi-word add does not duplicate words already there.
+        assert!(!rc.add_word("ldconfig_paths", "/usr/local/lib").unwrap());
+        // A later line decides, code included: the edit goes there, not to an earlier line.
+        let mut rc = RcConf::parse("linux_enable=\"NO\"\nlinux_enable=$(echo NO)\n");
+        assert_eq!(
+            rc.value("linux_enable"),
+            Err("linux_enable=$(echo NO)".to_string())
+        );
+        rc.set("linux_enable", "YES").unwrap();
+        assert_eq!(
+            rc.to_string(),
+            "linux_enable=\"NO\"\nlinux_enable=\"YES\"\n"
+        );
+        // A list computed by code is not guessed at.
+        let mut rc = RcConf::parse("kld_list=`cat /etc/mods`\n");
+        assert!(rc
+            .add_word("kld_list", "x")
+            .unwrap_err()
+            .to_string()
+            .contains("cannot evaluate"));
+        // A CRLF line: sh sees the CR as part of the value, so YES\r is not yes.
+        let rc = RcConf::parse("linux_enable=\"YES\"\r\n");
+        assert_eq!(rc.value("linux_enable").unwrap().as_deref(), Some("YES\r"));
+    }
+
     #[test]
     fn lines_that_are_not_utf8_are_kept_byte_for_byte() {
         // Latin-1 in a comment and in another variable's value (a host set up long ago).

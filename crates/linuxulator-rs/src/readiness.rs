@@ -97,20 +97,37 @@ pub fn linux_checks(
     fs: &dyn FsView,
 ) -> (Vec<Check>, String) {
     let mut out = Vec::new();
-    let rc = fs.read_to_string("/etc/rc.conf").map(|t| RcConf::parse(&t));
-    let linux_enable = rc
-        .as_ref()
-        .and_then(|c| c.get("linux_enable").map(str::to_string));
-    let on = linux_enable
-        .as_deref()
-        .is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    // As rc(8) reads it: the defaults, then rc.conf, later lines winning; checkyesno accepts
+    // YES/TRUE/ON/1 in any case and nothing else (a CR from a CRLF line makes it "no").
+    let defaults = fs
+        .read_to_string("/etc/defaults/rc.conf")
+        .map(|t| RcConf::parse(&t))
+        .unwrap_or_default();
+    let rc = fs
+        .read_to_string("/etc/rc.conf")
+        .map(|t| RcConf::parse(&t))
+        .unwrap_or_default()
+        .with_defaults(defaults);
+    let linux_enable = rc.value("linux_enable");
+    let on = linux_enable.as_ref().is_ok_and(|v| {
+        v.as_deref().is_some_and(|v| {
+            ["yes", "true", "on", "1"]
+                .iter()
+                .any(|y| v.eq_ignore_ascii_case(y))
+        })
+    });
+    let evidence = match &linux_enable {
+        Ok(Some(v)) if v.ends_with('\r') => format!(
+            "linux_enable={v:?}: the line ends in CR (a CRLF file), so rc(8) sees {v:?}, which is off"
+        ),
+        Ok(Some(v)) => format!("linux_enable={v}"),
+        Ok(None) => "linux_enable=(unset)".into(),
+        Err(line) => format!("linux_enable is set by {line:?}, which cannot be read here"),
+    };
     out.push(check(
         "rc.conf:linux_enable",
         on,
-        format!(
-            "linux_enable={}",
-            linux_enable.as_deref().unwrap_or("(unset)")
-        ),
+        evidence,
         Status::Warn,
         "sysrc linux_enable=YES",
     ));

@@ -193,6 +193,33 @@ mod tests {
     }
 
     #[test]
+    fn a_crlf_rc_conf_is_reported_off_with_the_reason() {
+        let h = SimHost::freebsd14_cuda_ready(1);
+        h.with_state(|s| {
+            s.write_file("/etc/rc.conf", b"linux_enable=\"YES\"\r\n")
+                .unwrap()
+        });
+        let c = doctor(&h, &h, &h, &h)
+            .into_iter()
+            .find(|c| c.id == "rc.conf:linux_enable")
+            .unwrap();
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.evidence.contains("CR"), "{}", c.evidence);
+        // The idiom that builds on the defaults is read as rc(8) reads it.
+        h.with_state(|s| {
+            s.write_file("/etc/defaults/rc.conf", b"linux_enable=\"NO\"\n")
+                .unwrap();
+            s.write_file("/etc/rc.conf", b"x=YES\nlinux_enable=\"${x}\"\n")
+                .unwrap();
+        });
+        let c = doctor(&h, &h, &h, &h)
+            .into_iter()
+            .find(|c| c.id == "rc.conf:linux_enable")
+            .unwrap();
+        assert_eq!(c.status, Status::Ok, "{}", c.evidence);
+    }
+
+    #[test]
     fn the_ready_preset_passes_doctor() {
         let h = SimHost::freebsd14_cuda_ready(2);
         for c in doctor(&h, &h, &h, &h) {

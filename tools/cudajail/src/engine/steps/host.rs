@@ -8,11 +8,13 @@ use linuxulator::rcconf::RcConf;
 
 pub(super) struct Host;
 
-/// rc.conf as `up --persist` wants it, and whether that differs from `old`.
-fn wanted_rc_conf(old: Option<&[u8]>) -> anyhow::Result<(RcConf, bool)> {
+/// rc.conf as `up --persist` wants it, and whether that differs from `old`; values are read as
+/// rc(8) reads them, after `/etc/defaults/rc.conf` (`defaults`).
+fn wanted_rc_conf(old: Option<&[u8]>, defaults: Option<&[u8]>) -> anyhow::Result<(RcConf, bool)> {
     // Like `sysrc linux_enable=YES kld_list+=…`: comments and order kept.
-    let mut rc = RcConf::parse_bytes(old.unwrap_or_default());
-    let mut changed = rc.get("linux_enable") != Some("YES");
+    let mut rc = RcConf::parse_bytes(old.unwrap_or_default())
+        .with_defaults(RcConf::parse_bytes(defaults.unwrap_or_default()));
+    let mut changed = rc.value("linux_enable").ok().flatten().as_deref() != Some("YES");
     rc.set("linux_enable", "YES")?;
     for m in HOST_MODULES {
         if !matches!(*m, "linux" | "linux64" | "tmpfs" | "nullfs") {
@@ -66,7 +68,8 @@ impl Step for Host {
             let old = env
                 .fs
                 .read_beneath("/", "etc/rc.conf", crate::engine::READ_LIMIT)?;
-            let (rc, differs) = wanted_rc_conf(old.as_deref())?;
+            let defaults = env.fs.read_host("/etc/defaults/rc.conf");
+            let (rc, differs) = wanted_rc_conf(old.as_deref(), defaults.as_deref())?;
             if differs {
                 // Writes are atomic: the undo is recorded once the file changed.
                 // rc.conf(5): root:wheel 0644, as FreeBSD installs it.
