@@ -1318,3 +1318,87 @@ fn persist_keeps_modules_added_with_the_kld_list_idiom() {
         "kld_list=\"i915kms fdescfs linprocfs linsysfs pty nvidia nvidia-modeset\"\nlinux_enable=\"YES\"\n"
     );
 }
+
+/// rc.conf as a symlink (config management keeps it elsewhere in /etc): `up --persist` writes
+/// through the link as sysrc(8) does, keeping the target's mode and owner, and leaves the link.
+#[test]
+fn persist_writes_through_a_symlinked_rc_conf() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    h.with_state(|s| {
+        s.mkdir_p("/etc/cm").unwrap();
+        s.write_file("/etc/cm/rc.conf", b"hostname=\"gpu1\"\n")
+            .unwrap();
+        s.set_perm("/etc/cm/rc.conf", cudajail::engine::Perm::root(0o600));
+        s.symlink("/etc/rc.conf", "cm/rc.conf").unwrap();
+    });
+    let mut v = default();
+    v.spec.persist_config = true;
+    up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap();
+    let target =
+        String::from_utf8(cudajail::engine::RootFs::read_host(&h, "/etc/cm/rc.conf").unwrap())
+            .unwrap();
+    assert!(
+        target.starts_with("hostname=\"gpu1\"\nlinux_enable=\"YES\"\n"),
+        "{target}"
+    );
+    h.with_state(|s| {
+        assert_eq!(
+            s.files.get("/etc/rc.conf"),
+            Some(&hostsim::Node::Symlink("cm/rc.conf".into())),
+            "the link stays a link"
+        );
+        assert_eq!(
+            s.perms["/etc/cm/rc.conf"],
+            cudajail::engine::Perm::root(0o600)
+        );
+    });
+}
+
+/// Links cudajail will not write through, and an immutable rc.conf: each refused with the
+/// reason, nothing changed.
+#[test]
+fn persist_refuses_links_out_of_etc_foreign_links_and_immutable_files() {
+    type Setup = fn(&mut hostsim::State);
+    let cases: [(&str, Setup); 5] = [
+        ("outside /etc", |s| {
+            s.mkdir_p("/usr/local/etc").unwrap();
+            s.write_file("/usr/local/etc/rc.conf", b"").unwrap();
+            s.symlink("/etc/rc.conf", "/usr/local/etc/rc.conf").unwrap();
+        }),
+        ("outside /etc", |s| {
+            s.symlink("/etc/rc.conf", "../tmp/rc.conf").unwrap();
+        }),
+        ("not root", |s| {
+            s.write_file("/etc/rc.conf.real", b"").unwrap();
+            s.symlink("/etc/rc.conf", "rc.conf.real").unwrap();
+            s.set_perm(
+                "/etc/rc.conf",
+                cudajail::engine::Perm::root(0o755).owned_by(1001, 0),
+            );
+        }),
+        ("does not exist", |s| {
+            s.symlink("/etc/rc.conf", "rc.conf.gone").unwrap();
+        }),
+        ("immutable", |s| {
+            s.write_file("/etc/rc.conf", b"x=1\n").unwrap();
+            s.immutable.insert("/etc/rc.conf".into());
+        }),
+    ];
+    for (want, setup) in cases {
+        let h = SimHost::freebsd14_cuda_ready(1);
+        h.with_state(setup);
+        let before = h.with_state(|s| s.files.clone());
+        let mut v = default();
+        v.spec.persist_config = true;
+        let e = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap_err();
+        assert!(format!("{e:#}").contains(want), "{want}: {e:#}");
+        let after = h.with_state(|s| s.files.clone());
+        let etc = |m: &std::collections::BTreeMap<String, hostsim::Node>| {
+            m.iter()
+                .filter(|(k, _)| k.starts_with("/etc/") || k.starts_with("/usr/local/etc/"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(etc(&before), etc(&after), "{want}: nothing in /etc changed");
+    }
+}

@@ -28,6 +28,8 @@ mod abi;
 pub mod codec;
 mod error;
 pub mod eval;
+pub mod load;
+pub mod mode;
 #[cfg(target_os = "freebsd")]
 mod native;
 mod ops;

@@ -1,25 +1,31 @@
-//! devfs(8) rule text and devfs.rules(5) files: parser and printer (pure).
+//! devfs(8) rule text and devfs.rules(5) files: printer and parser (pure).
 //!
 //! A rule line is `add [N] [path PATTERN] [type disk|mem|tape|tty] ACTION…` with the actions
-//! `hide`, `unhide`, `user U`, `group G`, `mode OCTAL` and `include N|$name`. A devfs.rules file
-//! holds `[name=N]` section headers, rule lines and `#` comments; `$name` in an `include` refers
-//! to an earlier section (rc.subr expands it before devfs(8) runs). Errors carry line and column.
+//! `hide`, `unhide`, `user U`, `group G`, `mode MODE` and `include N|$name`. A devfs.rules file
+//! holds `[name=N]` section headers, rule lines and `#` comments. Reading is
+//! [`crate::load::Loader`]'s: exactly what rc.subr and devfs(8) make of the text at boot. The
+//! printer writes only text that loader reads back to the same rules.
 //!
 //! # References
 //! [devfs(8)](https://man.freebsd.org/cgi/man.cgi?query=devfs&sektion=8),
 //! [devfs.rules(5)](https://man.freebsd.org/cgi/man.cgi?query=devfs.rules&sektion=5)
 
 use crate::error::{Error, Op, Result};
-use crate::types::{Action, Condition, DevType, Rule, Ruleset, RulesetId};
+use crate::load::{Loader, Report};
+use crate::types::{Rule, Ruleset, RulesetId};
 use std::collections::BTreeMap;
 use std::fmt;
 use sysabi::ErrorKind;
 
-/// Quotes a word for rule text: bare when it needs nothing, else as [`quote_pattern`].
+pub use crate::load::MAX_RULES_BYTES;
+
+/// Quotes a word for a devfs.rules line: bare when rc.subr's `read` and `eval` leave it as it
+/// is, else as [`quote_pattern`].
 pub fn quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:+,".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:+,@%/=".contains(c))
+        && !s.starts_with(['-', '~']);
     if plain {
         s.to_string()
     } else {
@@ -27,218 +33,62 @@ pub fn quote(s: &str) -> String {
     }
 }
 
-/// Quotes a path pattern: always quoted, so that a rule pasted into a shell as
-/// `devfs rule add …` is not globbed; single quotes unless the pattern holds one, then double
-/// quotes with `\` escapes.
+/// Quotes a word so that a devfs.rules line carries it through rc.subr to devfs(8) unchanged:
+/// single quotes (so `eval` leaves `*`, `$`, `#`, spaces alone); a `'` as `"'"` between
+/// single-quoted parts; a `\\` doubled, because `read` drops one. Text rc.subr cannot carry (a
+/// newline, a tab, two spaces in a row: its unquoted `$rulecmd` is split into words before
+/// `eval`) is refused by [`Rule::validate`]. A printed line never ends in `\\#*`, the one ending
+/// rc.subr strips.
 pub fn quote_pattern(s: &str) -> String {
-    if !s.contains('\'') && !s.contains('\n') {
-        format!("'{s}'")
-    } else {
-        let mut o = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' | '\\' => {
-                    o.push('\\');
-                    o.push(c);
-                }
-                '\n' => o.push_str("\\n"),
-                c => o.push(c),
-            }
+    let mut o = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\'' => o.push_str("'\"'\"'"),
+            '\\' => o.push_str("\\\\"),
+            c => o.push(c),
         }
-        o.push('"');
-        o
     }
+    o.push('\'');
+    o
 }
 
-/// A token and the column (1-based, in characters) it starts at.
-type Tok = (String, usize);
-
-fn err(line: usize, col: usize, msg: impl fmt::Display) -> Error {
-    Error::new(
-        Op::Validate,
-        ErrorKind::InvalidInput,
-        format!("{line}:{col}: {msg}"),
-    )
+fn problem_error(p: &crate::load::Problem) -> Error {
+    Error::new(Op::Validate, ErrorKind::InvalidInput, p.to_string())
 }
 
-/// Splits a line into words: quotes group, `\` escapes outside single quotes, `#` at a word's
-/// start begins a comment.
-fn tokenize(line: &str, lineno: usize) -> Result<Vec<Tok>> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_whitespace() {
-            i += 1;
-            continue;
-        }
-        if chars[i] == '#' {
-            break;
-        }
-        let start = i + 1;
-        let mut w = String::new();
-        while i < chars.len() && !chars[i].is_whitespace() {
-            match chars[i] {
-                '\'' => {
-                    let close = chars[i + 1..]
-                        .iter()
-                        .position(|c| *c == '\'')
-                        .ok_or_else(|| err(lineno, i + 1, "unterminated '"))?;
-                    w.extend(&chars[i + 1..i + 1 + close]);
-                    i += close + 2;
-                }
-                '"' => {
-                    i += 1;
-                    loop {
-                        match chars.get(i) {
-                            None => return Err(err(lineno, start, "unterminated \"")),
-                            Some('"') => {
-                                i += 1;
-                                break;
-                            }
-                            Some('\\') => {
-                                match chars.get(i + 1) {
-                                    Some('n') => w.push('\n'),
-                                    Some(c) => w.push(*c),
-                                    None => return Err(err(lineno, i + 1, "trailing \\")),
-                                }
-                                i += 2;
-                            }
-                            Some(c) => {
-                                w.push(*c);
-                                i += 1;
-                            }
-                        }
-                    }
-                }
-                '\\' => {
-                    let c = chars
-                        .get(i + 1)
-                        .ok_or_else(|| err(lineno, i + 1, "trailing \\"))?;
-                    w.push(*c);
-                    i += 2;
-                }
-                c => {
-                    w.push(c);
-                    i += 1;
-                }
-            }
-        }
-        out.push((w, start));
-    }
-    Ok(out)
-}
-
-fn number(tok: &Tok, line: usize, what: &str, radix: u32, max: u32) -> Result<u32> {
-    u32::from_str_radix(&tok.0, radix)
-        .ok()
-        .filter(|n| *n <= max && !tok.0.starts_with('+'))
-        .ok_or_else(|| {
-            err(
-                line,
-                tok.1,
-                format!("{what} {:?}: expected a number up to {max}", tok.0),
-            )
-        })
-}
-
-/// Parses one `add …` rule. `names` resolves `include $name`.
+/// Parses one `add …` line of a devfs.rules file, as rc.subr and devfs(8) read it. `names`
+/// resolves `include $name`; user and group names are kept, unresolved.
 ///
 /// # Errors
-/// [`ErrorKind::InvalidInput`] with `line:column:` and what was expected.
+/// [`ErrorKind::InvalidInput`] with `line N:` and what FreeBSD would do.
 pub fn parse_rule_line(
     line: &str,
     lineno: usize,
     names: &BTreeMap<String, RulesetId>,
 ) -> Result<Rule> {
-    let toks = tokenize(line, lineno)?;
-    let mut it = toks.iter().peekable();
-    match it.next() {
-        Some((w, _)) if w == "add" => {}
-        Some((w, c)) => return Err(err(lineno, *c, format!("expected `add`, found {w:?}"))),
-        None => return Err(err(lineno, 1, "empty rule")),
+    let mut text = String::new();
+    for (n, id) in names {
+        text.push_str(&format!("[{n}={id}]\nadd 0\n"));
     }
-    let mut rule = Rule {
-        number: None,
-        conditions: vec![],
-        actions: vec![],
-    };
-    if let Some(t) = it.peek() {
-        if t.0.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
-            let n = number(t, lineno, "rule number", 10, 65535)?;
-            if n == 0 {
-                return Err(err(
-                    lineno,
-                    t.1,
-                    "rule number 0 is reserved (omit it to let the kernel number the rule)",
-                ));
-            }
-            rule.number = Some(n as u16);
-            it.next();
-        }
+    text.push_str("[cudajail_line=65535]\n");
+    let skip = text.lines().count();
+    text.push_str(line);
+    text.push('\n');
+    let mut l = Loader::standalone();
+    let r = l.load(text.as_bytes());
+    if let Some(p) = r.problems.iter().find(|p| p.line > skip) {
+        let mut p = p.clone();
+        p.line = lineno;
+        return Err(problem_error(&p));
     }
-    while let Some(t) = it.next() {
-        let mut arg = |what: &str| {
-            it.next()
-                .ok_or_else(|| err(lineno, t.1 + t.0.len(), format!("`{}` needs {what}", t.0)))
-        };
-        match t.0.as_str() {
-            "path" => rule
-                .conditions
-                .push(Condition::Path(arg("a pattern")?.0.clone())),
-            "type" => {
-                let a = arg("disk, mem, tape or tty")?;
-                let ty = match a.0.as_str() {
-                    "disk" => DevType::Disk,
-                    "mem" => DevType::Mem,
-                    "tape" => DevType::Tape,
-                    "tty" => DevType::Tty,
-                    o => {
-                        return Err(err(
-                            lineno,
-                            a.1,
-                            format!("unknown type {o:?} (disk, mem, tape, tty)"),
-                        ))
-                    }
-                };
-                rule.conditions.push(Condition::Type(ty));
-            }
-            "hide" => rule.actions.push(Action::Hide),
-            "unhide" => rule.actions.push(Action::Unhide),
-            "user" | "group" => {
-                let a = arg("a name or number")?;
-                let user = t.0 == "user";
-                let act = match a.0.parse::<u32>() {
-                    Ok(n) if user => Action::User(n),
-                    Ok(n) => Action::Group(n),
-                    Err(_) if user => Action::UserName(a.0.clone()),
-                    Err(_) => Action::GroupName(a.0.clone()),
-                };
-                rule.actions.push(act);
-            }
-            "mode" => {
-                let a = arg("an octal mode")?;
-                rule.actions
-                    .push(Action::Mode(number(a, lineno, "mode", 8, 0o7777)? as u16));
-            }
-            "include" => {
-                let a = arg("a ruleset number or $name")?;
-                let rs = if let Some(name) = a.0.strip_prefix('$') {
-                    *names
-                        .get(name)
-                        .ok_or_else(|| err(lineno, a.1, format!("unknown ruleset ${name}")))?
-                } else {
-                    let n = number(a, lineno, "ruleset", 10, 65535)?;
-                    RulesetId(n as u16)
-                };
-                rule.actions.push(Action::Include(rs));
-            }
-            o => return Err(err(lineno, t.1, format!("unknown keyword {o:?}"))),
-        }
+    match r.sets.last().map(|s| s.rules.as_slice()) {
+        Some([one]) => Ok(one.rule.clone()),
+        _ => Err(Error::new(
+            Op::Validate,
+            ErrorKind::InvalidInput,
+            format!("line {lineno}: not a rule"),
+        )),
     }
-    rule.validate()
-        .map_err(|e| err(lineno, 1, e.detail_str().unwrap_or("invalid rule")))?;
-    Ok(rule)
 }
 
 /// A devfs.rules(5) file: rulesets in order.
@@ -248,78 +98,36 @@ pub struct RulesFile {
     pub rulesets: Vec<Ruleset>,
 }
 
-/// The largest devfs.rules text [`RulesFile::parse`] accepts (16 MiB; the line-based format
-/// has no nesting to bound).
-pub const MAX_RULES_BYTES: usize = 16 << 20;
-
 impl RulesFile {
-    /// Parses a devfs.rules(5) text.
+    /// Parses a devfs.rules(5) text read on its own, as the first file of a boot would be
+    /// ([`Loader::standalone`]: an `include` of a number is not checked against rulesets of
+    /// other files).
     ///
     /// # Errors
-    /// The first problem, as `line:column: message`: a rule before any header, a bad header,
-    /// a duplicate name or number, an unknown `$name`, any rule error.
+    /// The first line FreeBSD fails on or cudajail refuses, as `line N: …`.
     pub fn parse(text: &str) -> Result<RulesFile> {
-        if text.len() > MAX_RULES_BYTES {
-            return Err(err(
-                1,
-                1,
-                format!(
-                    "{} bytes, more than the {MAX_RULES_BYTES} a devfs.rules file may have here",
-                    text.len()
-                ),
-            ));
+        Self::from_report(Loader::standalone().load(text.as_bytes()))
+    }
+
+    /// Parses a text as `/etc/devfs.rules`: loaded after FreeBSD's stock rulesets
+    /// ([`crate::load::STOCK_RULES`]), so `$devfsrules_jail` and `include 4` resolve and every
+    /// `include` must name a ruleset loaded before it.
+    ///
+    /// # Errors
+    /// As [`RulesFile::parse`].
+    pub fn parse_after_stock(text: &str) -> Result<RulesFile> {
+        let mut l = Loader::new(None);
+        l.load_stock();
+        Self::from_report(l.load(text.as_bytes()))
+    }
+
+    fn from_report(r: Report) -> Result<RulesFile> {
+        if let Some(p) = r.problems.first() {
+            return Err(problem_error(p));
         }
-        let mut f = RulesFile::default();
-        let mut names: BTreeMap<String, RulesetId> = BTreeMap::new();
-        for (i, raw) in text.lines().enumerate() {
-            let lineno = i + 1;
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix('[') {
-                let body = rest.split('#').next().unwrap_or("").trim_end();
-                let inner = body
-                    .strip_suffix(']')
-                    .ok_or_else(|| err(lineno, 1, "header must end with ]"))?;
-                let (name, num) = inner
-                    .split_once('=')
-                    .ok_or_else(|| err(lineno, 2, "header must be [name=number]"))?;
-                let (name, num) = (name.trim(), num.trim());
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
-                    return Err(err(
-                        lineno,
-                        2,
-                        format!("ruleset name {name:?}: letters, digits and _ only"),
-                    ));
-                }
-                let n: u16 = num.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    err(
-                        lineno,
-                        2 + name.len() + 1,
-                        format!("ruleset number {num:?}: 1..65535"),
-                    )
-                })?;
-                if names.contains_key(name) || f.rulesets.iter().any(|r| r.id.0 == n) {
-                    return Err(err(lineno, 1, format!("ruleset {name}={n} defined twice")));
-                }
-                names.insert(name.to_string(), RulesetId(n));
-                f.rulesets.push(Ruleset {
-                    id: RulesetId(n),
-                    name: name.to_string(),
-                    rules: vec![],
-                });
-                continue;
-            }
-            let rule = parse_rule_line(line, lineno, &names)?;
-            let rs = f
-                .rulesets
-                .last_mut()
-                .ok_or_else(|| err(lineno, 1, "rule before any [name=number] header"))?;
-            rs.rules.push(rule);
-        }
-        Ok(f)
+        Ok(RulesFile {
+            rulesets: r.rulesets(),
+        })
     }
 
     /// The ruleset called `name`.
@@ -343,9 +151,10 @@ impl fmt::Display for RulesFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{Action, Condition, DevType};
     use proptest::prelude::*;
 
-    const STOCK: &str = include_str!("../tests/fixtures/devfs.rules");
+    const STOCK: &str = include_str!("stock.devfs.rules");
 
     #[test]
     fn reads_the_stock_file_and_round_trips() {
@@ -406,52 +215,91 @@ mod tests {
         );
         let q = parse_rule_line(r#"add path "it's" hide"#, 1, &BTreeMap::new()).unwrap();
         assert_eq!(q.path(), Some("it's"));
+        assert_eq!(q.to_string(), r#"add path 'it'"'"'s' hide"#);
         assert_eq!(
             parse_rule_line(&q.to_string(), 1, &BTreeMap::new()).unwrap(),
             q
         );
     }
 
+    /// The printer's old output that rc.subr reads differently: `'a\b'` (read drops the
+    /// backslash) and `"it's\"x"` (read drops the backslash, then eval sees an open quote).
     #[test]
-    fn bad_input_names_line_and_column() {
+    fn printed_patterns_survive_read_and_eval() {
+        for p in [
+            "a\\b", "it's\"x", "a\\#b", "#x", "a b", "$x", "a\\", "'", "\\'\\",
+        ] {
+            let r = Rule::unhide(p);
+            let back = parse_rule_line(&r.to_string(), 1, &BTreeMap::new())
+                .unwrap_or_else(|e| panic!("{p:?} printed as {r}: {e}"));
+            assert_eq!(back.path(), Some(p), "printed as {r}");
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_line_and_what_freebsd_does() {
         let cases = [
-            ("add 70000 hide", "1:5: rule number"),
-            ("add 0 hide", "1:5: rule number 0"),
-            ("add type floppy hide", "1:10: unknown type"),
-            ("add path x frobnicate", "1:12: unknown keyword"),
-            ("add path", "`path` needs a pattern"),
-            ("add mode 999 hide", "mode \"999\""),
-            ("add include $nope", "unknown ruleset $nope"),
-            ("delete 5", "expected `add`"),
-            ("add path 'unterminated hide", "unterminated"),
-            ("add path x", "has no action"),
+            ("add 70000 hide", "unknown argument: 70000"),
+            ("add type floppy hide", "unknown type: floppy"),
+            ("add path x frobnicate", "unknown argument: frobnicate"),
+            ("add unhide path x", "must come before the actions"),
+            ("add path", "expecting argument for path"),
+            ("add mode 999 hide", "invalid mode: 999"),
+            (
+                "add include $nope",
+                "$nope is not the name of an earlier ruleset",
+            ),
+            ("delete 5", "unknown command: delete"),
+            ("add path 'unterminated hide", "unterminated quoted string"),
+            ("add user 2147483648", "larger than INT_MAX"),
+            ("add hide; reboot", "';' outside quotes"),
         ];
         for (line, want) in cases {
-            let e = parse_rule_line(line, 1, &BTreeMap::new())
+            let e = parse_rule_line(line, 7, &BTreeMap::new())
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains(want), "{line:?}: {e}");
+            assert!(e.contains(want) && e.contains("line 7"), "{line:?}: {e}");
         }
         let long = format!("add path '{}' hide", "a".repeat(200));
         assert!(parse_rule_line(&long, 1, &BTreeMap::new())
             .unwrap_err()
             .to_string()
-            .contains("1..199 bytes"));
+            .contains("cuts it to 199"));
         assert!(RulesFile::parse("add hide\n")
             .unwrap_err()
             .to_string()
-            .contains("1:1: rule before any"));
-        assert!(RulesFile::parse("[a=1]\n[a=2]\n")
+            .contains("line 1: fails at boot: a rule before any"));
+        assert!(RulesFile::parse("[a=1]\nadd hide\n[a=2]\nadd hide\n")
             .unwrap_err()
             .to_string()
-            .contains("2:1: ruleset a=2 defined twice"));
+            .contains("line 3: refused: ruleset name a is already defined"));
         assert!(RulesFile::parse("[bad name=1]\n").is_err());
         assert!(RulesFile::parse("[x=0]\n").is_err());
+        assert!(RulesFile::parse("[ spaced = 10 ]\n")
+            .unwrap_err()
+            .to_string()
+            .contains("cannot extract the ruleset number"));
     }
 
-    fn arb_rule() -> impl Strategy<Value = Rule> {
+    #[test]
+    fn after_stock_names_and_includes_resolve() {
+        let f = RulesFile::parse_after_stock(
+            "[gpu=100]\nadd include $devfsrules_jail\nadd include 2\nadd path nvidia0 unhide\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.rulesets[0].rules[0].actions,
+            [Action::Include(RulesetId(4))]
+        );
+        let e = RulesFile::parse_after_stock("[gpu=100]\nadd include 77\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ESRCH"), "{e}");
+    }
+
+    pub(crate) fn arb_rule() -> impl Strategy<Value = Rule> {
         let cond = prop_oneof![
-            "[a-z0-9*?/'\" \\[\\]-]{1,30}".prop_map(Condition::Path),
+            "[a-z0-9*?/'\" \\[\\]#$\\\\-]{1,30}".prop_map(Condition::Path),
             prop_oneof![
                 Just(DevType::Disk),
                 Just(DevType::Mem),
@@ -466,13 +314,14 @@ mod tests {
             any::<u32>().prop_map(Action::User),
             any::<u32>().prop_map(Action::Group),
             "[a-z_][a-z0-9_]{0,8}".prop_map(Action::UserName),
+            "[a-z_][a-z0-9_ #$']{0,8}".prop_map(Action::GroupName),
             (0u16..=0o7777).prop_map(Action::Mode),
             (1u16..).prop_map(|n| Action::Include(RulesetId(n))),
         ];
         (
             proptest::option::of(1u16..),
             proptest::collection::vec(cond, 0..2),
-            proptest::collection::vec(act, 1..4),
+            proptest::collection::vec(act, 0..4),
         )
             .prop_filter_map("valid", |(number, conditions, actions)| {
                 let r = Rule {
@@ -492,9 +341,21 @@ mod tests {
         }
 
         #[test]
-        fn print_parse_round_trip(rules in proptest::collection::vec(arb_rule(), 0..6), id in 1u16..) {
+        fn no_panic_on_shell_like_text(s in "[\\[\\]=a-z0-9 '\"\\\\#$;{}()\t\r\n-]{0,120}") {
+            let _ = RulesFile::parse(&s);
+        }
+
+        /// Print → load (rc.subr's read, eval, devfs(8)) gives the same rules.
+        #[test]
+        fn print_load_round_trip(rules in proptest::collection::vec(arb_rule(), 0..6), id in 1u16..) {
+            // Distinct explicit numbers, as the kernel requires.
+            let mut seen = std::collections::BTreeSet::new();
+            let rules: Vec<Rule> = rules.into_iter().filter(|r| r.number.is_none_or(|n| seen.insert(n))).collect();
             let f = RulesFile { rulesets: vec![Ruleset { id: RulesetId(id), name: "r_1".into(), rules }] };
-            prop_assert_eq!(RulesFile::parse(&f.to_string()).unwrap(), f);
+            let text = f.to_string();
+            let back = RulesFile::parse(&text);
+            prop_assert!(back.is_ok(), "{}: {:?}", text, back);
+            prop_assert_eq!(back.unwrap(), f);
         }
     }
 }

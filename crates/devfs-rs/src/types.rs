@@ -166,9 +166,8 @@ impl Rule {
     /// [`ErrorKind::InvalidInput`] naming the problem.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::new(Op::Validate, ErrorKind::InvalidInput, m));
-        if self.actions.is_empty() {
-            return bad(format!("rule `{self}`: has no action"));
-        }
+        // A rule with no action is valid: devfs(8) sends it and the kernel stores it; it does
+        // nothing.
         let paths = self
             .conditions
             .iter()
@@ -181,10 +180,21 @@ impl Rule {
             ));
         }
         if let Some(p) = self.path() {
-            if p.is_empty() || p.len() >= MAX_PATTERN_LEN || p.contains('\0') {
+            if p.is_empty() || p.len() >= MAX_PATTERN_LEN || !writable(p) {
                 return bad(format!(
-                    "path pattern {p:?}: must be 1..199 bytes without NUL"
+                    "path pattern {p:?}: must be 1..199 bytes without control characters or \
+                     two spaces in a row (rc.subr could not carry it from devfs.rules)"
                 ));
+            }
+        }
+        for a in &self.actions {
+            if let Action::UserName(n) | Action::GroupName(n) = a {
+                if n.is_empty() || !writable(n) {
+                    return bad(format!(
+                        "user/group name {n:?}: must be non-empty, without control characters \
+                         or two spaces in a row"
+                    ));
+                }
             }
         }
         let vis = self
@@ -206,12 +216,23 @@ impl Rule {
     }
 }
 
+/// Text rc.subr carries from a devfs.rules line to devfs(8) as it is: no control characters
+/// (a newline ends the line, a tab becomes a space), no two spaces in a row (rc.subr splits the
+/// line into words before `eval` joins them with one space).
+fn writable(s: &str) -> bool {
+    !s.chars().any(char::is_control) && !s.contains("  ")
+}
+
 impl fmt::Display for Rule {
     /// devfs(8) syntax, e.g. `add 200 path 'nvidia0' unhide`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("add")?;
         if let Some(n) = self.number {
             write!(f, " {n}")?;
+        } else if self.conditions.is_empty() && self.actions.is_empty() {
+            // `add` alone is a usage error to devfs(8); `add 0` is the empty rule, numbered by
+            // the kernel.
+            f.write_str(" 0")?;
         }
         for c in &self.conditions {
             match c {
@@ -223,8 +244,10 @@ impl fmt::Display for Rule {
             match a {
                 Action::Hide => f.write_str(" hide")?,
                 Action::Unhide => f.write_str(" unhide")?,
-                Action::User(u) => write!(f, " user {u}")?,
-                Action::Group(g) => write!(f, " group {g}")?,
+                // devfs(8) reads ids with strtol and refuses more than INT_MAX: larger ids
+                // (uid_t is unsigned) are written as the negative int they wrap from.
+                Action::User(u) => write!(f, " user {}", *u as i32)?,
+                Action::Group(g) => write!(f, " group {}", *g as i32)?,
                 Action::UserName(u) => write!(f, " user {}", crate::text::quote(u))?,
                 Action::GroupName(g) => write!(f, " group {}", crate::text::quote(g))?,
                 Action::Mode(m) => write!(f, " mode {m:04o}")?,
@@ -406,7 +429,9 @@ mod tests {
             conditions: vec![],
             actions: vec![],
         };
-        assert!(none.validate().is_err());
+        assert!(none.validate().is_ok(), "devfs(8) accepts `add 0`");
+        assert_eq!(none.to_string(), "add 0");
+        assert!(Rule::unhide("a\nb").validate().is_err());
         assert!(Rule::unhide("a\0b").validate().is_err());
     }
 

@@ -180,6 +180,10 @@ pub struct State {
     /// Mode and owner of what was created through `RootFs` (absolute paths; files made by
     /// the simulation itself, such as the bootstrap's, have none recorded).
     pub perms: BTreeMap<String, rootfs::Perm>,
+    /// Files with an immutable or append-only flag (`chflags schg`): FreeBSD refuses to write
+    /// them or rename over them (`EPERM`, as `ufs_rename`/`zfs_rename` check the target's
+    /// flags).
+    pub immutable: std::collections::BTreeSet<String>,
     /// Per devfs mount: nodes shown or hidden by a single applied rule (RAPPLY).
     pub devfs_overrides: BTreeMap<String, BTreeMap<String, bool>>,
     /// Device nodes devfs knows (names below `/dev`).

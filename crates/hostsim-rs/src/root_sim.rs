@@ -159,6 +159,9 @@ impl RootFs for SimHost {
         if s.files.get(&path) == Some(&Node::Dir) {
             return Err(Error::from_errno(Op::Rename, Errno::EISDIR).subject(path));
         }
+        if s.immutable.contains(&path) {
+            return Err(Error::from_errno(Op::Rename, Errno::EPERM).subject(path));
+        }
         s.files.insert(path.clone(), Node::File(data.to_vec()));
         s.perms.insert(path, perm);
         Ok(())
@@ -177,6 +180,9 @@ impl RootFs for SimHost {
         let mut s = self.st();
         let (_, path) = parent(&mut s, root, &rel, Op::Remove)?;
         match s.files.get(&path) {
+            Some(Node::File(_) | Node::Symlink(_)) if s.immutable.contains(&path) => {
+                Err(Error::from_errno(Op::Remove, Errno::EPERM).subject(path))
+            }
             Some(Node::File(_) | Node::Symlink(_)) => {
                 s.files.remove(&path);
                 s.perms.remove(&path);
@@ -251,6 +257,41 @@ impl RootFs for SimHost {
             .subject(path)),
             Some(Node::File(d)) => Ok(Some(d.clone())),
         }
+    }
+
+    fn stat_beneath(&self, root: &str, rel: &str) -> Result<Option<rootfs::Entry>> {
+        self.file_call(Verb::FileRead, Op::Read, &join(root, rel))?;
+        let rel = Rel::new(rel)?;
+        let mut s = self.st();
+        let Some((dirs, last)) = rel.split_last() else {
+            return Ok(Some(rootfs::Entry {
+                kind: rootfs::EntryKind::Dir,
+                perm: Perm::DIR,
+                immutable: false,
+            }));
+        };
+        let Some(dir) = walk(&mut s, root, dirs, None)? else {
+            return Ok(None);
+        };
+        let path = s.through_mounts(&join(&dir, last));
+        if let Some(r) = s.devfs_lookup(&path) {
+            return Ok(r.ok().map(|_| rootfs::Entry {
+                kind: rootfs::EntryKind::Other,
+                perm: Perm::root(0o600),
+                immutable: false,
+            }));
+        }
+        let (kind, default) = match s.files.get(&path) {
+            None => return Ok(None),
+            Some(Node::Dir) => (rootfs::EntryKind::Dir, Perm::DIR),
+            Some(Node::File(_)) => (rootfs::EntryKind::File, Perm::FILE),
+            Some(Node::Symlink(t)) => (rootfs::EntryKind::Symlink(t.clone()), Perm::root(0o755)),
+        };
+        Ok(Some(rootfs::Entry {
+            kind,
+            perm: s.perms.get(&path).copied().unwrap_or(default),
+            immutable: s.immutable.contains(&path),
+        }))
     }
 
     fn read_host(&self, path: &str) -> Option<Vec<u8>> {

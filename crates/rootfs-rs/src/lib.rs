@@ -40,4 +40,4 @@ pub use error::{Error, Op, Result};
 pub use native::{current_owner, Beneath};
 pub use ops::{Bootstrap, RootFs, READ_LIMIT};
 pub use sysabi::{Errno, ErrorKind};
-pub use types::{Perm, Rel, MAX_DEPTH, MAX_NAME_LEN, MAX_REL_LEN};
+pub use types::{Entry, EntryKind, Perm, Rel, MAX_DEPTH, MAX_NAME_LEN, MAX_REL_LEN};

@@ -281,6 +281,45 @@ impl RootFs for Beneath {
         Ok(Some(out))
     }
 
+    fn stat_beneath(&self, root: &str, rel: &str) -> Result<Option<crate::Entry>> {
+        let rel = Rel::new(rel)?;
+        let (dir, name, here) = match parent(root, &rel) {
+            Ok(x) => x,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let Some(st) = sys::stat_at(dir.as_fd(), &name).map_err(|e| io_err(Op::Read, &e, &here))?
+        else {
+            return Ok(None);
+        };
+        let kind = match st.kind {
+            Kind::File => crate::EntryKind::File,
+            Kind::Dir => crate::EntryKind::Dir,
+            Kind::Other => crate::EntryKind::Other,
+            Kind::Symlink => {
+                let t = sys::readlink_at(dir.as_fd(), &name, crate::MAX_REL_LEN)
+                    .map_err(|e| io_err(Op::Read, &e, &here))?;
+                crate::EntryKind::Symlink(String::from_utf8(t).map_err(|_| {
+                    Error::new(
+                        Op::Read,
+                        ErrorKind::InvalidInput,
+                        "symlink target not UTF-8",
+                    )
+                    .subject(here.clone())
+                })?)
+            }
+        };
+        Ok(Some(crate::Entry {
+            kind,
+            perm: Perm {
+                mode: st.mode,
+                uid: st.uid,
+                gid: st.gid,
+            },
+            immutable: st.immutable,
+        }))
+    }
+
     fn read_host(&self, path: &str) -> Option<Vec<u8>> {
         std::fs::read(path).ok()
     }

@@ -93,6 +93,13 @@ pub trait RootFs {
     /// device, a directory), a file larger than `limit`.
     fn read_beneath(&self, root: &str, rel: &str, limit: u64) -> Result<Option<Vec<u8>>>;
 
+    /// What is at `root/rel`, without following a symlink there (`lstat`); `Ok(None)` when
+    /// nothing is. Directories on the way are walked as everywhere here (no symlinks).
+    ///
+    /// # Errors
+    /// A symlink or non-directory on the way, an unreadable or over-long link target.
+    fn stat_beneath(&self, root: &str, rel: &str) -> Result<Option<crate::Entry>>;
+
     /// Reads a host file by a trusted path (`/etc/passwd` of the host, a library of the host's
     /// driver); `None` if it cannot be read.
     fn read_host(&self, path: &str) -> Option<Vec<u8>>;

@@ -165,3 +165,27 @@ mod tests {
         }
     }
 }
+
+/// What is at a path below a root, as `lstat(2)` sees it ([`crate::RootFs::stat_beneath`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its kind (a symlink with its target).
+    pub kind: EntryKind,
+    /// Its mode bits (`07777`) and owner.
+    pub perm: Perm,
+    /// Immutable or append-only file flags are set (FreeBSD `chflags`): replacing it fails.
+    pub immutable: bool,
+}
+
+/// The kind of an [`Entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link and its target (as stored, at most [`MAX_REL_LEN`] bytes).
+    Symlink(String),
+    /// A FIFO, socket or device.
+    Other,
+}

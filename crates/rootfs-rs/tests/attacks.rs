@@ -338,3 +338,36 @@ fn paths_that_leave_the_root_are_refused_before_any_call() {
     assert!(!Path::new(&t.root()).join("x").exists());
     host_untouched(&t);
 }
+
+/// `stat_beneath` reports a symlink as a link with its target (never what it points to), a
+/// file's real mode and owner, and refuses a symlink on the way like every other call.
+#[test]
+fn stat_beneath_sees_links_as_links() {
+    use rootfs::EntryKind;
+    let t = Tmp::new("stat");
+    let fs = Beneath;
+    std::fs::create_dir_all(t.at("etc/cm")).unwrap();
+    std::fs::write(t.at("etc/cm/rc.conf"), b"x=1\n").unwrap();
+    std::fs::set_permissions(
+        t.at("etc/cm/rc.conf"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    symlink("cm/rc.conf", t.at("etc/rc.conf")).unwrap();
+    symlink(t.host(), t.at("up")).unwrap();
+    let e = fs.stat_beneath(&t.root(), "etc/rc.conf").unwrap().unwrap();
+    assert_eq!(e.kind, EntryKind::Symlink("cm/rc.conf".into()));
+    let f = fs
+        .stat_beneath(&t.root(), "etc/cm/rc.conf")
+        .unwrap()
+        .unwrap();
+    assert_eq!((f.kind, f.perm.mode), (EntryKind::File, 0o600));
+    let meta = std::fs::metadata(t.at("etc/cm/rc.conf")).unwrap();
+    assert_eq!((f.perm.uid, f.perm.gid), (meta.uid(), meta.gid()));
+    assert_eq!(fs.stat_beneath(&t.root(), "etc/none").unwrap(), None);
+    assert_eq!(
+        fs.stat_beneath(&t.root(), "up/secret").unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+    host_untouched(&t);
+}

@@ -61,6 +61,12 @@ pub enum Command {
         #[arg(short = 'w', long, conflicts_with = "check")]
         write: bool,
     },
+    /// Read devfs.rules(5) files as FreeBSD loads them at boot.
+    Devfs {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: DevfsCmd,
+    },
     /// Read jail.conf(5) files as jail(8) does.
     Conf {
         /// What to do.
@@ -200,6 +206,31 @@ pub enum ConfCmd {
         #[arg(long, default_value = " ")]
         sep: String,
         /// JSON: a list of {name, params: [[name, [values] or null]]}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Subcommands of `cudajail devfs`.
+#[derive(Debug, Subcommand)]
+pub enum DevfsCmd {
+    /// Load a devfs.rules file the way rc.subr and devfs(8) do at boot (after FreeBSD's
+    /// stock rulesets, user and group names from this host) and report every line that would
+    /// fail at boot, where loading would stop, and what cudajail refuses; exit 1 if any.
+    Check {
+        /// The devfs.rules file (`/etc/devfs.rules`).
+        file: PathBuf,
+        /// Read it alone, not after the stock rulesets of /etc/defaults/devfs.rules (automatic
+        /// when FILE is that file).
+        #[arg(long)]
+        alone: bool,
+        /// passwd(5) file for `user` names (default /etc/passwd).
+        #[arg(long, default_value = "/etc/passwd")]
+        passwd: PathBuf,
+        /// group(5) file for `group` names (default /etc/group).
+        #[arg(long, default_value = "/etc/group")]
+        group: PathBuf,
+        /// JSON: {file, rulesets, problems, stops_at}.
         #[arg(long)]
         json: bool,
     },

@@ -36,7 +36,8 @@ pub fn lib_version(file: &str) -> Option<&str> {
     .then_some(v)
 }
 
-/// Runs every readiness check, in this order: modules, rc.conf, the Linux root, the NVIDIA
+/// Runs every readiness check, in this order: modules, rc.conf, the Linux root, the
+/// devfs.rules files boot loads, the NVIDIA
 /// driver version, `/dev/nvidiactl`, the Linux root's `/dev/shm`, NVIDIA's Linux libraries.
 pub fn doctor(
     kld: &dyn KldOps,
@@ -67,6 +68,7 @@ pub fn doctor(
     let (linux, root) = linux_checks(sysctl, mounts, fs);
     let mut linux = linux.into_iter();
     out.extend(linux.by_ref().take(2)); // rc.conf, emul_path
+    out.push(devfs_rules(fs));
     let nv = sysctl.get("hw.nvidia.version").ok().flatten();
     let kver = nv.as_deref().and_then(nvgpu::codec::parse_sysctl_version);
     out.push(check(
@@ -123,6 +125,89 @@ pub fn doctor(
     out
 }
 
+/// The devfs.rules files rc(8) loads at boot (`devfs_rulesets`, default
+/// `/etc/defaults/devfs.rules /etc/devfs.rules`), loaded as rc.subr and devfs(8) would, with
+/// this host's users and groups: a line that fails stops rc.subr from loading the rest of its
+/// file, so jails that use those rulesets boot with the wrong devices. Said now, not at the
+/// next reboot.
+pub fn devfs_rules(fs: &dyn FsView) -> Check {
+    use devfs::load::{Loader, NameLookup, NameTable, Verdict};
+    use linuxulator::rcconf::RcConf;
+    let defaults = fs
+        .read_to_string("/etc/defaults/rc.conf")
+        .map(|t| RcConf::parse(&t))
+        .unwrap_or_default();
+    let rc = fs
+        .read_to_string("/etc/rc.conf")
+        .map(|t| RcConf::parse(&t))
+        .unwrap_or_default()
+        .with_defaults(defaults);
+    let files = rc
+        .value("devfs_rulesets")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "/etc/defaults/devfs.rules /etc/devfs.rules".into());
+    let names = match (
+        fs.read_to_string("/etc/passwd"),
+        fs.read_to_string("/etc/group"),
+    ) {
+        (None, None) => None,
+        (p, g) => Some(NameTable::from_files(
+            &p.unwrap_or_default(),
+            &g.unwrap_or_default(),
+        )),
+    };
+    let mut loader = Loader::new(names.as_ref().map(|n| n as &dyn NameLookup));
+    let mut status = Status::Ok;
+    let mut seen = Vec::new();
+    let mut problems = Vec::new();
+    let mut first_bad: Option<String> = None;
+    for f in files.split_whitespace().take(64) {
+        let Some(text) = fs.read_to_string(f) else {
+            continue; // rc.subr skips a missing file
+        };
+        let r = loader.load(text.as_bytes());
+        let rules: usize = r.sets.iter().map(|s| s.rules.len()).sum();
+        seen.push(format!("{f} ({} rulesets, {rules} rules)", r.sets.len()));
+        if !r.is_clean() {
+            first_bad.get_or_insert_with(|| f.to_string());
+        }
+        if r.stops_at.is_some() {
+            status = Status::Fail;
+        } else if !r.is_clean() && status == Status::Ok {
+            status = Status::Warn;
+        }
+        problems.extend(
+            r.problems
+                .iter()
+                .filter(|p| p.verdict == Verdict::Fails)
+                .chain(r.problems.iter().filter(|p| p.verdict == Verdict::Refused))
+                .map(|p| format!("{f}:{p}")),
+        );
+    }
+    let evidence = if problems.is_empty() {
+        format!("loads at boot: {}", seen.join(", "))
+    } else {
+        let more = problems.len().saturating_sub(3);
+        let mut e = problems
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        if more > 0 {
+            e.push_str(&format!("; and {more} more"));
+        }
+        e
+    };
+    Check {
+        id: "devfs.rules".into(),
+        status,
+        evidence,
+        fix: first_bad.map(|f| format!("cudajail devfs check {f}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +255,7 @@ mod tests {
             [
                 "rc.conf:linux_enable",
                 "emul_path",
+                "devfs.rules",
                 "nvidia-version",
                 "dev:nvidiactl",
                 "linuxulator:dev/shm",
@@ -190,6 +276,38 @@ mod tests {
             }
         }
         assert_eq!(get(&checks, "linuxulator:dev/shm").status, Status::Warn);
+    }
+
+    #[test]
+    fn a_devfs_rules_line_that_fails_at_boot_is_reported_now() {
+        let h = SimHost::freebsd14_with_gpus(1);
+        let get = || {
+            doctor(&h, &h, &h, &h)
+                .into_iter()
+                .find(|c| c.id == "devfs.rules")
+                .unwrap()
+        };
+        assert_eq!(get().status, Status::Ok, "{:?}", get());
+        h.with_state(|s| {
+            s.write_file("/etc/group", b"wheel:*:0:root\nvideo:*:44:\n")
+                .unwrap();
+            s.write_file(
+                "/etc/devfs.rules",
+                b"[gpu=100]\nadd path dsp* unhide group audio\nadd path nvidia0 unhide group video\n",
+            )
+            .unwrap();
+        });
+        let c = get();
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.evidence
+                .contains("/etc/devfs.rules:line 2: fails at boot: group \"audio\""),
+            "{c:?}"
+        );
+        assert_eq!(
+            c.fix.as_deref(),
+            Some("cudajail devfs check /etc/devfs.rules")
+        );
     }
 
     #[test]

@@ -39,7 +39,12 @@ fn param(name: &str, values: &[&str]) -> Item {
 pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
     let name = v.name.as_str();
     let fstab_path = format!("/etc/fstab.cudajail.{name}");
-    let ruleset_name = format!("devfsrules_cudajail_{}", name.replace('.', "_"));
+    // rc.subr assigns the header's name as a shell variable (`eval NAME=N`): a jail name's
+    // `.` or `-` would make that a command, so those become `_`.
+    let ruleset_name: String = format!("devfsrules_cudajail_{name}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     let osrel = v.osrelease.to_string();
     let rs_num = p.ruleset.to_string();
     let mut items = vec![
@@ -77,6 +82,8 @@ pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
     // The exported jail.conf must itself resolve into a valid jail.
     conf.resolve(name)?.to_spec()?;
     let rs = Ruleset::gpu(p.ruleset, &ruleset_name, &v.gpus, v.spec.dri);
+    // The rules must load at boot after the stock rulesets, as rc.subr and devfs(8) read them.
+    devfs::text::RulesFile::parse_after_stock(&rs.to_rules_file())?;
     let mut fstab = String::from("# Device\tMountpoint\tFStype\tOptions\tDump\tPass\n");
     for m in linux_mount_set(p.ruleset.0, v.spec.shm_size.as_deref(), &v.spec.binds) {
         let line = m.to_string();

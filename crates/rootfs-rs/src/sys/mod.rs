@@ -135,3 +135,90 @@ pub fn kind_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<Kind>> {
         _ => Kind::Other,
     }))
 }
+
+/// What `fstatat(AT_SYMLINK_NOFOLLOW)` reports of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Its kind.
+    pub kind: Kind,
+    /// Permission bits (`st_mode & 07777`).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// FreeBSD's immutable or append-only file flags (`chflags schg`, `uchg`, `sappnd`,
+    /// `uappnd`) are set: a write or rename over it fails (`EPERM`). Always false on Linux.
+    pub immutable: bool,
+}
+
+/// fstatat(2) with AT_SYMLINK_NOFOLLOW: `name` in `dir`; `None` when nothing is there.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<Stat>> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `st` is writable memory of the size fstatat(2) fills; valid C string and a
+    // borrowed descriptor for the duration of the call.
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if r == -1 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::NotFound {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    // SAFETY: fstatat returned 0, so it filled the whole struct.
+    let st = unsafe { st.assume_init() };
+    #[cfg(target_os = "freebsd")]
+    let immutable = u64::from(st.st_flags)
+        & (libc::UF_IMMUTABLE | libc::SF_IMMUTABLE | libc::UF_APPEND | libc::SF_APPEND) as u64
+        != 0;
+    #[cfg(not(target_os = "freebsd"))]
+    let immutable = false;
+    // mode_t is 16 bits on FreeBSD, 32 on Linux.
+    #[allow(clippy::useless_conversion)]
+    let mode = u32::from(st.st_mode) & 0o7777;
+    Ok(Some(Stat {
+        kind: match st.st_mode & libc::S_IFMT {
+            libc::S_IFDIR => Kind::Dir,
+            libc::S_IFREG => Kind::File,
+            libc::S_IFLNK => Kind::Symlink,
+            _ => Kind::Other,
+        },
+        mode,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        immutable,
+    }))
+}
+
+/// readlinkat(2): the target of the symlink `name` in `dir`, at most `max` bytes (longer is
+/// an error, `ENAMETOOLONG`).
+pub fn readlink_at(dir: BorrowedFd<'_>, name: &CStr, max: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; max + 1];
+    // SAFETY: `buf` is writable for `buf.len()` bytes, which is the size passed; valid C string
+    // and a borrowed descriptor for the duration of the call.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n > max {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    Ok(buf)
+}

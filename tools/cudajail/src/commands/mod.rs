@@ -2,6 +2,7 @@
 //! choice of host (`--sim` or this FreeBSD host) and the failure type the binary maps to exit
 //! codes. `run` dispatches the parsed command line.
 
+mod devfs;
 mod exec;
 mod lifecycle;
 mod plan;
@@ -220,6 +221,16 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Plan { spec, json, .. } => plan::plan(spec.as_deref(), *json),
         Command::Export { spec, out, sim } => plan::export(spec.as_deref(), out.as_deref(), *sim),
         Command::Fmt { file, check, write } => plan::fmt(file, *check, *write),
+        Command::Devfs {
+            cmd:
+                crate::cli::DevfsCmd::Check {
+                    file,
+                    alone,
+                    passwd,
+                    group,
+                    json,
+                },
+        } => devfs::check(file, *alone, passwd, group, *json),
         Command::Conf {
             cmd: crate::cli::ConfCmd::Show { file, sep, json },
         } => plan::conf_show(file, sep, *json),

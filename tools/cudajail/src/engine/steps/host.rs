@@ -24,6 +24,80 @@ fn wanted_rc_conf(old: Option<&[u8]>, defaults: Option<&[u8]>) -> anyhow::Result
     Ok((rc, changed))
 }
 
+/// The file `up --persist` edits and the mode and owner to keep: `etc/rc.conf`, or, when that
+/// is a symlink (config management often makes it one), the file it points to, as sysrc(8)
+/// writes through the link. Resolved once and checked: the link must be root's, its target
+/// must stay in `/etc` (no `..`), be a regular root-owned file, not another link, and not
+/// immutable (`chflags schg`: sysrc's `-w` test fails there too).
+pub(crate) fn rc_conf_target(fs: &dyn rootfs::RootFs) -> anyhow::Result<(String, rootfs::Perm)> {
+    use rootfs::EntryKind;
+    let fix = "edit it by hand, or make /etc/rc.conf a plain file (cp -p the target over the link)";
+    let usable = |rel: &str, e: &rootfs::Entry| -> anyhow::Result<rootfs::Perm> {
+        if e.immutable {
+            anyhow::bail!(
+                "/{rel} has an immutable or append-only flag; cudajail will not replace it \
+                 (chflags noschg,nouchg /{rel} if the change is wanted)"
+            );
+        }
+        // Keep its mode (set-id bits are never created here) and owner.
+        Ok(rootfs::Perm {
+            mode: e.perm.mode & 0o1777,
+            ..e.perm
+        })
+    };
+    match fs.stat_beneath("/", "etc/rc.conf")? {
+        None => Ok(("etc/rc.conf".into(), crate::engine::Perm::FILE)),
+        Some(e) if e.kind == EntryKind::File => {
+            Ok(("etc/rc.conf".into(), usable("etc/rc.conf", &e)?))
+        }
+        Some(rootfs::Entry {
+            kind: EntryKind::Symlink(target),
+            perm,
+            ..
+        }) => {
+            if perm.uid != 0 {
+                anyhow::bail!(
+                    "/etc/rc.conf is a symlink owned by uid {}, not root; refusing to write \
+                     through it ({fix})",
+                    perm.uid
+                );
+            }
+            let abs = if target.starts_with('/') {
+                target.clone()
+            } else {
+                format!("/etc/{target}")
+            };
+            let parts: Vec<&str> = abs.split('/').filter(|p| !p.is_empty()).collect();
+            if parts.first() != Some(&"etc")
+                || parts.len() < 2
+                || parts.iter().any(|p| *p == "." || *p == "..")
+            {
+                anyhow::bail!(
+                    "/etc/rc.conf points to {target:?}, outside /etc or through `..`; refusing \
+                     to write through it ({fix})"
+                );
+            }
+            let rel = parts.join("/");
+            match fs.stat_beneath("/", &rel)? {
+                Some(t) if t.kind == EntryKind::File && t.perm.uid == 0 => {
+                    Ok((rel.clone(), usable(&rel, &t)?))
+                }
+                Some(t) if t.kind == EntryKind::File => anyhow::bail!(
+                    "/etc/rc.conf points to /{rel}, owned by uid {}, not root; refusing to \
+                     write it ({fix})",
+                    t.perm.uid
+                ),
+                Some(_) => anyhow::bail!(
+                    "/etc/rc.conf points to /{rel}, which is not a regular file (a link to a \
+                     link is not followed); {fix}"
+                ),
+                None => anyhow::bail!("/etc/rc.conf points to /{rel}, which does not exist; {fix}"),
+            }
+        }
+        Some(_) => anyhow::bail!("/etc/rc.conf is not a regular file or a symlink to one"),
+    }
+}
+
 impl Step for Host {
     fn id(&self) -> StepId {
         StepId::Host
@@ -65,25 +139,19 @@ impl Step for Host {
             cx.undo.push(Undo::Unload(r.loaded));
         }
         if cx.v.spec.persist_config {
-            let old = env
-                .fs
-                .read_beneath("/", "etc/rc.conf", crate::engine::READ_LIMIT)?;
+            let (rel, perm) = rc_conf_target(env.fs)?;
+            let old = env.fs.read_beneath("/", &rel, crate::engine::READ_LIMIT)?;
             let defaults = env.fs.read_host("/etc/defaults/rc.conf");
             let (rc, differs) = wanted_rc_conf(old.as_deref(), defaults.as_deref())?;
             if differs {
-                // Writes are atomic: the undo is recorded once the file changed.
-                // rc.conf(5): root:wheel 0644, as FreeBSD installs it.
-                env.fs.write_beneath(
-                    "/",
-                    "etc/rc.conf",
-                    &rc.to_bytes(),
-                    crate::engine::Perm::FILE,
-                )?;
+                // Writes are atomic: the undo is recorded once the file changed. A new rc.conf
+                // is root:wheel 0644, as FreeBSD installs it; an existing one keeps its own.
+                env.fs.write_beneath("/", &rel, &rc.to_bytes(), perm)?;
                 cx.undo.push(Undo::Restore {
                     root: "/".into(),
-                    rel: "etc/rc.conf".into(),
+                    rel,
                     old,
-                    perm: crate::engine::Perm::FILE,
+                    perm,
                 });
                 changed = true;
             }
