@@ -177,7 +177,7 @@ pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<Stat>> {
     let st = unsafe { st.assume_init() };
     #[cfg(target_os = "freebsd")]
     let immutable = u64::from(st.st_flags)
-        & (libc::UF_IMMUTABLE | libc::SF_IMMUTABLE | libc::UF_APPEND | libc::SF_APPEND) as u64
+        & (libc::UF_IMMUTABLE | libc::SF_IMMUTABLE | libc::UF_APPEND | libc::SF_APPEND)
         != 0;
     #[cfg(not(target_os = "freebsd"))]
     let immutable = false;
