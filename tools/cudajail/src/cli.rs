@@ -205,7 +205,7 @@ pub enum ConfCmd {
         /// The separator between parameters (jail -e's argument).
         #[arg(long, default_value = " ")]
         sep: String,
-        /// JSON: a list of {name, params: [[name, [values] or null]]}.
+        /// JSON: a list of `{name, params: [[name, [values] or null]]}`.
         #[arg(long)]
         json: bool,
     },
