@@ -34,6 +34,9 @@ enum Line {
 pub struct RcConf {
     lines: Vec<Line>,
     trailing_newline: bool,
+    /// The file ends inside a quote (or after a lone `\`): sh cannot read it, and anything
+    /// appended would land inside that quote. Edits are refused.
+    unclosed: bool,
     /// `/etc/defaults/rc.conf`, read first (as rc(8) and sysrc(8) do), when given.
     defaults: Option<Box<RcConf>>,
 }
@@ -97,7 +100,10 @@ fn eval_word(s: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
                         '"' => break,
                         '\\' => {
                             let n = it.next()?;
-                            if !matches!(n, '"' | '\\' | '$' | '`' | '\n') {
+                            if n == '\n' {
+                                continue; // a line continuation: both go
+                            }
+                            if !matches!(n, '"' | '\\' | '$' | '`') {
                                 out.push('\\');
                             }
                             out.push(n);
@@ -132,7 +138,10 @@ fn eval_word(s: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
             Some('`' | ';' | '&' | '|' | '(' | ')' | '<' | '>') => return None,
             Some('\\') => {
                 it.next();
-                out.push(it.next()?);
+                match it.next()? {
+                    '\n' => {} // a line continuation
+                    c => out.push(c),
+                }
             }
             Some(c) => {
                 it.next();
@@ -145,6 +154,75 @@ fn eval_word(s: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String> {
 /// A plain value: [`eval_word`] with no variables at all.
 fn decode_value(s: &str) -> Option<String> {
     eval_word(s, &|_| None)
+}
+
+/// The file cut into what the shell reads as one line each: a newline inside quotes, or after
+/// a `\` outside single quotes, does not end it; a `#` starting a word begins a comment, whose
+/// quotes do not count. Each piece is given without its final newline; an unclosed quote runs
+/// to the end of the file (sh would refuse the file; it is kept as it is).
+fn logical_lines(data: &[u8]) -> (Vec<&[u8]>, bool, bool) {
+    #[derive(PartialEq)]
+    enum St {
+        Out,
+        Single,
+        Double,
+        Comment,
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut st = St::Out;
+    let mut word_start = true;
+    let mut i = 0;
+    while i < data.len() {
+        let b = data[i];
+        match st {
+            St::Out => match b {
+                b'\n' => {
+                    out.push(&data[start..i]);
+                    start = i + 1;
+                    word_start = true;
+                    i += 1;
+                    continue;
+                }
+                b'\\' => {
+                    i += 2; // the escaped byte, a newline included (continuation)
+                    word_start = false;
+                    continue;
+                }
+                b'\'' => st = St::Single,
+                b'"' => st = St::Double,
+                b'#' if word_start => st = St::Comment,
+                _ => {}
+            },
+            St::Single => {
+                if b == b'\'' {
+                    st = St::Out;
+                }
+            }
+            St::Double => match b {
+                b'\\' => {
+                    i += 2;
+                    continue;
+                }
+                b'"' => st = St::Out,
+                _ => {}
+            },
+            St::Comment => {
+                if b == b'\n' {
+                    st = St::Out;
+                    continue; // ends the line in the Out arm
+                }
+            }
+        }
+        word_start = matches!(b, b' ' | b'\t' | b';' | b'&' | b'|' | b'(' | b')');
+        i += 1;
+    }
+    let terminated = start >= data.len();
+    if !terminated {
+        out.push(&data[start..]);
+    }
+    let unclosed = matches!(st, St::Single | St::Double) || i > data.len();
+    (out, terminated, unclosed)
 }
 
 /// The variable a line assigns (`NAME=…` at its start), whatever the value.
@@ -189,8 +267,8 @@ impl RcConf {
     /// (never rewritten as U+FFFD) and [`RcConf::to_bytes`] writes them back unchanged.
     pub fn parse_bytes(data: &[u8]) -> RcConf {
         let mut lines = Vec::new();
-        for l in data.split_inclusive(|b| *b == b'\n') {
-            let raw = l.strip_suffix(b"\n").unwrap_or(l);
+        let (pieces, terminated, unclosed) = logical_lines(data);
+        for raw in pieces {
             match std::str::from_utf8(raw) {
                 Ok(t) => lines.push(parse_line(t)),
                 Err(_) => {
@@ -210,7 +288,8 @@ impl RcConf {
         }
         RcConf {
             lines,
-            trailing_newline: data.is_empty() || data.ends_with(b"\n"),
+            trailing_newline: data.is_empty() || terminated,
+            unclosed,
             defaults: None,
         }
     }
@@ -242,6 +321,18 @@ impl RcConf {
         }) == Some(true)
     }
 
+    fn check_closed(&self) -> Result<()> {
+        if self.unclosed {
+            return Err(Error::new(
+                Op::Validate,
+                ErrorKind::InvalidInput,
+                "the file ends inside a quote (or after a lone \\): sh cannot read it at boot, \
+                 and an edit appended to it would land inside that quote; fix the file by hand",
+            ));
+        }
+        Ok(())
+    }
+
     fn cannot_evaluate(name: &str, line: &str) -> Error {
         Error::new(
             Op::Validate,
@@ -258,17 +349,11 @@ impl RcConf {
         )
     }
 
-    /// Parses a file; never fails: what is not a plain assignment is kept verbatim.
+    /// Parses a file; never fails: what is not a plain assignment is kept verbatim. A
+    /// statement the shell reads across lines (a quoted value with newlines, a `\` at the end
+    /// of a line) is one entry, edited or kept as a whole.
     pub fn parse(text: &str) -> RcConf {
-        let lines = text
-            .split_inclusive('\n')
-            .map(|l| parse_line(l.strip_suffix('\n').unwrap_or(l)))
-            .collect();
-        RcConf {
-            lines,
-            trailing_newline: text.is_empty() || text.ends_with('\n'),
-            defaults: None,
-        }
+        RcConf::parse_bytes(text.as_bytes())
     }
 
     /// Reads `defaults` (`/etc/defaults/rc.conf`) before this file, as rc(8) and sysrc(8) do,
@@ -347,6 +432,7 @@ impl RcConf {
     /// [`ErrorKind::InvalidInput`] for a name that is not a shell variable name or a value
     /// with a newline or NUL.
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        self.check_closed()?;
         if !valid_name(name) {
             return Err(Error::new(
                 Op::Validate,
@@ -391,6 +477,7 @@ impl RcConf {
     /// # Errors
     /// As [`RcConf::set`].
     pub fn add_word(&mut self, name: &str, word: &str) -> Result<bool> {
+        self.check_closed()?;
         if self.last_is_bytes(name) {
             return Err(RcConf::unreadable(name));
         }
@@ -413,6 +500,7 @@ impl RcConf {
     /// # Errors
     /// As [`RcConf::set`].
     pub fn remove_word(&mut self, name: &str, word: &str) -> Result<bool> {
+        self.check_closed()?;
         if self.last_is_bytes(name) {
             return Err(RcConf::unreadable(name));
         }
@@ -649,10 +737,15 @@ mod tests {
         #[test]
         fn an_edit_changes_only_its_own_line(b in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut c = RcConf::parse_bytes(&b);
-            c.set("linux_enable", "YES").unwrap();
+            if c.set("linux_enable", "YES").is_err() {
+                // Only a file that ends inside a quote is refused.
+                prop_assert!(logical_lines(&b).2);
+                return Ok(());
+            }
             let out = c.to_bytes();
             let kept = |d: &[u8]| -> Vec<Vec<u8>> {
-                d.split(|x| *x == b'\n')
+                logical_lines(d).0
+                    .into_iter()
                     .filter(|l| !l.trim_ascii_start().starts_with(b"linux_enable="))
                     .filter(|l| !l.is_empty())
                     .map(<[u8]>::to_vec)
@@ -669,7 +762,10 @@ mod tests {
         #[test]
         fn set_then_get(name in "[a-z_][a-z0-9_]{0,12}", v in "[^\n\0]{0,30}", base in "\\PC{0,100}") {
             let mut c = RcConf::parse(&base);
-            c.set(&name, &v).unwrap();
+            if c.set(&name, &v).is_err() {
+                prop_assert!(logical_lines(base.as_bytes()).2, "refused a readable file");
+                return Ok(());
+            }
             let again = RcConf::parse(&c.to_string());
             prop_assert_eq!(again.get(&name), Some(v.as_str()));
         }
