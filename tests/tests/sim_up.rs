@@ -583,7 +583,7 @@ fn host_users_are_mirrored_into_the_jail() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("user bob is not in the host's /etc/passwd"),
+        e.contains("users[0]: bob is not a user of this host") && e.contains("nothing was changed"),
         "{e}"
     );
     assert_eq!(h2.observable(), before);
@@ -811,8 +811,10 @@ fn a_wrong_installer_version_is_refused_and_a_later_failure_uninstalls() {
     let before = h.observable();
     let e = format!("{:#}", up(&env, &v, &planned(&h, &v)).unwrap_err());
     assert!(
-        e.contains("570.10.01") && e.contains("580.95.05") && e.contains("must match exactly"),
-        "{e}"
+        e.contains("570.10.01")
+            && e.contains("580.95.05")
+            && e.contains("before any change; nothing was changed"),
+        "caught by the preflight: {e}"
     );
     assert_eq!(h.observable(), before);
 
@@ -1401,4 +1403,45 @@ fn persist_refuses_links_out_of_etc_foreign_links_and_immutable_files() {
         };
         assert_eq!(etc(&before), etc(&after), "{want}: nothing in /etc changed");
     }
+}
+
+/// Every mistake read-only queries can find is reported at once, before `up` changes anything
+/// (no template built, no dataset, no module loaded): GPU minors the host lacks, a missing bind
+/// source, an unknown mirrored user, an installer of another version, a dotted name whose
+/// parent jail does not run.
+#[test]
+fn late_failures_are_caught_before_any_change_all_at_once() {
+    let h = SimHost::freebsd14_cuda_ready(2);
+    let run = "/root/NVIDIA-Linux-x86_64-570.10.01.run";
+    h.with_state(|s| s.write_file(run, b"#!/bin/sh").unwrap());
+    let v = parse(&format!(
+        "name = \"my.jail\"\ngpus = [1, 7]\nusers = [\"bob\"]\nnvidia_run = \"{run}\"\n\
+         [[binds]]\nhost = \"/data/models\"\ntarget = \"models\"\n"
+    ))
+    .unwrap()
+    .validate(None)
+    .unwrap();
+    let before = h.observable();
+    let calls = h.calls().len();
+    let e = format!(
+        "{:#}",
+        up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap_err()
+    );
+    for want in [
+        "5 problem(s) found before any change; nothing was changed",
+        "name: \"my.jail\": a dot makes it jail \"jail\" inside jail \"my\"",
+        "gpus: nvidia7 not on this host, which has nvidia0, nvidia1",
+        "binds[0].host: /data/models does not exist on this host",
+        "users[0]: bob is not a user of this host",
+        "nvidia_run: /root/NVIDIA-Linux-x86_64-570.10.01.run is version 570.10.01, the kernel module is 580.95.05",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    assert_eq!(h.observable(), before);
+    assert!(
+        h.calls()[calls..]
+            .iter()
+            .all(|c| !matches!(c.verb, hostsim::Verb::Bootstrap | hostsim::Verb::ZfsCreate)),
+        "no template built, no dataset made"
+    );
 }

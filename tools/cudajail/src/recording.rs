@@ -239,6 +239,12 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
             files.push((run.clone(), Node::File(Vec::new())));
         }
     }
+    // Bind sources the preflight asks about (as empty directories).
+    for b in &v.spec.binds {
+        if env.view.exists(&b.host) {
+            files.push((b.host.clone(), Node::Dir));
+        }
+    }
     // The host's devfs, one level of directories deep (`fd/0`, `pts/1`, `shm/.mountpoint`):
     // a name with entries below it is a directory there.
     let mut devices: Vec<String> = Vec::new();

@@ -294,3 +294,53 @@ fn run_prepares_the_linuxulator_route() {
     assert_eq!(code, 0);
     assert!(out.contains("CJ_UVM_INITIALIZE"));
 }
+
+/// `plan --exact` fails (exit 1) when `up` would, listing what the preflight found; a fine spec
+/// still exits 0.
+#[test]
+fn plan_exact_exits_1_when_up_would_fail() {
+    let dir = std::env::temp_dir().join(format!("cudajail-cli-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "gpus = [7]\n").unwrap();
+    let (code, out, err) = cj(&["plan", "--exact", "--sim", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("would fail") && out.contains("gpus: nvidia7 not on this host"),
+        "{out}"
+    );
+    assert!(err.contains("up would fail"), "{err}");
+    let (code, out, _) = cj(&["plan", "--exact", "--sim", "--json", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["would_succeed"], false);
+    let (code, out, _) = cj(&["plan", "--exact", "--sim"]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A reader that closes the pipe early is not a crash (it was: exit 101, a panic message).
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cudajail"))
+        .args(["plan", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before reading anything
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+/// `fmt` on a missing file says so, without the spec hint.
+#[test]
+fn fmt_of_a_missing_file_gives_no_spec_hint() {
+    let (code, _, err) = cj(&["fmt", "/nonexistent/jail.conf"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read /nonexistent/jail.conf"), "{err}");
+    assert!(!err.contains("spec field"), "{err}");
+}

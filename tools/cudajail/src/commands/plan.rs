@@ -11,11 +11,18 @@ pub(crate) fn plan_exact(spec: Option<&Path>, json: bool, sim: bool) -> Result<S
         let (calls, outcome) = recording::exact_plan(env, &v)?;
         let changes: Vec<_> = calls.iter().filter(|c| c.changes_host).collect();
         if json {
-            return Ok(serde_json::to_string_pretty(&serde_json::json!({
+            let out = serde_json::to_string_pretty(&serde_json::json!({
                 "calls": changes,
                 "would_succeed": outcome.is_ok(),
                 "error": outcome.as_ref().err(),
-            }))?);
+            }))?;
+            return Ok(match &outcome {
+                Ok(()) => Ok(out),
+                Err(e) => Err(Failure::Report {
+                    out,
+                    summary: format!("up would fail: {}", e.lines().next().unwrap_or_default()),
+                }),
+            });
         }
         let mut t = format!(
             "`up` would make these {} changing calls on a copy of this host:\n",
@@ -37,12 +44,20 @@ pub(crate) fn plan_exact(spec: Option<&Path>, json: bool, sim: bool) -> Result<S
             t.push_str(&format!("  {:<16} {}{times}\n", c.verb, c.subject));
             i += n;
         }
-        match outcome {
-            Ok(()) => t.push_str("and would succeed."),
-            Err(e) => t.push_str(&format!("and would fail (then undo them): {e}")),
-        }
-        Ok(t)
-    })
+        Ok(match outcome {
+            Ok(()) => {
+                t.push_str("and would succeed.");
+                Ok(t)
+            }
+            Err(e) => {
+                t.push_str(&format!("and would fail (then undo them): {e}"));
+                Err(Failure::Report {
+                    out: t,
+                    summary: format!("up would fail: {}", e.lines().next().unwrap_or_default()),
+                })
+            }
+        })
+    })?
 }
 
 /// `cudajail plan`.

@@ -24,6 +24,7 @@ pub(crate) mod build;
 pub mod journal;
 mod lifecycle;
 mod nvlib;
+mod preflight;
 pub mod steps;
 pub(crate) mod undo;
 
@@ -31,6 +32,7 @@ pub use lifecycle::{
     destroy, list, run_prepare, stop, template_list, template_rm, JailStatus, TemplateInfo,
 };
 pub use nvlib::{nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
+pub use preflight::preflight as preflight_problems;
 pub use steps::STEPS;
 pub use steps::{apply_rootfs_fixes, rootfs_fixes, StepId, TEMPLATE_PACKAGES};
 use steps::{Check, Ctx, Outcome, Step};
@@ -244,10 +246,13 @@ fn undo_text(errors: &[String]) -> String {
 }
 
 fn preflight(env: &Env<'_>, v: &Valid) -> anyhow::Result<()> {
-    if !env.zfs.exists(v.pool.as_str())? {
+    let problems = preflight::preflight(env, v);
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
         bail!(
-            "pool {} does not exist (see `zpool list`); set `pool` in the spec",
-            v.pool
+            "{} problem(s) found before any change; nothing was changed:\n{}",
+            problems.len(),
+            lines.join("\n")
         );
     }
     Ok(())

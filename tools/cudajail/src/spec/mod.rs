@@ -6,13 +6,55 @@ use linuxulator::Suite;
 use serde::{Deserialize, Serialize};
 
 /// Which GPUs the jail sees: `"all"` or a list of minors (`[0, 2]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Gpus {
     /// The word `all`.
     Word(String),
     /// Minor numbers.
     List(Vec<u8>),
+}
+
+impl<'de> Deserialize<'de> for Gpus {
+    /// `"all"` or a list of minors; anything else is named with the shape expected and an
+    /// example (`gpus = 0` → write `[0]`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Gpus, D::Error> {
+        struct V;
+        const WANT: &str = "\"all\" or a list of GPU minors like [0, 1]";
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Gpus;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(WANT)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Gpus, E> {
+                Ok(Gpus::Word(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Gpus, E> {
+                Err(E::custom(format!(
+                    "gpus = {v}: expected {WANT}; for one GPU write gpus = [{v}]"
+                )))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Gpus, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Gpus, A::Error> {
+                let mut l = Vec::new();
+                while let Some(x) = a.next_element::<toml::Value>()? {
+                    match x.as_integer().and_then(|n| u8::try_from(n).ok()) {
+                        Some(n) => l.push(n),
+                        None => {
+                            return Err(serde::de::Error::custom(format!(
+                                "gpus: {x} is not a GPU minor (a number 0..255, the N of \
+                                 /dev/nvidiaN)"
+                            )))
+                        }
+                    }
+                }
+                Ok(Gpus::List(l))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Default for Gpus {

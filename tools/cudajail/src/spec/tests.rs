@@ -177,3 +177,22 @@ fn low_osrelease_for_the_suite() {
     let e = s.validate(None).unwrap_err();
     assert!(e[0].message.contains("minimum kernel"), "{:?}", e);
 }
+
+#[test]
+fn gpus_of_the_wrong_shape_say_what_to_write() {
+    for (text, want) in [
+        ("gpus = 0", "for one GPU write gpus = [0]"),
+        ("gpus = [0, \"a\"]", "\"a\" is not a GPU minor"),
+        ("gpus = [300]", "300 is not a GPU minor"),
+        ("gpus = true", "expected \"all\" or a list of GPU minors"),
+    ] {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(e.contains(want), "{text}: {e}");
+        assert!(!e.contains("untagged enum"), "{text}: {e}");
+    }
+    assert_eq!(parse("gpus = [0, 2]").unwrap().gpus, Gpus::List(vec![0, 2]));
+    assert_eq!(
+        parse("gpus = \"all\"").unwrap().gpus,
+        Gpus::Word("all".into())
+    );
+}
