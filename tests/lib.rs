@@ -33,3 +33,48 @@ pub fn host_with_jail_up(v: &Valid) -> (SimHost, Plan) {
     up(&sim_env(&h), v, &p).expect("up on a ready host");
     (h, p)
 }
+
+/// `after` without the template cache a failed `up` keeps: every dataset under
+/// `<pool>/cudajail` that `before` did not have (the template, its snapshot and the parent
+/// datasets made for it), their mounts, and the files and modes below their mountpoints. Only
+/// a complete template (its `@base` snapshot exists) is a cache; a half-built one stays in, as
+/// the residue it is.
+#[must_use]
+pub fn without_template_cache(after: &hostsim::State, before: &hostsim::State) -> hostsim::State {
+    let mut s = after.clone();
+    let complete = s.datasets.keys().any(|d| {
+        d.contains("/cudajail/templates/")
+            && d.ends_with("@base")
+            && !before.datasets.contains_key(d)
+    });
+    if !complete {
+        return s;
+    }
+    let new: Vec<String> = s
+        .datasets
+        .keys()
+        .filter(|d| !before.datasets.contains_key(*d))
+        .filter(|d| {
+            let base = d.split('@').next().unwrap_or(d);
+            base.ends_with("/cudajail")
+                || base.ends_with("/cudajail/templates")
+                || base.contains("/cudajail/templates/")
+        })
+        .cloned()
+        .collect();
+    for d in &new {
+        s.datasets.remove(d);
+        if d.contains('@') {
+            continue;
+        }
+        // The simulated pool mounts children at /<pool>/<name> (no mountpoint property set).
+        let mp = format!("/{d}");
+        s.mounts.remove(&mp);
+        let below = format!("{mp}/");
+        s.files
+            .retain(|k, _| before.files.contains_key(k) || (k != &mp && !k.starts_with(&below)));
+        s.perms
+            .retain(|k, _| before.perms.contains_key(k) || (k != &mp && !k.starts_with(&below)));
+    }
+    s
+}

@@ -297,10 +297,25 @@ pub fn up_with_progress(
     };
     let fail = |cx: &mut Ctx<'_, '_>, e: String| {
         let errors = undo_run(cx);
+        let kept: String = cx
+            .kept
+            .iter()
+            .map(|k| {
+                format!(
+                    "\nkept the template {k} this run built: the next `up` clones it instead of \
+                     bootstrapping again (`cudajail template rm` removes it)"
+                )
+            })
+            .collect();
         if errors.is_empty() {
-            anyhow!("{e}\neverything this run changed was undone")
+            let what = if kept.is_empty() {
+                "everything"
+            } else {
+                "everything else"
+            };
+            anyhow!("{e}\n{what} this run changed was undone{kept}")
         } else {
-            anyhow!("{e}{}", undo_text(&errors))
+            anyhow!("{e}{}{kept}", undo_text(&errors))
         }
     };
     for s in STEPS {
@@ -319,11 +334,7 @@ pub fn up_with_progress(
         }
     }
     if let Err(e) = journal::write(env, &ds, &done) {
-        let errors = undo_run(&mut cx);
-        return Err(anyhow!(
-            "recording the journal failed: {e}{}",
-            undo_text(&errors)
-        ));
+        return Err(fail(&mut cx, format!("recording the journal failed: {e}")));
     }
     Ok(report)
 }
@@ -406,7 +417,13 @@ fn jail_root(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<String> {
 /// # Errors
 /// As the step.
 pub fn template_build(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<StepReport> {
-    preflight(env, v)?;
+    // Only the pool matters to a template (binds, users and GPUs are the jail's).
+    if let Some(p) = preflight::preflight(env, v)
+        .into_iter()
+        .find(|p| p.field == "pool")
+    {
+        bail!("{p}");
+    }
     let mut cx = Ctx::new(env, v, p);
     run_step(&mut cx, steps::step(StepId::Template)).map_err(|e| {
         let errors = undo::undo_all(env, &mut cx.undo);

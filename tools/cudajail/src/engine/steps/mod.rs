@@ -106,6 +106,9 @@ pub struct Ctx<'e, 'a> {
     pub p: &'e Plan,
     /// What this run did, in order; undone in reverse on failure.
     pub(crate) undo: Vec<Undo>,
+    /// What this run made that a failure keeps: the template snapshot it built (a cache that
+    /// cost a debootstrap, not part of the jail).
+    pub(crate) kept: Vec<String>,
 }
 
 impl<'e, 'a> Ctx<'e, 'a> {
@@ -117,6 +120,7 @@ impl<'e, 'a> Ctx<'e, 'a> {
             v,
             p,
             undo: Vec::new(),
+            kept: Vec::new(),
         }
     }
 

@@ -120,8 +120,18 @@ impl Step for Template {
             created.push(snap.to_string());
             Ok(())
         })();
-        cx.undo.push(Undo::Destroy(created));
-        res?;
-        Ok(Outcome::Applied)
+        match res {
+            // A complete template is a cache, kept when a later step fails: the next `up`
+            // clones it instead of bootstrapping again. `cudajail template rm` removes it.
+            Ok(()) => {
+                cx.kept.push(snap.to_string());
+                Ok(Outcome::Applied)
+            }
+            // A half-built one is residue.
+            Err(e) => {
+                cx.undo.push(Undo::Destroy(created));
+                Err(e)
+            }
+        }
     }
 }
