@@ -16,7 +16,7 @@ fn matches(rule: &Rule, name: &str, class: Option<crate::types::DevType>) -> boo
 }
 
 /// A device node as devfs lists it: its path below the devfs root and its device class.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// `nvidia0`, `pts/3`, `dri/card0`.
     pub name: String,

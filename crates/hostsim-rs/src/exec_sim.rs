@@ -82,6 +82,9 @@ impl JailExec for SimHost {
         let root = j.path;
         let words: Vec<&str> = cmd.split_whitespace().collect();
         let first = words.first().copied().unwrap_or_default();
+        if first == "/usr/sbin/runuser" {
+            return Ok(self.runuser(jid, &root, &words));
+        }
         if self
             .with_state(|s| file(s, &format!("{root}{first}")))
             .as_deref()
@@ -119,6 +122,41 @@ impl JailExec for SimHost {
             }
             Ok((127, format!("{first}: not found")))
         })
+    }
+}
+
+impl SimHost {
+    /// util-linux's `runuser -u USER -- CMD…`: the user must be in the jail's `/etc/passwd`;
+    /// `id -un` and `whoami` then print it; other commands run as the simulation runs them.
+    fn runuser(&self, jid: Jid, root: &str, words: &[&str]) -> (i32, String) {
+        let (has, passwd) = self.with_state(|s| {
+            (
+                file(s, &format!("{root}/usr/sbin/runuser")).is_some(),
+                file(s, &format!("{root}/etc/passwd")).unwrap_or_default(),
+            )
+        });
+        if !has {
+            return (127, "/usr/sbin/runuser: not found".into());
+        }
+        let (user, inner) = match words {
+            [_, "-u", u, "--", inner @ ..] if !inner.is_empty() => (*u, inner),
+            _ => return (1, "runuser: usage: runuser -u USER -- COMMAND".into()),
+        };
+        let known = String::from_utf8_lossy(&passwd)
+            .lines()
+            .any(|l| l.split(':').next() == Some(user));
+        if !known {
+            return (
+                1,
+                format!("runuser: user {user} does not exist or the user entry does not contain all the required fields"),
+            );
+        }
+        match inner {
+            ["id", "-un"] | ["whoami"] => (0, format!("{user}\n")),
+            _ => self
+                .exec(jid, inner)
+                .unwrap_or_else(|e| (126, e.to_string())),
+        }
     }
 }
 

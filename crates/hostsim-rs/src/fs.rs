@@ -4,7 +4,7 @@ use crate::State;
 use sysabi::Errno;
 
 /// A file tree entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Node {
     /// A directory.
     Dir,

@@ -21,7 +21,7 @@ use sysabi::Errno;
 const JAIL_MAX: i32 = 999_999;
 
 /// A jail in the simulated kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimJail {
     /// Name, as the kernel keeps it (a jail made by another tool may have a name `JailName`
     /// refuses; an unnamed one is named by its jid).
@@ -29,7 +29,67 @@ pub struct SimJail {
     /// Root.
     pub path: String,
     /// Parameters as set (bool no-forms normalised).
+    #[serde(with = "params_serde")]
     pub params: BTreeMap<String, ParamValue>,
+}
+
+/// jail-rs's `ParamValue` serialises untagged and does not deserialise; a saved simulated host
+/// keeps each value with its kind.
+mod params_serde {
+    use jail::{JailSys, ParamValue};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[derive(Serialize, Deserialize)]
+    enum Tagged {
+        Int(i64),
+        Bool(bool),
+        Str(String),
+        Sys(JailSys),
+        Ip4(Vec<Ipv4Addr>),
+        Ip6(Vec<Ipv6Addr>),
+    }
+
+    pub fn serialize<S: Serializer>(
+        m: &BTreeMap<String, ParamValue>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let t: BTreeMap<&String, Tagged> = m
+            .iter()
+            .map(|(k, v)| {
+                let t = match v {
+                    ParamValue::Int(i) => Tagged::Int(*i),
+                    ParamValue::Bool(b) => Tagged::Bool(*b),
+                    ParamValue::Str(x) => Tagged::Str(x.clone()),
+                    ParamValue::Sys(x) => Tagged::Sys(*x),
+                    ParamValue::Ip4(x) => Tagged::Ip4(x.clone()),
+                    ParamValue::Ip6(x) => Tagged::Ip6(x.clone()),
+                };
+                (k, t)
+            })
+            .collect();
+        t.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, ParamValue>, D::Error> {
+        let t = BTreeMap::<String, Tagged>::deserialize(d)?;
+        Ok(t.into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Tagged::Int(i) => ParamValue::Int(i),
+                    Tagged::Bool(b) => ParamValue::Bool(b),
+                    Tagged::Str(x) => ParamValue::Str(x),
+                    Tagged::Sys(x) => ParamValue::Sys(x),
+                    Tagged::Ip4(x) => ParamValue::Ip4(x),
+                    Tagged::Ip6(x) => ParamValue::Ip6(x),
+                };
+                (k, v)
+            })
+            .collect())
+    }
 }
 
 /// Checks and normalises every parameter with the simulated kernel's own table

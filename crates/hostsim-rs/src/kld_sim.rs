@@ -13,7 +13,7 @@ use kld::{from_errno, KldFile, KldFileId, KldOps, Op, Result};
 use sysabi::Errno;
 
 /// A loaded linker file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimKld {
     /// File id.
     pub id: i32,

@@ -152,8 +152,9 @@ pub struct Call {
     pub failed: Option<Errno>,
 }
 
-/// The whole simulated kernel state; compare two snapshots with `==`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The whole simulated kernel state; compare two snapshots with `==`. It serialises (serde), so
+/// a simulated host can be saved and loaded (`cudajail --sim-state`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Jails by jid.
     pub jails: BTreeMap<i32, jail_sim::SimJail>,
@@ -195,6 +196,7 @@ pub struct State {
     /// The NVIDIA kernel driver version (`None`: no driver loaded).
     pub nvidia_version: Option<String>,
     /// RM objects: (client, handle) → (class, GPU index). A client is its own object.
+    #[serde(skip)]
     pub rm_objects: BTreeMap<(u32, u32), (u32, u32)>,
     /// ZFS transaction group counter (creation order of snapshots).
     pub txg: u64,
@@ -231,7 +233,9 @@ impl SimHost {
 
     /// A FreeBSD 14 host with `n` NVIDIA GPUs: the kernel with its built-in file systems,
     /// `zfs.ko` and `nvidia.ko`/`nvidia-modeset.ko` loaded, the stock devfs rulesets 1–5, devfs on
-    /// `/dev`, a pool `zroot` mounted at `/zroot`, and the usual directories.
+    /// `/dev`, a pool `zroot` mounted at `/zroot`, and the usual directories. A workstation: its
+    /// `/etc/passwd` and `/etc/group` have FreeBSD's system accounts and one user, `alice`
+    /// (1001), whose home holds `models` and `work` (what `docs/example-spec.toml` binds).
     pub fn freebsd14_with_gpus(n: u32) -> SimHost {
         let h = SimHost::empty();
         {
@@ -248,6 +252,23 @@ impl SimHost {
             ] {
                 s.files.insert(d.into(), Node::Dir);
             }
+            for d in ["/home/alice/models", "/home/alice/work"] {
+                let _ = s.mkdir_p(d);
+            }
+            let _ = s.write_file(
+                "/etc/passwd",
+                b"root:*:0:0:Charlie &:/root:/bin/sh\n\
+                  toor:*:0:0:Bourne-again Superuser:/root:\n\
+                  daemon:*:1:1:Owner of many system processes:/root:/usr/sbin/nologin\n\
+                  operator:*:2:5:System &:/:/usr/sbin/nologin\n\
+                  nobody:*:65534:65534:Unprivileged user:/nonexistent:/usr/sbin/nologin\n\
+                  alice:*:1001:1001:Alice:/home/alice:/bin/sh\n",
+            );
+            let _ = s.write_file(
+                "/etc/group",
+                b"wheel:*:0:root\ndaemon:*:1:\noperator:*:5:root\nvideo:*:44:alice\n\
+                  nogroup:*:65533:\nnobody:*:65534:\nalice:*:1001:\n",
+            );
             s.rulesets = crate::devfs_model::stock_rulesets();
             s.sysctls
                 .insert("kern.osrelease".into(), "14.3-RELEASE".into());

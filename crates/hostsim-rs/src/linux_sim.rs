@@ -20,7 +20,7 @@ use linuxulator::{
 use sysabi::Errno;
 
 /// A mounted file system.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimMount {
     /// Type.
     pub fstype: String,

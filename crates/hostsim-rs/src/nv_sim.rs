@@ -18,7 +18,7 @@ use nvgpu::{Error, NvDevice, NvTransport, Op, Result};
 use sysabi::Errno;
 
 /// A simulated GPU.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SimGpu {
     /// Minor number (`/dev/nvidiaN`).
     pub minor: u32,

@@ -350,10 +350,18 @@ impl Bootstrap for SimHost {
                 .detail("debootstrap failed half-way"));
         }
         let os = format!("ID={distro}\nVERSION_CODENAME={suite}\n");
+        // What every minbase has: base-passwd's root entries, util-linux's runuser (both
+        // Essential in Debian and Ubuntu).
         let mut files = vec![
             ("etc/os-release", os.as_bytes()),
+            (
+                "etc/passwd",
+                b"root:x:0:0:root:/root:/bin/bash\n".as_slice(),
+            ),
+            ("etc/group", b"root:x:0:\n".as_slice()),
             ("bin/sh", b"ELF".as_slice()),
             ("sbin/ldconfig", b"ELF".as_slice()),
+            ("usr/sbin/runuser", b"ELF".as_slice()),
         ];
         if include.contains(&"gcc") {
             files.push(("usr/bin/gcc", b"ELF".as_slice()));

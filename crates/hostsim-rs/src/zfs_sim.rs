@@ -16,7 +16,7 @@ use sysabi::Errno;
 use zfs::{from_errno, DatasetName, Op, PropName, Result, SnapshotName, ZfsOps};
 
 /// A dataset or snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SimDataset {
     /// Locally set properties.
     pub props: BTreeMap<String, String>,
@@ -134,10 +134,17 @@ impl State {
     }
 }
 
+/// `ZAP_MAXVALUELEN`: a user property's value, NUL included, must be shorter
+/// (`zfs_check_userprops` in OpenZFS's `module/zfs/zfs_ioctl.c` answers `E2BIG`).
+const ZAP_MAXVALUELEN: usize = 8192;
+
 fn check_props(props: &[(PropName, String)]) -> std::result::Result<(), Errno> {
-    for (p, _) in props {
+    for (p, v) in props {
         if !p.is_user() && !NATIVE.contains(&p.as_str()) {
             return Err(Errno::EINVAL);
+        }
+        if p.is_user() && v.len() >= ZAP_MAXVALUELEN {
+            return Err(Errno::E2BIG);
         }
     }
     Ok(())
@@ -535,7 +542,10 @@ impl ZfsOps for SimHost {
         if !s.datasets.contains_key(ds.as_str()) {
             return self.zfail(Op::Prop, Errno::ENOENT, ds);
         }
-        if check_props(&[(prop.clone(), String::new())]).is_err() || value.contains('\0') {
+        if let Err(e) = check_props(&[(prop.clone(), value.to_string())]) {
+            return self.zfail(Op::Prop, e, ds);
+        }
+        if value.contains('\0') {
             return self.zfail(Op::Prop, Errno::EINVAL, ds);
         }
         if let Some(d) = s.datasets.get_mut(ds.as_str()) {

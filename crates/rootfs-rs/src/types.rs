@@ -13,7 +13,7 @@ pub const MAX_DEPTH: usize = 64;
 /// Mode and owner of a file or directory we create: always given, never inherited from a file
 /// that was there before and never shaped by the process umask (applied with `fchmod(2)` and
 /// `fchown(2)` on the new descriptor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Perm {
     /// Permission bits (`0o7777` at most; set-id bits are refused).
     pub mode: u32,

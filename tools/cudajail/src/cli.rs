@@ -15,6 +15,12 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// With `--sim`: the simulated host's state file, read before and written after every
+    /// command (default: $CUDAJAIL_SIM_STATE, else $XDG_STATE_HOME/cudajail/sim-host.json, else
+    /// ~/.local/state/cudajail/sim-host.json). A missing file is a ready FreeBSD 14 host with
+    /// one GPU and no jail.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub sim_state: Option<PathBuf>,
 }
 
 /// Subcommands.
@@ -90,18 +96,20 @@ pub enum Command {
     },
     /// Remove exactly what `up` made: jail, mounts, devfs ruleset, dataset (never host data).
     Destroy {
-        /// Spec file (TOML); the built-in default without one.
+        /// A jail cudajail made (its name), or a spec file (TOML); the built-in default spec
+        /// without one.
         spec: Option<PathBuf>,
         /// Also destroy a dataset cudajail did not create.
         #[arg(long)]
         force: bool,
-        /// Run against a simulated host on which `up` ran first.
+        /// Run against the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },
     /// Start a stopped jail again (the same idempotent steps as `up`).
     Start {
-        /// Spec file (TOML); the built-in default without one.
+        /// A jail cudajail made (its name), or a spec file (TOML); the built-in default spec
+        /// without one.
         spec: Option<PathBuf>,
         /// Run against a simulated host.
         #[arg(long)]
@@ -109,20 +117,22 @@ pub enum Command {
     },
     /// Stop the jail: remove it and unmount its file systems; the dataset and files stay.
     Stop {
-        /// Spec file (TOML); the built-in default without one.
+        /// A jail cudajail made (its name), or a spec file (TOML); the built-in default spec
+        /// without one.
         spec: Option<PathBuf>,
-        /// Run against a simulated host on which `up` ran first.
+        /// Run against the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },
     /// Show the jail: running or not, mounts, ruleset, journal.
     Status {
-        /// Spec file (TOML); the built-in default without one.
+        /// A jail cudajail made (its name), or a spec file (TOML); the built-in default spec
+        /// without one.
         spec: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
-        /// Show it on a simulated host on which `up` ran first.
+        /// Show it on the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },
@@ -130,18 +140,23 @@ pub enum Command {
     Exec {
         /// The jail's name.
         name: String,
+        /// Run it as this user of the jail (a mirrored host user, or one the jail has), with
+        /// runuser(1) inside the jail.
+        #[arg(short = 'u', long)]
+        user: Option<String>,
         /// The command and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<String>,
-        /// Run on a simulated host on which `up` ran first.
+        /// Run on the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },
     /// After a host NVIDIA driver upgrade: put the same version's Linux libraries into the jail.
     SyncDriver {
-        /// Spec file (TOML); the built-in default without one.
+        /// A jail cudajail made (its name), or a spec file (TOML); the built-in default spec
+        /// without one.
         spec: Option<PathBuf>,
-        /// Run on a simulated host on which `up` ran, then the driver was upgraded.
+        /// Run on the simulated host (`--sim-state`), after simulating a driver upgrade there.
         #[arg(long)]
         sim: bool,
     },
@@ -177,7 +192,7 @@ pub enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
-        /// List on a simulated host on which `up` ran first.
+        /// List on the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },
@@ -254,7 +269,7 @@ pub enum TemplateCmd {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
-        /// List on a simulated host on which `up` ran first.
+        /// List on the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },
@@ -264,7 +279,7 @@ pub enum TemplateCmd {
         suite: String,
         /// Spec file naming the pool.
         spec: Option<PathBuf>,
-        /// Run on a simulated host on which a template was built first.
+        /// Run on the simulated host (`--sim-state`).
         #[arg(long)]
         sim: bool,
     },

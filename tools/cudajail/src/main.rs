@@ -4,11 +4,17 @@ use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Prints to standard output. A reader that went away (`cudajail plan --json | head -1`) is
+/// Prints to standard output (nothing for an empty output). A reader that went away (`cudajail plan --json | head -1`) is
 /// not an error of ours: the output simply stops, as with any Unix filter.
 fn print(out: &str) -> bool {
     let mut o = std::io::stdout().lock();
-    match writeln!(o, "{out}").and_then(|()| o.flush()) {
+    // A command's own output (`exec`) is printed as it is; a report gets its final newline.
+    let nl = if out.is_empty() || out.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    match write!(o, "{out}{nl}").and_then(|()| o.flush()) {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
         Err(e) => {

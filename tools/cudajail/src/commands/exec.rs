@@ -1,23 +1,44 @@
 //! `exec`, `run` and `sync-driver`: programs in and for the jail.
 
-use super::{load_spec, sim_up_first, sim_upgrade_driver, with_env, with_env_prep, Failure};
+use super::{load_spec, resolve, sim_upgrade_driver, target, with_env, with_env_prep, Failure};
 use crate::{engine, shim};
 use std::path::Path;
 
-/// `cudajail exec NAME -- COMMAND`.
-pub(crate) fn exec(name: &str, command: &[String], sim: bool) -> Result<String, Failure> {
+/// `cudajail exec [-u USER] NAME -- COMMAND`.
+pub(crate) fn exec(
+    name: &str,
+    user: Option<&str>,
+    command: &[String],
+    sim: bool,
+) -> Result<String, Failure> {
     let jn = jail::JailName::new(name).map_err(|e| Failure::Usage(e.to_string()))?;
-    // The simulated host gets the default jail first; the command runs in the named one.
+    if let Some(u) = user {
+        if u.is_empty()
+            || !u
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            || u.starts_with('-')
+        {
+            return Err(Failure::Usage(format!(
+                "-u {u:?}: a user name (letters, digits, _ - .)"
+            )));
+        }
+    }
     let v = load_spec(None)?;
-    let argv: Vec<&str> = command.iter().map(String::as_str).collect();
+    let mut argv: Vec<&str> = Vec::new();
+    if let Some(u) = user {
+        // util-linux's runuser (Essential in Debian and Ubuntu): switch to the user, with
+        // their groups, without asking for a password; root runs it.
+        argv.extend(["/usr/sbin/runuser", "-u", u, "--"]);
+    }
+    argv.extend(command.iter().map(String::as_str));
     with_env(sim, &v, |env| {
-        sim_up_first(env, &v, sim)?;
         let j = env.jail.get(&jn)?.ok_or_else(|| {
-            anyhow::anyhow!("jail {name} is not running; start it with `cudajail start`")
+            anyhow::anyhow!("jail {name} is not running; start it with `cudajail start {name}`")
         })?;
         let (code, out) = env.exec.exec(j.jid, &argv)?;
         if code != 0 {
-            anyhow::bail!("{}\n{} exited with {code}", out.trim_end(), argv[0]);
+            anyhow::bail!("{}\n{} exited with {code}", out.trim_end(), command[0]);
         }
         Ok(out)
     })
@@ -50,17 +71,13 @@ pub(crate) fn run(command: &[String], sim: bool) -> Result<String, Failure> {
     })
 }
 
-/// `cudajail sync-driver`.
+/// `cudajail sync-driver [NAME|SPEC]`.
 pub(crate) fn sync_driver(spec: Option<&Path>, sim: bool) -> Result<String, Failure> {
-    let v = load_spec(spec)?;
-    let prep = |h: &hostsim::SimHost| {
-        let env = engine::sim_env(h);
-        if let Ok(p) = engine::plan(&env, &v) {
-            let _ = engine::up(&env, &v, &p);
-        }
-        sim_upgrade_driver(h);
-    };
-    with_env_prep(sim, &v, prep, |env| {
+    let t = target(spec)?;
+    let d = load_spec(None)?;
+    // On the simulated host: the driver upgrade this command exists for.
+    with_env_prep(sim, &d, sim_upgrade_driver, |env| {
+        let v = resolve(env, &t)?;
         let p = engine::plan(env, &v)?;
         Ok(engine::sync_driver(env, &p)?.join("\n"))
     })

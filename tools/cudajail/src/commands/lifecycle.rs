@@ -1,26 +1,26 @@
 //! `destroy`, `start`, `stop`, `status` and `list`: the jail after `up`.
 
-use super::{load_spec, sim_up_first, with_env, Failure};
+use super::{load_spec, resolve, target, with_env, Failure};
 use crate::engine;
 use std::path::Path;
 
-/// `cudajail destroy`.
+/// `cudajail destroy [NAME|SPEC]`.
 pub(crate) fn destroy(spec: Option<&Path>, force: bool, sim: bool) -> Result<String, Failure> {
-    let v = load_spec(spec)?;
-    with_env(sim, &v, |env| {
-        if sim {
-            let p = engine::plan(env, &v)?;
-            engine::up(env, &v, &p)?;
-        }
+    let t = target(spec)?;
+    let d = load_spec(None)?;
+    with_env(sim, &d, |env| {
+        let v = resolve(env, &t)?;
         let p = engine::plan(env, &v)?;
         Ok(engine::destroy(env, &v, &p, force)?.join("\n"))
     })
 }
 
-/// `cudajail start`.
+/// `cudajail start [NAME|SPEC]`.
 pub(crate) fn start(spec: Option<&Path>, sim: bool) -> Result<String, Failure> {
-    let v = load_spec(spec)?;
-    with_env(sim, &v, |env| {
+    let t = target(spec)?;
+    let d = load_spec(None)?;
+    with_env(sim, &d, |env| {
+        let v = resolve(env, &t)?;
         let p = engine::plan(env, &v)?;
         let r = engine::up(env, &v, &p)?;
         Ok(r.iter()
@@ -30,20 +30,23 @@ pub(crate) fn start(spec: Option<&Path>, sim: bool) -> Result<String, Failure> {
     })
 }
 
-/// `cudajail stop`.
+/// `cudajail stop [NAME|SPEC]`.
 pub(crate) fn stop(spec: Option<&Path>, sim: bool) -> Result<String, Failure> {
-    let v = load_spec(spec)?;
-    with_env(sim, &v, |env| {
-        let p = sim_up_first(env, &v, sim)?;
+    let t = target(spec)?;
+    let d = load_spec(None)?;
+    with_env(sim, &d, |env| {
+        let v = resolve(env, &t)?;
+        let p = engine::plan(env, &v)?;
         Ok(engine::stop(env, &p)?.join("\n"))
     })
 }
 
-/// `cudajail status`.
+/// `cudajail status [NAME|SPEC]`.
 pub(crate) fn status(spec: Option<&Path>, json: bool, sim: bool) -> Result<String, Failure> {
-    let v = load_spec(spec)?;
-    with_env(sim, &v, |env| {
-        sim_up_first(env, &v, sim)?;
+    let t = target(spec)?;
+    let d = load_spec(None)?;
+    with_env(sim, &d, |env| {
+        let v = resolve(env, &t)?;
         let st = engine::list(env, &v.pool)?;
         let me = st
             .into_iter()
@@ -76,10 +79,6 @@ pub(crate) fn status(spec: Option<&Path>, json: bool, sim: bool) -> Result<Strin
 pub(crate) fn list(spec: Option<&Path>, json: bool, sim: bool) -> Result<String, Failure> {
     let v = load_spec(spec)?;
     with_env(sim, &v, |env| {
-        if sim {
-            let p = engine::plan(env, &v)?;
-            engine::up(env, &v, &p)?;
-        }
         let l = engine::list(env, &v.pool)?;
         Ok(if json {
             serde_json::to_string_pretty(&l)?

@@ -101,17 +101,128 @@ fn report_doctor(checks: &[linuxulator::readiness::Check], json: bool) -> Result
     Ok(text)
 }
 
-/// On the simulated host, runs `up` first so that there is a jail to act on; returns the plan.
-pub(crate) fn sim_up_first(
-    env: &engine::Env<'_>,
-    v: &spec::Valid,
-    sim: bool,
-) -> anyhow::Result<crate::plan::Plan> {
-    let p = engine::plan(env, v)?;
-    if sim {
-        engine::up(env, v, &p)?;
+/// What a command acts on: a spec (a file, or the default), or a managed jail by name (its
+/// spec is read from its dataset inside the command, on the host).
+pub(crate) enum Target {
+    /// A spec file or the built-in default.
+    Spec(Box<spec::Valid>),
+    /// A jail's name.
+    Name(jail::JailName),
+}
+
+/// Reads a command's `[NAME|SPEC]` argument: an existing file is a spec; otherwise a jail name.
+pub(crate) fn target(arg: Option<&std::path::Path>) -> Result<Target, Failure> {
+    let Some(a) = arg else {
+        return Ok(Target::Spec(Box::new(load_spec(None)?)));
+    };
+    if a.exists() {
+        return Ok(Target::Spec(Box::new(load_spec(Some(a))?)));
     }
-    Ok(p)
+    let text = a.to_string_lossy();
+    if text.contains('/') || text.ends_with(".toml") {
+        return Err(Failure::Usage(format!(
+            "cannot read spec {text}: no such file"
+        )));
+    }
+    jail::JailName::new(&text).map(Target::Name).map_err(|e| {
+        Failure::Usage(format!(
+            "{text:?} is neither a spec file nor a jail name ({e})"
+        ))
+    })
+}
+
+/// The spec of a target, on the host: a jail's own, kept on its dataset (pool `zroot`, the
+/// default spec's).
+pub(crate) fn resolve(env: &engine::Env<'_>, t: &Target) -> anyhow::Result<spec::Valid> {
+    match t {
+        Target::Spec(v) => Ok((**v).clone()),
+        Target::Name(n) => {
+            let pool = spec::Spec::default()
+                .validate(None)
+                .map_err(|_| anyhow::anyhow!("the default spec is invalid"))?
+                .pool;
+            engine::stored_spec(env, &pool, n)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{n} is neither a spec file nor a jail cudajail made on pool {pool} (see \
+                     `cudajail list`)"
+                )
+            })
+        }
+    }
+}
+
+/// Where the simulated host is kept between commands (`--sim-state`, `$CUDAJAIL_SIM_STATE`,
+/// `$XDG_STATE_HOME/cudajail/sim-host.json`, `~/.local/state/cudajail/sim-host.json`).
+fn sim_state_path() -> std::path::PathBuf {
+    if let Some(p) = SIM_STATE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+    {
+        return p;
+    }
+    if let Some(p) = std::env::var_os("CUDAJAIL_SIM_STATE").filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("cudajail/sim-host.json")
+}
+
+/// `--sim-state` of the running command line.
+static SIM_STATE: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+/// The largest simulated host state file read (it holds file trees of templates).
+const SIM_STATE_LIMIT: u64 = 256 << 20;
+
+/// The simulated host saved at `path`, or a ready FreeBSD 14 host with one GPU and no jail.
+fn load_sim(path: &std::path::Path) -> Result<hostsim::SimHost, Failure> {
+    use std::io::Read;
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(hostsim::SimHost::freebsd14_cuda_ready(1))
+        }
+        Err(e) => return Err(Failure::Usage(format!("{}: {e}", path.display()))),
+    };
+    let mut buf = Vec::new();
+    f.take(SIM_STATE_LIMIT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))?;
+    let bad = |why: String| {
+        Failure::Usage(format!(
+            "the simulated host in {} cannot be read ({why}); delete the file to start from a \
+             fresh simulated host",
+            path.display()
+        ))
+    };
+    if buf.len() as u64 > SIM_STATE_LIMIT {
+        return Err(bad(format!("larger than {SIM_STATE_LIMIT} bytes")));
+    }
+    let state: hostsim::State = serde_json::from_slice(&buf).map_err(|e| bad(e.to_string()))?;
+    let h = hostsim::SimHost::empty();
+    h.with_state(|s| *s = state);
+    Ok(h)
+}
+
+/// Writes the simulated host to `path` atomically (a new file next to it, renamed over it).
+fn save_sim(h: &hostsim::SimHost, path: &std::path::Path) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::Failed(anyhow::anyhow!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let data = serde_json::to_vec(&h.snapshot()).map_err(|e| Failure::Failed(e.into()))?;
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, data).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
 }
 
 /// Simulates a host driver upgrade for `sync-driver --sim`: a newer kernel module and its Linux
@@ -147,9 +258,16 @@ pub(crate) fn with_env_prep<T>(
     f: impl FnOnce(&engine::Env<'_>) -> anyhow::Result<T>,
 ) -> Result<T, Failure> {
     if sim {
-        let h = hostsim::SimHost::freebsd14_cuda_ready(1);
+        let path = sim_state_path();
+        let h = load_sim(&path)?;
+        eprintln!(
+            "cudajail: on the simulated host (state: {})",
+            path.display()
+        );
         prep(&h);
-        return f(&engine::sim_env(&h)).map_err(Failure::Failed);
+        let r = f(&engine::sim_env(&h)).map_err(Failure::Failed);
+        save_sim(&h, &path)?;
+        return r;
     }
     let _ = (v, prep);
     #[cfg(target_os = "freebsd")]
@@ -169,7 +287,13 @@ pub(crate) fn with_env_prep<T>(
 
 fn doctor_cmd(json: bool, sim: bool) -> Result<String, Failure> {
     if sim {
-        let h = hostsim::SimHost::freebsd14_with_gpus(1);
+        // The same simulated host `up --sim` works on.
+        let path = sim_state_path();
+        let h = load_sim(&path)?;
+        eprintln!(
+            "cudajail: on the simulated host (state: {})",
+            path.display()
+        );
         return report_doctor(&crate::doctor::doctor(&h, &h, &h, &h), json);
     }
     #[cfg(target_os = "freebsd")]
@@ -195,6 +319,9 @@ fn doctor_cmd(json: bool, sim: bool) -> Result<String, Failure> {
 /// # Errors
 /// See [`Failure`].
 pub fn run(cli: &Cli) -> Result<String, Failure> {
+    *SIM_STATE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = cli.sim_state.clone();
     match &cli.command {
         Command::Doctor { json, sim } => doctor_cmd(*json, *sim),
         Command::Up {
@@ -208,7 +335,12 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Stop { spec, sim } => lifecycle::stop(spec.as_deref(), *sim),
         Command::Status { spec, json, sim } => lifecycle::status(spec.as_deref(), *json, *sim),
         Command::List { spec, json, sim } => lifecycle::list(spec.as_deref(), *json, *sim),
-        Command::Exec { name, command, sim } => exec::exec(name, command, *sim),
+        Command::Exec {
+            name,
+            user,
+            command,
+            sim,
+        } => exec::exec(name, user.as_deref(), command, *sim),
         Command::Run { command, sim } => exec::run(command, *sim),
         Command::SyncDriver { spec, sim } => exec::sync_driver(spec.as_deref(), *sim),
         Command::Template { cmd } => template::template(cmd),

@@ -1,6 +1,6 @@
 //! `cudajail template build|list|rm`.
 
-use super::{load_spec, sim_up_first, with_env, Failure};
+use super::{load_spec, with_env, Failure};
 use crate::engine;
 
 /// `cudajail template …`.
@@ -18,7 +18,6 @@ pub(crate) fn template(cmd: &crate::cli::TemplateCmd) -> Result<String, Failure>
         TemplateCmd::List { spec, json, sim } => {
             let v = load_spec(spec.as_deref())?;
             with_env(*sim, &v, |env| {
-                sim_up_first(env, &v, *sim)?;
                 let l = engine::template_list(env, &v.pool)?;
                 Ok(if *json {
                     serde_json::to_string_pretty(&l)?
@@ -47,10 +46,6 @@ pub(crate) fn template(cmd: &crate::cli::TemplateCmd) -> Result<String, Failure>
                 .parse()
                 .map_err(|e: linuxulator::Error| Failure::Usage(e.to_string()))?;
             with_env(*sim, &v, |env| {
-                if *sim {
-                    let p = engine::plan(env, &v)?;
-                    engine::template_build(env, &v, &p)?;
-                }
                 Ok(engine::template_rm(env, &v.pool, su)?
                     .iter()
                     .map(|d| format!("destroyed {d}"))

@@ -402,3 +402,57 @@ pub fn run_prepare(env: &Env<'_>) -> anyhow::Result<Vec<String>> {
     }
     Ok(did)
 }
+
+/// The version of the spec record kept in `cudajail:spec`.
+const SPEC_RECORD_VERSION: u32 = 1;
+
+/// The text kept in the dataset's `cudajail:spec` property: `{"version":1,"spec":{…}}`, the
+/// spec in full (every field, defaults written out), so that `start`, `stop`, `status`,
+/// `destroy`, `exec` and `sync-driver` can name the jail without the spec file.
+#[must_use]
+pub fn stored_spec_text(spec: &crate::spec::Spec) -> String {
+    serde_json::json!({ "version": SPEC_RECORD_VERSION, "spec": spec }).to_string()
+}
+
+/// The spec a managed jail `name` on `pool` was made from; `Ok(None)` when there is no such
+/// jail (no dataset, or one cudajail did not make).
+///
+/// # Errors
+/// ZFS errors; a record of another version or that does not read back as a valid spec.
+pub fn stored_spec(
+    env: &Env<'_>,
+    pool: &DatasetName,
+    name: &JailName,
+) -> anyhow::Result<Option<Valid>> {
+    let ds = pool.child("cudajail")?.child(name.as_str())?;
+    if !env.zfs.exists(ds.as_str())?
+        || env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() != Some("on")
+    {
+        return Ok(None);
+    }
+    let Some(text) = env.zfs.get_prop(&ds, &prop("spec"))? else {
+        bail!(
+            "{ds} holds no cudajail:spec (made by an older cudajail): name its spec file instead"
+        );
+    };
+    #[derive(serde::Deserialize)]
+    struct Record {
+        version: u32,
+        spec: crate::spec::Spec,
+    }
+    let r: Record = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("{ds}: cudajail:spec does not read back ({e})"))?;
+    if r.version != SPEC_RECORD_VERSION {
+        bail!(
+            "{ds}: cudajail:spec is version {}, this cudajail reads {SPEC_RECORD_VERSION}",
+            r.version
+        );
+    }
+    r.spec.validate(Some(pool.as_str())).map(Some).map_err(|p| {
+        let lines: Vec<String> = p.iter().map(|p| format!("  {p}")).collect();
+        anyhow!(
+            "{ds}: the stored spec is no longer valid:\n{}",
+            lines.join("\n")
+        )
+    })
+}

@@ -29,7 +29,8 @@ pub mod steps;
 pub(crate) mod undo;
 
 pub use lifecycle::{
-    destroy, list, run_prepare, stop, template_list, template_rm, JailStatus, TemplateInfo,
+    destroy, list, run_prepare, stop, stored_spec, stored_spec_text, template_list, template_rm,
+    JailStatus, TemplateInfo,
 };
 pub use nvlib::{nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
 pub use preflight::preflight as preflight_problems;

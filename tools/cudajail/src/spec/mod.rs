@@ -289,6 +289,15 @@ impl Spec {
                 push("shm_size", format!("{s:?}: a size like 512m or 2g"));
             }
         }
+        // The spec is kept on the jail's dataset (`cudajail:spec`), and a ZFS user property
+        // holds less than 8192 bytes (ZAP_MAXVALUELEN).
+        let record = crate::engine::stored_spec_text(self).len();
+        if record >= 8192 {
+            push(
+                "spec",
+                format!("{record} bytes as stored on the dataset; a ZFS user property holds under 8192: fewer binds or users"),
+            );
+        }
         if let Some(r) = &self.nvidia_run {
             if !r.starts_with('/') || r.split('/').any(|c| c == "..") {
                 push(

@@ -17,7 +17,7 @@ impl Step for Dataset {
 
     fn describe(&self, v: &Valid, p: &Plan) -> StepPlan {
         let mut actions = vec![format!(
-            "zfs clone {} {} (cudajail:managed=on, cudajail:ruleset={})",
+            "zfs clone {} {} (cudajail:managed=on, cudajail:ruleset={}, cudajail:spec=the spec)",
             p.template, p.dataset, p.ruleset
         )];
         if !v.spec.users.is_empty() {
@@ -54,6 +54,8 @@ impl Step for Dataset {
             &[
                 (prop("managed"), "on".into()),
                 (prop("ruleset"), cx.p.ruleset.to_string()),
+                // The spec it was made from, so that commands can name the jail alone.
+                (prop("spec"), crate::engine::stored_spec_text(&cx.v.spec)),
             ],
         )?;
         cx.undo.push(Undo::Destroy(vec![ds.to_string()]));
