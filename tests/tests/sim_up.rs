@@ -493,10 +493,31 @@ fn run_prepare_refuses_a_missing_shim_and_a_library_mismatch() {
         .unwrap()
     });
     let did = cudajail::engine::run_prepare(&env).unwrap();
-    assert!(did.iter().any(|d| d.contains("ld.so.preload")), "{did:?}");
+    assert!(!did.iter().any(|d| d.contains("ld.so.preload")), "{did:?}");
+    assert!(
+        !FsView::exists(&h, "/compat/linux/etc/ld.so.preload"),
+        "run changes nothing host-wide: the shim is preloaded per program"
+    );
     assert!(
         cudajail::engine::run_prepare(&env).unwrap().is_empty(),
         "idempotent"
+    );
+    // The explicit host-wide install keeps what the file had, and comes out again.
+    h.with_state(|s| {
+        s.write_file("/compat/linux/etc/ld.so.preload", b"/opt/other.so")
+            .unwrap()
+    });
+    assert_eq!(cudajail::engine::run_install_shim(&env).unwrap().len(), 1);
+    assert!(cudajail::engine::run_install_shim(&env).unwrap().is_empty());
+    assert_eq!(
+        FsView::read_to_string(&h, "/compat/linux/etc/ld.so.preload").as_deref(),
+        Some("/opt/other.so\n/usr/local/lib/cudajail/libcudajail_uvm.so\n")
+    );
+    assert!(cudajail::engine::shim_installed_globally(&env).unwrap());
+    cudajail::engine::run_uninstall_shim(&env).unwrap();
+    assert_eq!(
+        FsView::read_to_string(&h, "/compat/linux/etc/ld.so.preload").as_deref(),
+        Some("/opt/other.so\n")
     );
     h.with_state(|s| {
         s.sysctls.insert(

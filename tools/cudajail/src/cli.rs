@@ -161,11 +161,19 @@ pub enum Command {
         sim: bool,
     },
     /// Run a Linux CUDA program directly under the Linuxulator (no jail): prepares the host
-    /// (modules, /dev/shm, uvm shim in the Linux root's ld.so.preload) and runs it.
+    /// (modules, /dev/shm, a check that the uvm shim is built) and runs the program with the
+    /// shim preloaded into it alone; nothing host-wide changes unless `--install-shim`.
     Run {
-        /// The program and its arguments.
-        #[arg(last = true, required = true)]
+        /// The program and its arguments (the uvm shim is preloaded into it alone).
+        #[arg(last = true, required_unless_present_any = ["install_shim", "uninstall_shim"])]
         command: Vec<String>,
+        /// Instead: preload the uvm shim into every Linux program on this host
+        /// (`<emul_path>/etc/ld.so.preload`), an explicit host-wide change.
+        #[arg(long, conflicts_with_all = ["uninstall_shim", "command"])]
+        install_shim: bool,
+        /// Instead: take the uvm shim out of `<emul_path>/etc/ld.so.preload`.
+        #[arg(long, conflicts_with = "command")]
+        uninstall_shim: bool,
         /// Prepare a simulated host instead (the program is not run).
         #[arg(long)]
         sim: bool,

@@ -37,8 +37,8 @@ pub fn lib_version(file: &str) -> Option<&str> {
 }
 
 /// Runs every readiness check, in this order: modules, rc.conf, the Linux root, the
-/// devfs.rules files boot loads, the NVIDIA
-/// driver version, `/dev/nvidiactl`, the Linux root's `/dev/shm`, NVIDIA's Linux libraries.
+/// devfs.rules files boot loads, the NVIDIA driver version, `/dev/nvidiactl`, the Linux root's
+/// `/dev/shm`, NVIDIA's Linux libraries, and whether the uvm shim is preloaded host-wide.
 pub fn doctor(
     kld: &dyn KldOps,
     sysctl: &dyn SysctlOps,
@@ -122,6 +122,24 @@ pub fn doctor(
             "pkg install linux-nvidia-libs (the same version as nvidia-driver)".to_string()
         }),
     });
+    let preload = format!("{}/etc/ld.so.preload", root.trim_end_matches('/'));
+    let global = fs
+        .read_to_string(&preload)
+        .is_some_and(|t| t.lines().any(|l| l.trim() == crate::shim::SHIM_PATH));
+    out.push(check(
+        "uvm-shim:host-wide",
+        !global,
+        if global {
+            format!(
+                "{preload} preloads the uvm shim into every Linux program on this host (`cudajail \
+                 run --install-shim`)"
+            )
+        } else {
+            "not preloaded host-wide; `cudajail run` preloads it into the programs it starts".into()
+        },
+        Status::Warn,
+        "cudajail run --uninstall-shim (if no program needs it host-wide)",
+    ));
     out
 }
 
@@ -259,7 +277,8 @@ mod tests {
                 "nvidia-version",
                 "dev:nvidiactl",
                 "linuxulator:dev/shm",
-                "nvidia-linux-libs"
+                "nvidia-linux-libs",
+                "uvm-shim:host-wide"
             ]
         );
         kld::ensure_loaded(&h, REQUIRED_MODULES).unwrap();

@@ -371,17 +371,37 @@ fn template_commands_on_the_simulated_host() {
 }
 
 #[test]
-fn run_prepares_the_linuxulator_route() {
+fn run_prepares_the_linuxulator_route_and_changes_nothing_host_wide() {
+    let st = fresh_state();
+    let cj = |a: &[&str]| cj_on(&st, a);
     let (code, out, err) = cj(&["run", "--sim", "--", "./llama-server", "-m", "model.gguf"]);
     assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("ld.so.preload"), "{out}");
     assert!(
-        out.contains("added the uvm shim to /compat/linux/etc/ld.so.preload"),
+        out.contains(
+            "would run: LD_PRELOAD=/usr/local/lib/cudajail/libcudajail_uvm.so ./llama-server -m model.gguf"
+        ),
         "{out}"
     );
+    // The host-wide install is explicit, shown by doctor, and reversible.
+    let (_, out, _) = cj(&["doctor", "--sim"]);
+    assert!(out.contains("not preloaded host-wide"), "{out}");
+    let (code, out, err) = cj(&["run", "--sim", "--install-shim"]);
+    assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("would run: ./llama-server -m model.gguf"),
+        out.contains("every Linux program on this host loads it"),
         "{out}"
     );
+    let (_, out, _) = cj(&["doctor", "--sim"]);
+    assert!(out.contains("WARN uvm-shim:host-wide"), "{out}");
+    let (code, out, _) = cj(&["run", "--sim", "--uninstall-shim"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("removed /compat/linux/etc/ld.so.preload"),
+        "{out}"
+    );
+    let (code, _, _) = cj(&["run", "--sim", "--install-shim", "--", "x"]);
+    assert_eq!(code, 2, "--install-shim runs no program");
     let (code, out, _) = cj(&["shim-source"]);
     assert_eq!(code, 0);
     assert!(out.contains("CJ_UVM_INITIALIZE"));

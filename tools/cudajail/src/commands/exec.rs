@@ -44,8 +44,14 @@ pub(crate) fn exec(
     })
 }
 
-/// `cudajail run -- COMMAND` (the Linuxulator route, no jail).
-pub(crate) fn run(command: &[String], sim: bool) -> Result<String, Failure> {
+/// `cudajail run -- COMMAND` (the Linuxulator route, no jail), or `run --install-shim` /
+/// `--uninstall-shim`.
+pub(crate) fn run(
+    command: &[String],
+    install: bool,
+    uninstall: bool,
+    sim: bool,
+) -> Result<String, Failure> {
     let v = load_spec(None)?;
     let prep = |h: &hostsim::SimHost| {
         // A Linux root with the shim built, as the error message tells a user to do.
@@ -53,9 +59,21 @@ pub(crate) fn run(command: &[String], sim: bool) -> Result<String, Failure> {
             h.with_state(|s| s.write_file(&format!("/compat/linux{}", shim::SHIM_PATH), b"ELF"));
     };
     with_env_prep(sim, &v, prep, |env| {
-        let mut out = engine::run_prepare(env)?;
+        if install {
+            return Ok(engine::run_install_shim(env)?.join("\n"));
+        }
+        if uninstall {
+            return Ok(engine::run_uninstall_shim(env)?.join("\n"));
+        }
+        let out = engine::run_prepare(env)?;
+        let (k, val) = engine::RUN_PRELOAD;
+        let preload = match std::env::var(k) {
+            Ok(old) if !old.is_empty() => format!("{val}:{old}"),
+            _ => val.to_string(),
+        };
         if sim {
-            out.push(format!("would run: {}", command.join(" ")));
+            let mut out = out;
+            out.push(format!("would run: {k}={preload} {}", command.join(" ")));
             return Ok(out.join("\n"));
         }
         for l in &out {
@@ -63,6 +81,7 @@ pub(crate) fn run(command: &[String], sim: bool) -> Result<String, Failure> {
         }
         let st = std::process::Command::new(&command[0])
             .args(&command[1..])
+            .env(k, &preload)
             .status()?;
         if !st.success() {
             anyhow::bail!("{} exited with {st}", command[0]);

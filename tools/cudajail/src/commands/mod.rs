@@ -341,7 +341,12 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
             command,
             sim,
         } => exec::exec(name, user.as_deref(), command, *sim),
-        Command::Run { command, sim } => exec::run(command, *sim),
+        Command::Run {
+            command,
+            install_shim,
+            uninstall_shim,
+            sim,
+        } => exec::run(command, *install_shim, *uninstall_shim, *sim),
         Command::SyncDriver { spec, sim } => exec::sync_driver(spec.as_deref(), *sim),
         Command::Template { cmd } => template::template(cmd),
         Command::Plan {

@@ -29,8 +29,9 @@ pub mod steps;
 pub(crate) mod undo;
 
 pub use lifecycle::{
-    destroy, list, run_prepare, stop, stored_spec, stored_spec_text, template_list, template_rm,
-    JailStatus, TemplateInfo,
+    destroy, list, run_install_shim, run_prepare, run_uninstall_shim, shim_installed_globally,
+    stop, stored_spec, stored_spec_text, template_list, template_rm, JailStatus, TemplateInfo,
+    RUN_PRELOAD,
 };
 pub use nvlib::{nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
 pub use preflight::preflight as preflight_problems;
