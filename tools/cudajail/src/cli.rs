@@ -67,6 +67,25 @@ pub enum Command {
         #[arg(short = 'w', long, conflicts_with = "check")]
         write: bool,
     },
+    /// Start a jail at boot: install the rc.d script if missing, set `cudajail_enable="YES"`
+    /// and append the jail to `cudajail_list` in rc.conf (jails start in that order).
+    Enable {
+        /// The jail's name.
+        name: String,
+        /// Run against the simulated host (`--sim-state`).
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Stop starting a jail at boot (`cudajail_enable="NO"` once the list is empty).
+    Disable {
+        /// The jail's name.
+        name: String,
+        /// Run against the simulated host (`--sim-state`).
+        #[arg(long)]
+        sim: bool,
+    },
+    /// Print the rc.d script `enable` installs (`/usr/local/etc/rc.d/cudajail`).
+    RcScript,
     /// Read devfs.rules(5) files as FreeBSD loads them at boot.
     Devfs {
         /// What to do.

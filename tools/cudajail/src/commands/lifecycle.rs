@@ -101,3 +101,24 @@ pub(crate) fn list(spec: Option<&Path>, json: bool, sim: bool) -> Result<String,
         })
     })
 }
+
+/// `cudajail enable|disable NAME`.
+pub(crate) fn autostart(name: &str, on: bool, sim: bool) -> Result<String, Failure> {
+    let n = jail::JailName::new(name).map_err(|e| Failure::Usage(e.to_string()))?;
+    let d = load_spec(None)?;
+    with_env(sim, &d, |env| {
+        let did = if on {
+            engine::autostart::enable(env, &d.pool, &n)?
+        } else {
+            engine::autostart::disable(env, &n)?
+        };
+        Ok(if did.is_empty() {
+            format!(
+                "nothing to change: {name} is {}started at boot",
+                if on { "already " } else { "not " }
+            )
+        } else {
+            did.join("\n")
+        })
+    })
+}

@@ -371,6 +371,9 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Conf {
             cmd: crate::cli::ConfCmd::Show { file, sep, json },
         } => plan::conf_show(file, sep, *json),
+        Command::Enable { name, sim } => lifecycle::autostart(name, true, *sim),
+        Command::Disable { name, sim } => lifecycle::autostart(name, false, *sim),
+        Command::RcScript => Ok(engine::autostart::RC_SCRIPT.trim_end().to_string()),
         Command::ShimSource => Ok(crate::shim::UVM_SHIM_C.trim_end().to_string()),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -20,6 +20,7 @@ use serde::Serialize;
 use std::path::Path;
 use zfs::{DatasetName, PropName, ZfsOps};
 
+pub mod autostart;
 pub(crate) mod build;
 pub mod journal;
 mod lifecycle;

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 mod dataset;
 mod devfs;
-mod host;
+pub(crate) mod host;
 mod jail;
 mod mounts;
 mod nvidia;
