@@ -170,6 +170,18 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
+    /// A login shell inside a running jail (root's, or USER's through runuser(1)), on this
+    /// terminal.
+    Console {
+        /// The jail's name.
+        name: String,
+        /// Log in as this user of the jail.
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Check it on the simulated host (`--sim-state`); no shell is opened.
+        #[arg(long)]
+        sim: bool,
+    },
     /// After a host NVIDIA driver upgrade: put the same version's Linux libraries into the jail.
     SyncDriver {
         /// A jail cudajail made (its name), or a spec file (TOML); the built-in default spec

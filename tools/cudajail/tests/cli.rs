@@ -274,6 +274,15 @@ fn lifecycle_commands_by_name_on_one_persistent_simulated_host() {
     let (code, _, err) = cj(&["exec", "--sim", "-u", "bob", "llm", "--", "id", "-un"]);
     assert_eq!(code, 1);
     assert!(err.contains("user bob does not exist"), "{err}");
+    let (code, out, err) = cj(&["console", "--sim", "-u", "alice", "llm"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("would open a login shell in jail llm") && out.contains("runuser -l alice"),
+        "{out}"
+    );
+    let (code, _, err) = cj(&["console", "--sim", "-u", "bob", "llm"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("users = [\"bob\"]"), "{err}");
     let (code, out, _) = cj(&["stop", "--sim", "llm"]);
     assert_eq!(code, 0);
     assert!(

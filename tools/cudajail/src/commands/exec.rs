@@ -4,6 +4,23 @@ use super::{load_spec, resolve, sim_upgrade_driver, target, with_env, with_env_p
 use crate::{engine, shim};
 use std::path::Path;
 
+/// A user name as `-u` takes it.
+fn check_user(user: Option<&str>) -> Result<(), Failure> {
+    if let Some(u) = user {
+        if u.is_empty()
+            || u.starts_with('-')
+            || !u
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(Failure::Usage(format!(
+                "-u {u:?}: a user name (letters, digits, _ - .)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `cudajail exec [-u USER] NAME -- COMMAND`.
 pub(crate) fn exec(
     name: &str,
@@ -12,18 +29,7 @@ pub(crate) fn exec(
     sim: bool,
 ) -> Result<String, Failure> {
     let jn = jail::JailName::new(name).map_err(|e| Failure::Usage(e.to_string()))?;
-    if let Some(u) = user {
-        if u.is_empty()
-            || !u
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-            || u.starts_with('-')
-        {
-            return Err(Failure::Usage(format!(
-                "-u {u:?}: a user name (letters, digits, _ - .)"
-            )));
-        }
-    }
+    check_user(user)?;
     let v = load_spec(None)?;
     let mut argv: Vec<&str> = Vec::new();
     if let Some(u) = user {
@@ -42,6 +48,67 @@ pub(crate) fn exec(
         }
         Ok(out)
     })
+}
+
+/// `cudajail console [-u USER] NAME`: bash as a login shell (root), or `runuser -l USER`.
+pub(crate) fn console(name: &str, user: Option<&str>, sim: bool) -> Result<String, Failure> {
+    let jn = jail::JailName::new(name).map_err(|e| Failure::Usage(e.to_string()))?;
+    check_user(user)?;
+    let v = load_spec(None)?;
+    let argv: Vec<&str> = match user {
+        Some(u) => vec!["/usr/sbin/runuser", "-l", u],
+        None => vec!["/bin/bash", "-l"],
+    };
+    with_env(sim, &v, |env| {
+        let j = env.jail.get(&jn)?.ok_or_else(|| {
+            anyhow::anyhow!("jail {name} is not running; start it with `cudajail start {name}`")
+        })?;
+        if let Some(u) = user {
+            // The user must exist in the jail before a terminal is handed over.
+            let (code, out) = env
+                .exec
+                .exec(j.jid, &["/usr/sbin/runuser", "-u", u, "--", "id", "-un"])?;
+            if code != 0 {
+                anyhow::bail!(
+                    "{} (mirror the host user with `users = [\"{u}\"]` in the spec)",
+                    out.trim_end()
+                );
+            }
+        }
+        if sim {
+            return Ok(format!(
+                "would open a login shell in jail {name} (jid {}): {}",
+                j.jid,
+                argv.join(" ")
+            ));
+        }
+        interactive(j.jid, &argv)
+    })
+}
+
+/// Runs `argv` in the jail on this terminal (stdin, stdout, stderr inherited), with the
+/// jail's clean environment and the caller's `TERM`.
+#[cfg(target_os = "freebsd")]
+fn interactive(jid: jail::Jid, argv: &[&str]) -> anyhow::Result<String> {
+    use jail::JailCommandExt;
+    let mut cmd = std::process::Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .envs(jail::exec::JAIL_ENV.iter().copied())
+        .jail(jid);
+    if let Ok(t) = std::env::var("TERM") {
+        cmd.env("TERM", t);
+    }
+    let st = cmd.status()?;
+    if !st.success() {
+        anyhow::bail!("{} exited with {st}", argv[0]);
+    }
+    Ok(String::new())
+}
+
+#[cfg(not(target_os = "freebsd"))]
+fn interactive(_jid: jail::Jid, _argv: &[&str]) -> anyhow::Result<String> {
+    anyhow::bail!("a console needs a FreeBSD host")
 }
 
 /// `cudajail run -- COMMAND` (the Linuxulator route, no jail), or `run --install-shim` /

@@ -371,6 +371,7 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Conf {
             cmd: crate::cli::ConfCmd::Show { file, sep, json },
         } => plan::conf_show(file, sep, *json),
+        Command::Console { name, user, sim } => exec::console(name, user.as_deref(), *sim),
         Command::Enable { name, sim } => lifecycle::autostart(name, true, *sim),
         Command::Disable { name, sim } => lifecycle::autostart(name, false, *sim),
         Command::RcScript => Ok(engine::autostart::RC_SCRIPT.trim_end().to_string()),
