@@ -181,8 +181,8 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     assert_eq!(jails.len(), 1);
     let st = list(&env, &v.pool).unwrap();
     assert_eq!(
-        st[0].journal.as_deref(),
-        Some("host,template,dataset,devfs,mounts,jail,nvidia,uvm,verify")
+        st[0].journal.join(","),
+        "host,template,dataset,devfs,mounts,jail,nvidia,uvm,verify"
     );
     assert_eq!(st[0].mounts, 5);
 
@@ -911,8 +911,8 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
     assert!(crashed.is_err());
     let st = list(&env, &v.pool).unwrap();
     assert_eq!(
-        st[0].journal.as_deref(),
-        Some("host,template,dataset,devfs,mounts,jail"),
+        st[0].journal.join(","),
+        "host,template,dataset,devfs,mounts,jail",
         "the journal says how far it got"
     );
     assert_eq!(JailOps::list(&h).unwrap().len(), 1);
@@ -1493,11 +1493,14 @@ fn a_failed_up_keeps_the_template_as_a_cache() {
     let before = h.observable();
     // The jail step fails: the template is complete by then.
     h.fail_at(Verb::JailCreate, 1, kld::Errno::EIO);
-    let e = format!(
-        "{:#}",
-        up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap_err()
-    );
+    let err = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap_err();
     h.clear_faults();
+    assert_eq!(
+        err.downcast_ref::<cudajail::engine::StepFailed>().map(|s| s.step),
+        Some("jail"),
+        "up --json's failed_step"
+    );
+    let e = format!("{err:#}");
     assert!(
         e.contains("everything else this run changed was undone")
             && e.contains("kept the template zroot/cudajail/templates/noble@base")

@@ -465,3 +465,44 @@ fn fmt_of_a_missing_file_gives_no_spec_hint() {
     assert!(err.contains("cannot read /nonexistent/jail.conf"), "{err}");
     assert!(!err.contains("spec field"), "{err}");
 }
+
+/// The JSON objects have the keys docs/json.md lists, and one schema wherever they appear.
+#[test]
+fn json_schemas_are_the_documented_ones() {
+    use std::collections::BTreeSet;
+    let keys = |v: &serde_json::Value| -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/json.md"))
+        .unwrap();
+    let st = fresh_state();
+    let cj = |a: &[&str]| cj_on(&st, a);
+    assert_eq!(cj(&["up", "--sim"]).0, 0);
+    let (_, status, _) = cj(&["status", "--sim", "--json", "cuda"]);
+    let (_, list, _) = cj(&["list", "--sim", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(keys(&status), keys(&list[0]), "one schema for a jail");
+    for k in keys(&status) {
+        assert!(
+            doc.contains(&format!("| `{k}` |")),
+            "{k} is not in docs/json.md"
+        );
+    }
+    assert!(status["running"].is_boolean() && status["ruleset"].is_number());
+    assert!(status["journal"].is_array());
+    let bad = st.with_extension("bad.toml");
+    std::fs::write(&bad, "name = \"other\"\ngpus = [5]\n").unwrap();
+    let (code, out, _) = cj(&["up", "--sim", "--json", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["ok"], false);
+    assert_eq!(e["failed_step"], "preflight");
+    for k in keys(&e) {
+        assert!(
+            doc.contains(&format!("| `{k}` |")),
+            "{k} is not in docs/json.md"
+        );
+    }
+    let _ = std::fs::remove_file(&bad);
+}

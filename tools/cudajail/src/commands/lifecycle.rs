@@ -62,14 +62,17 @@ pub(crate) fn status(spec: Option<&Path>, json: bool, sim: bool) -> Result<Strin
             serde_json::to_string_pretty(&me)?
         } else {
             format!(
-                "jail:    {}\nrunning: {}\ndataset: {}\nmounts:  {}\nruleset: {}\njournal: {}",
+                "jail:    {}\nrunning: {}\ndataset: {}\nroot:    {}\nmounts:  {}\nruleset: {}\njournal: {}\nsuite:   {}\ngpus:    {}",
                 me.name,
                 me.jid
                     .map_or("no".to_string(), |j| format!("yes (jid {j})")),
                 me.dataset,
+                me.root,
                 me.mounts,
-                me.ruleset.as_deref().unwrap_or("-"),
-                me.journal.as_deref().unwrap_or("-")
+                me.ruleset.map_or("-".to_string(), |r| r.to_string()),
+                if me.journal.is_empty() { "-".to_string() } else { me.journal.join(" ") },
+                me.suite.as_deref().unwrap_or("-"),
+                me.gpus.as_ref().map_or("-".to_string(), ToString::to_string),
             )
         })
     })
@@ -84,16 +87,18 @@ pub(crate) fn list(spec: Option<&Path>, json: bool, sim: bool) -> Result<String,
             serde_json::to_string_pretty(&l)?
         } else {
             let mut t = format!(
-                "{:<16} {:<6} {:<7} {:<8} dataset\n",
-                "name", "jid", "mounts", "ruleset"
+                "{:<16} {:<6} {:<7} {:<8} {:<9} {:<8} dataset\n",
+                "name", "jid", "mounts", "ruleset", "suite", "gpus"
             );
             for j in &l {
                 t.push_str(&format!(
-                    "{:<16} {:<6} {:<7} {:<8} {}\n",
+                    "{:<16} {:<6} {:<7} {:<8} {:<9} {:<8} {}\n",
                     j.name,
                     j.jid.map_or("-".to_string(), |x| x.to_string()),
                     j.mounts,
-                    j.ruleset.as_deref().unwrap_or("-"),
+                    j.ruleset.map_or("-".to_string(), |r| r.to_string()),
+                    j.suite.as_deref().unwrap_or("-"),
+                    j.gpus.as_ref().map_or("-".to_string(), ToString::to_string),
                     j.dataset
                 ));
             }

@@ -14,23 +14,42 @@ pub(crate) fn up(
     let mut v = load_spec(spec)?;
     v.spec.persist_config |= persist;
     with_env(sim, &v, |env| {
-        let p = engine::plan(env, &v)?;
+        let p = match engine::plan(env, &v) {
+            Ok(p) => p,
+            Err(e) if json => return Ok(Err(json_failure(None, &format!("{e:#}")))),
+            Err(e) => return Err(e),
+        };
         use std::io::IsTerminal;
         let tty = std::io::stderr().is_terminal();
+        let started = std::time::Instant::now();
         let mut n = 0;
+        let total = engine::STEPS.len();
         let mut progress = |id: &str| {
             n += 1;
             if tty {
-                let bar = "#".repeat(n) + &".".repeat(engine::STEPS.len() - n);
-                eprint!("\r[{bar}] {n}/{} {id:<9}", engine::STEPS.len());
+                let bar = "#".repeat(n) + &".".repeat(total - n);
+                eprint!("\r[{bar}] {n}/{total} {id:<9}");
+            } else {
+                // Piped or logged: one line per step as it starts.
+                eprintln!(
+                    "cudajail: step {n}/{total} {id} ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
             }
         };
         let r = engine::up_with_progress(env, &v, &p, &mut progress);
         if tty {
             eprintln!();
         }
-        let r = r?;
-        Ok(if json {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) if json => {
+                let step = e.downcast_ref::<engine::StepFailed>().map(|s| s.step);
+                return Ok(Err(json_failure(step, &format!("{e:#}"))));
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Ok(if json {
             serde_json::to_string_pretty(&r)?
         } else {
             let mut t: String = r
@@ -53,6 +72,21 @@ pub(crate) fn up(
                 }
             ));
             t
-        })
-    })
+        }))
+    })?
+}
+
+/// `up --json` when it fails: `{"ok": false, "failed_step": "jail" | null, "error": "…"}`
+/// (`docs/json.md`), exit 1.
+fn json_failure(step: Option<&str>, message: &str) -> Failure {
+    let out = serde_json::to_string_pretty(&serde_json::json!({
+        "ok": false,
+        "failed_step": step,
+        "error": message,
+    }))
+    .unwrap_or_default();
+    Failure::Report {
+        out,
+        summary: message.lines().next().unwrap_or_default().to_string(),
+    }
 }

@@ -196,21 +196,29 @@ fn clones_in_pool(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<Vec<(String
     Ok(out)
 }
 
-/// One jail as `status`/`list` show it.
+/// One jail as `status`/`list` show it (`docs/json.md`: one schema for both).
 #[derive(Debug, Clone, Serialize)]
 pub struct JailStatus {
     /// Name.
     pub name: String,
+    /// Whether the jail runs.
+    pub running: bool,
+    /// Its jail id while it runs.
+    pub jid: Option<i32>,
     /// Dataset.
     pub dataset: String,
-    /// Running jail id.
-    pub jid: Option<i32>,
+    /// Where its root is mounted.
+    pub root: String,
     /// Mounts below its root.
     pub mounts: usize,
-    /// devfs ruleset.
-    pub ruleset: Option<String>,
-    /// Steps recorded as done.
-    pub journal: Option<String>,
+    /// Its devfs ruleset.
+    pub ruleset: Option<u16>,
+    /// The steps `up` recorded as done, in order.
+    pub journal: Vec<String>,
+    /// From the spec kept on the dataset: the Linux suite (`noble`).
+    pub suite: Option<String>,
+    /// From the spec: the GPUs it sees, `"all"` or minors.
+    pub gpus: Option<serde_json::Value>,
 }
 
 /// The cudajail jails on this host (datasets under `<pool>/cudajail` marked managed).
@@ -234,20 +242,43 @@ pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>
         }
         let name = c.rsplit('/').next().unwrap_or(&c).to_string();
         let root = mountpoint(env, &ds)?;
-        let jid = JailName::new(&name)
-            .ok()
-            .and_then(|n| env.jail.get(&n).ok().flatten())
+        let jn = JailName::new(&name).ok();
+        let jid = jn
+            .as_ref()
+            .and_then(|n| env.jail.get(n).ok().flatten())
             .map(|j| j.jid.0);
+        let spec = match &jn {
+            Some(n) => stored_spec(env, pool, n).ok().flatten(),
+            None => None,
+        };
         out.push(JailStatus {
-            name,
-            dataset: c.clone(),
+            running: jid.is_some(),
             jid,
+            dataset: c.clone(),
             mounts: mounts
                 .iter()
                 .filter(|m| m.on.starts_with(&format!("{root}/")))
                 .count(),
-            ruleset: env.zfs.get_prop(&ds, &prop("ruleset"))?,
-            journal: env.zfs.get_prop(&ds, &prop("journal"))?,
+            root,
+            ruleset: env
+                .zfs
+                .get_prop(&ds, &prop("ruleset"))?
+                .and_then(|r| r.parse().ok()),
+            journal: env
+                .zfs
+                .get_prop(&ds, &prop("journal"))?
+                .map(|j| {
+                    super::journal::parse(&j)
+                        .iter()
+                        .map(|s| s.as_str().to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            suite: spec.as_ref().map(|v| v.suite.as_str().to_string()),
+            gpus: spec
+                .as_ref()
+                .and_then(|v| serde_json::to_value(&v.spec.gpus).ok()),
+            name,
         });
     }
     Ok(out)

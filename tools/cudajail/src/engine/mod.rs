@@ -261,6 +261,25 @@ fn preflight(env: &Env<'_>, v: &Valid) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why `up` failed at a step: the step's id (`docs/json.md`: `failed_step`) and the whole
+/// message (what failed, what was undone, what was kept). Reach it with
+/// `anyhow::Error::downcast_ref`.
+#[derive(Debug, Clone)]
+pub struct StepFailed {
+    /// The step's id (`jail`, `nvidia`…).
+    pub step: &'static str,
+    /// The message, as `Display` prints it.
+    pub message: String,
+}
+
+impl std::fmt::Display for StepFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StepFailed {}
+
 /// `cudajail up`: applies every step not done yet; on failure undoes what this run applied.
 ///
 /// # Errors
@@ -280,7 +299,10 @@ pub fn up_with_progress(
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Vec<StepReport>> {
     // Preflight: what can be checked before anything changes.
-    preflight(env, v)?;
+    preflight(env, v).map_err(|e| StepFailed {
+        step: "preflight",
+        message: format!("{e:#}"),
+    })?;
     if p.ruleset_provisional {
         bail!("the devfs ruleset number was not checked against this host; plan with the host's rulesets");
     }
@@ -333,7 +355,12 @@ pub fn up_with_progress(
             Ok(())
         });
         if let Err(e) = r {
-            return Err(fail(&mut cx, format!("step {id} failed: {e:#}")));
+            let msg = fail(&mut cx, format!("step {id} failed: {e:#}"));
+            return Err(StepFailed {
+                step: id.as_str(),
+                message: format!("{msg:#}"),
+            }
+            .into());
         }
     }
     if let Err(e) = journal::write(env, &ds, &done) {
