@@ -1496,7 +1496,8 @@ fn a_failed_up_keeps_the_template_as_a_cache() {
     let err = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap_err();
     h.clear_faults();
     assert_eq!(
-        err.downcast_ref::<cudajail::engine::StepFailed>().map(|s| s.step),
+        err.downcast_ref::<cudajail::engine::StepFailed>()
+            .map(|s| s.step),
         Some("jail"),
         "up --json's failed_step"
     );

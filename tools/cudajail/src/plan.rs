@@ -100,6 +100,17 @@ pub struct Plan {
     pub steps: Vec<StepPlan>,
 }
 
+/// jail(8)'s `ip4`/`ip6` keyword for the spec's `network`: `inherit`, or `new` (with no
+/// addresses: no network) for `none`.
+#[must_use]
+pub fn jail_net(network: &str) -> &'static str {
+    if network == "inherit" {
+        "inherit"
+    } else {
+        "new"
+    }
+}
+
 /// Builds the plan for a validated spec. `used_rulesets` are the rulesets present on the host
 /// (empty when planning off-host).
 ///
@@ -161,8 +172,8 @@ pub fn build_at(
         .param("enforce_statfs", ParamValue::Int(1))
         .param("devfs_ruleset", ParamValue::Int(i64::from(ruleset.0)))
         .param("allow.raw_sockets", ParamValue::Bool(v.spec.raw_sockets))
-        .param("ip4", ParamValue::Sys(sys(&v.spec.ip4)))
-        .param("ip6", ParamValue::Sys(sys(&v.spec.ip4)))
+        .param("ip4", ParamValue::Sys(sys(jail_net(&v.spec.network))))
+        .param("ip6", ParamValue::Sys(sys(jail_net(&v.spec.network))))
         .param("sysvmsg", ParamValue::Sys(JailSys::New))
         .param("sysvsem", ParamValue::Sys(JailSys::New))
         .param("sysvshm", ParamValue::Sys(JailSys::New))

@@ -194,6 +194,10 @@ fn export_writes_four_files_and_never_overwrites() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("wrote"));
+    assert!(
+        text.contains("/etc/jail.conf.d/cuda.conf") && text.contains("service jail start cuda"),
+        "export says how to install what it wrote:\n{text}"
+    );
     for f in ["jail.conf", "devfs.rules", "fstab", "cdi.json"] {
         assert!(out.join(f).exists(), "{f}");
     }

@@ -97,6 +97,20 @@ pub(crate) fn export(
         })?,
     };
     let e = export::export(&v, &p, &gpus).map_err(Failure::Failed)?;
+    let name = v.name.as_str();
+    let dir = out.map_or(".".to_string(), |d| d.display().to_string());
+    let steps = format!(
+        "To run this jail with FreeBSD's own tools (as root, after `cudajail up` made its \
+         dataset, or with your own root at {root}):\n\
+         \x20 install -m 0644 {dir}/jail.conf /etc/jail.conf.d/{name}.conf\n\
+         \x20 install -m 0644 {dir}/fstab /etc/fstab.cudajail.{name}\n\
+         \x20 cat {dir}/devfs.rules >> /etc/devfs.rules\n\
+         \x20 cudajail devfs check /etc/devfs.rules && service devfs restart\n\
+         \x20 service jail start {name}\n\
+         \x20 sysrc jail_enable=YES jail_list+={name}   # start it at boot\n\
+         cdi.json is a CDI device spec for container runtimes that read one.",
+        root = p.root
+    );
     let files = [
         ("jail.conf", &e.jail_conf),
         ("devfs.rules", &e.devfs_rules),
@@ -107,6 +121,7 @@ pub(crate) fn export(
         None => Ok(files
             .iter()
             .map(|(n, t)| format!("==> {n} <==\n{t}\n"))
+            .chain(std::iter::once(format!("==> next <==\n{steps}")))
             .collect::<String>()),
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -125,7 +140,7 @@ pub(crate) fn export(
                 })?;
             }
             Ok(format!(
-                "wrote jail.conf, devfs.rules, fstab and cdi.json to {}",
+                "wrote jail.conf, devfs.rules, fstab and cdi.json to {}\n{steps}",
                 dir.display()
             ))
         }

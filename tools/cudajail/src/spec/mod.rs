@@ -89,8 +89,13 @@ pub struct Spec {
     pub binds: Vec<Bind>,
     /// `allow.raw_sockets`.
     pub raw_sockets: bool,
-    /// Network: `inherit` (share the host's) or `new`.
-    pub ip4: String,
+    /// Network: `inherit` shares the host's IPv4 and IPv6 addresses (jail(8) `ip4=inherit
+    /// ip6=inherit`); `none` gives the jail no network (`ip4=new ip6=new` with no addresses).
+    pub network: String,
+    /// The old name of `network`, which set IPv6 as well as IPv4 without saying so: refused
+    /// with the new spelling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip4: Option<String>,
     /// Also edit rc.conf/loader.conf so the host setup survives a reboot.
     pub persist_config: bool,
     /// Host users to mirror into the jail (same name, uid, gid, home), so that files in bound
@@ -120,7 +125,8 @@ impl Default for Spec {
             shm_size: Some("1g".into()),
             binds: Vec::new(),
             raw_sockets: false,
-            ip4: "inherit".into(),
+            network: "inherit".into(),
+            ip4: None,
             persist_config: false,
             users: Vec::new(),
             cuda_check: true,
@@ -351,8 +357,21 @@ impl Spec {
                 );
             }
         }
-        if !matches!(self.ip4.as_str(), "inherit" | "new") {
-            push("ip4", format!("{:?}: inherit or new", self.ip4));
+        if !matches!(self.network.as_str(), "inherit" | "none") {
+            push(
+                "network",
+                format!(
+                    "{:?}: \"inherit\" (the host's IPv4 and IPv6) or \"none\"",
+                    self.network
+                ),
+            );
+        }
+        if let Some(old) = &self.ip4 {
+            let new = if old == "new" { "none" } else { old.as_str() };
+            push(
+                "ip4",
+                format!("renamed: it set IPv6 as well as IPv4; write network = \"{new}\" instead"),
+            );
         }
         match (name, suite, pool, gpus, osrelease) {
             (Some(name), Some(suite), Some(pool), Some(gpus), Some(osrelease)) if p.is_empty() => {

@@ -196,3 +196,17 @@ fn gpus_of_the_wrong_shape_say_what_to_write() {
         Gpus::Word("all".into())
     );
 }
+
+#[test]
+fn network_says_what_it_does_and_the_old_ip4_is_refused_with_the_new_spelling() {
+    let v = parse("network = \"none\"").unwrap().validate(None).unwrap();
+    assert_eq!(crate::plan::jail_net(&v.spec.network), "new");
+    let e = parse("ip4 = \"new\"").unwrap().validate(None).unwrap_err();
+    assert!(
+        e.iter()
+            .any(|p| p.field == "ip4" && p.message.contains("network = \"none\"")),
+        "{e:?}"
+    );
+    let e = parse("network = \"new\"").unwrap().validate(None).unwrap_err();
+    assert!(e[0].message.contains("\"inherit\""), "{e:?}");
+}
