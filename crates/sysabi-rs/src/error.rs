@@ -164,9 +164,17 @@ impl<O: OpName> Error<O> {
         self
     }
 
-    /// Attaches an underlying error.
+    /// Attaches an underlying error. An OS error (`std::io::Error` with an errno) is not
+    /// attached when this error already carries the errno: it would only say it again ("not
+    /// found (ENOENT): No such file or directory (os error 2)").
     pub fn source_err(mut self, e: impl StdError + Send + Sync + 'static) -> Self {
-        self.0.source = Some(Arc::new(e));
+        let any: &dyn std::any::Any = &e;
+        let same = any
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error().is_some() && self.0.errno.is_some());
+        if !same {
+            self.0.source = Some(Arc::new(e));
+        }
         self
     }
 
@@ -329,5 +337,22 @@ mod tests {
     #[test]
     fn error_is_send_sync() {
         assert_send_sync::<Error<T>>();
+    }
+
+    #[test]
+    fn an_os_error_is_not_said_twice() {
+        #[derive(Debug, Clone, Copy)]
+        struct O;
+        impl OpName for O {
+            fn name(&self) -> &'static str {
+                "open(thing)"
+            }
+        }
+        let io = std::io::Error::from_raw_os_error(2);
+        let e = Error::from_errno(O, Errno::ENOENT).source_err(io);
+        assert!(StdError::source(&e).is_none());
+        let other = std::io::Error::other("pipe closed");
+        let e = Error::from_errno(O, Errno::EIO).source_err(other);
+        assert!(StdError::source(&e).is_some());
     }
 }
