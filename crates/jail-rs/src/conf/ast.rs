@@ -6,8 +6,8 @@ use std::fmt;
 /// re-parsed file compares equal to the original.
 #[derive(Debug, Clone, Default, Eq)]
 pub struct Pos {
-    /// File name (as given to the parser).
-    pub file: String,
+    /// File name (as given to the parser), shared by every position of the file.
+    pub file: std::sync::Arc<str>,
     /// Line, from 1.
     pub line: usize,
     /// Column, from 1, in characters.

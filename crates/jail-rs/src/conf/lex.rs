@@ -20,17 +20,19 @@ pub(super) enum Tok {
 }
 
 pub(super) struct Lexer<'a> {
-    pub(super) c: Vec<char>,
+    /// The text, read in place (a byte offset into it, always at a character boundary).
+    pub(super) text: &'a str,
     pub(super) i: usize,
     pub(super) line: usize,
     pub(super) col: usize,
-    pub(super) file: &'a str,
+    /// The file name once, shared by every position ([`Pos::file`]).
+    pub(super) shared: std::sync::Arc<str>,
 }
 
 impl Lexer<'_> {
     pub(super) fn pos(&self) -> Pos {
         Pos {
-            file: self.file.into(),
+            file: self.shared.clone(),
             line: self.line,
             col: self.col,
         }
@@ -43,11 +45,15 @@ impl Lexer<'_> {
         )
     }
     fn peek(&self, k: usize) -> Option<char> {
-        self.c.get(self.i + k).copied()
+        let mut it = self.text[self.i..].chars();
+        match k {
+            0 => it.next(),
+            _ => it.nth(k),
+        }
     }
     fn bump(&mut self) -> Option<char> {
-        let ch = self.c.get(self.i).copied()?;
-        self.i += 1;
+        let ch = self.text[self.i..].chars().next()?;
+        self.i += ch.len_utf8();
         if ch == '\n' {
             self.line += 1;
             self.col = 1;

@@ -48,21 +48,19 @@ impl JailConf {
                 ),
             ));
         }
-        let mut lx = Lexer {
-            c: text.chars().collect(),
+        let lx = Lexer {
+            text,
             i: 0,
             line: 1,
             col: 1,
-            file,
+            shared: file.into(),
         };
-        let mut toks = Vec::new();
-        while let Some(t) = lx.next()? {
-            toks.push(t);
-        }
+        let end = lx.pos();
         let mut p = Parser {
-            toks,
-            i: 0,
-            end: lx.pos(),
+            lx,
+            look: None,
+            done: false,
+            end,
         };
         Ok(JailConf { items: p.items(0)? })
     }

@@ -1,15 +1,21 @@
 //! The parser: tokens to items, with `file:line:column` errors and the nesting limit.
 
 use super::ast::{AssignOp, Item, Param, Part, Pos, Value};
-use super::lex::Tok;
+use super::lex::{Lexer, Tok};
 use super::MAX_NESTING;
 use crate::error::{Error, Op, Result};
 use std::fmt;
 use sysabi::ErrorKind;
 
-pub(super) struct Parser {
-    pub(super) toks: Vec<(Tok, Pos)>,
-    pub(super) i: usize,
+/// Reads tokens from the lexer as it goes (one token of look-ahead), so a file's tokens are
+/// never all in memory at once.
+pub(super) struct Parser<'a> {
+    pub(super) lx: Lexer<'a>,
+    /// The token after the current position, once looked at.
+    pub(super) look: Option<(Tok, Pos)>,
+    /// Whether the lexer reached the end of the text.
+    pub(super) done: bool,
+    /// Where the text ends (for errors at the end of the file).
     pub(super) end: Pos,
 }
 
@@ -25,25 +31,40 @@ fn param_name(v: &Value, pos: &Pos) -> Result<String> {
     }
 }
 
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.i).map(|t| &t.0)
+impl Parser<'_> {
+    /// Fills the look-ahead; a lexer error is the parse's error.
+    fn fill(&mut self) -> Result<()> {
+        if self.look.is_none() && !self.done {
+            match self.lx.next()? {
+                Some(t) => self.look = Some(t),
+                None => {
+                    self.done = true;
+                    self.end = self.lx.pos();
+                }
+            }
+        }
+        Ok(())
     }
-    fn pos(&self) -> Pos {
-        self.toks
-            .get(self.i)
-            .map_or_else(|| self.end.clone(), |t| t.1.clone())
+    fn peek(&mut self) -> Result<Option<&Tok>> {
+        self.fill()?;
+        Ok(self.look.as_ref().map(|t| &t.0))
     }
-    fn next(&mut self) -> Option<(Tok, Pos)> {
-        let t = self.toks.get(self.i).cloned();
-        self.i += 1;
-        t
+    fn pos(&mut self) -> Result<Pos> {
+        self.fill()?;
+        Ok(self
+            .look
+            .as_ref()
+            .map_or_else(|| self.end.clone(), |t| t.1.clone()))
+    }
+    fn next(&mut self) -> Result<Option<(Tok, Pos)>> {
+        self.fill()?;
+        Ok(self.look.take())
     }
     pub(super) fn items(&mut self, depth: usize) -> Result<Vec<Item>> {
         let mut out = Vec::new();
         loop {
-            let pos = self.pos();
-            match self.next() {
+            let pos = self.pos()?;
+            match self.next()? {
                 None if depth == 0 => return Ok(out),
                 None => return Err(perr(&pos, "missing } at end of file")),
                 Some((Tok::RBrace, p)) if depth == 0 => return Err(perr(&p, "unexpected }")),
@@ -52,7 +73,7 @@ impl Parser {
                 Some((Tok::Semi, _)) => {}
                 Some((Tok::Word(w, single), p)) => {
                     if w.as_lit().as_deref() == Some(".include") {
-                        let pattern = match self.next_value() {
+                        let pattern = match self.next_value()? {
                             Some((Tok::Word(v, _), _)) => v,
                             _ => return Err(perr(&p, ".include needs a file pattern")),
                         };
@@ -69,9 +90,9 @@ impl Parser {
                             format!("{name:?} is not one word: quote it (\"{name}\")"),
                         ));
                     }
-                    match self.peek_value() {
+                    match self.peek_value()? {
                         Some(Tok::LBrace) => {
-                            self.next_value();
+                            self.next_value()?;
                             if name.starts_with('$') {
                                 return Err(perr(&p, "a variable cannot name a jail block"));
                             }
@@ -89,7 +110,7 @@ impl Parser {
                             });
                         }
                         Some(Tok::Semi) => {
-                            self.next_value();
+                            self.next_value()?;
                             out.push(Item::Param(Param {
                                 name,
                                 op: AssignOp::Flag,
@@ -99,20 +120,20 @@ impl Parser {
                         }
                         // jailparse.y: `name value;` is `name = value;`.
                         Some(Tok::Eq | Tok::PlusEq | Tok::Word(..)) => {
-                            let op = match self.peek_value() {
+                            let op = match self.peek_value()? {
                                 Some(Tok::Eq) => {
-                                    self.next_value();
+                                    self.next_value()?;
                                     AssignOp::Set
                                 }
                                 Some(Tok::PlusEq) => {
-                                    self.next_value();
+                                    self.next_value()?;
                                     AssignOp::Append
                                 }
                                 _ => AssignOp::Set,
                             };
                             let mut values = Vec::new();
                             loop {
-                                match self.next_value() {
+                                match self.next_value()? {
                                     Some((Tok::Word(v, _), _)) => values.push(v),
                                     Some((_, q)) => {
                                         return Err(perr(
@@ -127,7 +148,7 @@ impl Parser {
                                         ))
                                     }
                                 }
-                                match self.next_value() {
+                                match self.next_value()? {
                                     Some((Tok::Comma, _)) => continue,
                                     Some((Tok::Semi, _)) => break,
                                     Some((_, q)) => return Err(perr(&q, "expected , or ;")),
@@ -147,10 +168,8 @@ impl Parser {
                             }));
                         }
                         _ => {
-                            return Err(perr(
-                                &self.pos(),
-                                format!("expected =, +=, ; or {{ after {name}"),
-                            ))
+                            let at = self.pos()?;
+                            return Err(perr(&at, format!("expected =, +=, ; or {{ after {name}")));
                         }
                     }
                 }
@@ -160,22 +179,22 @@ impl Parser {
     }
     /// The next token inside a parameter, past comments (jail(8)'s lexer treats them as
     /// whitespace; `fmt` keeps only comments between items).
-    fn next_value(&mut self) -> Option<(Tok, Pos)> {
+    fn next_value(&mut self) -> Result<Option<(Tok, Pos)>> {
         loop {
-            match self.next() {
+            match self.next()? {
                 Some((Tok::Comment(_), _)) => {}
-                t => return t,
+                t => return Ok(t),
             }
         }
     }
-    fn peek_value(&mut self) -> Option<&Tok> {
-        while matches!(self.peek(), Some(Tok::Comment(_))) {
-            self.i += 1;
+    fn peek_value(&mut self) -> Result<Option<&Tok>> {
+        while matches!(self.peek()?, Some(Tok::Comment(_))) {
+            self.look = None;
         }
         self.peek()
     }
     fn expect_semi(&mut self, at: &Pos) -> Result<()> {
-        match self.next_value() {
+        match self.next_value()? {
             Some((Tok::Semi, _)) => Ok(()),
             _ => Err(perr(at, "missing ;")),
         }

@@ -42,26 +42,22 @@ fn wild_match(jail: &str, wild: &str) -> bool {
 /// `equalopts` (config.c): the same parameter, counting `noX` as `X` in the last component
 /// (`allow.mount` and `allow.nomount` are one parameter; the last written wins).
 fn same_param(a: &str, b: &str) -> bool {
-    let base = |n: &str| -> String {
+    // (prefix, last component without a `no`), compared without allocating.
+    fn base(n: &str) -> (&str, &str) {
         let (pre, last) = n.rsplit_once('.').map_or(("", n), |(p, l)| (p, l));
-        let last = last.strip_prefix("no").unwrap_or(last);
-        if pre.is_empty() {
-            last.to_string()
-        } else {
-            format!("{pre}.{last}")
-        }
-    };
+        (pre, last.strip_prefix("no").unwrap_or(last))
+    }
     a == b || (!a.starts_with('$') && !b.starts_with('$') && base(a) == base(b))
 }
 
 /// A parameter being collected for one jail.
 #[derive(Debug, Clone)]
-struct Collected {
-    name: String,
+struct Collected<'a> {
+    name: &'a str,
     var: bool,
     immutable: bool,
-    values: Vec<Value>,
-    pos: Pos,
+    values: Vec<&'a Value>,
+    pos: &'a Pos,
 }
 
 impl JailConf {
@@ -129,9 +125,10 @@ impl JailConf {
     /// The first record that does not resolve (see [`JailConf::resolve`]).
     pub fn resolve_all(&self) -> Result<Vec<Resolved>> {
         let recs = self.records();
+        let wilds = wild_records(&recs);
         (0..recs.len())
             .filter(|i| !is_wild(&recs[*i].name))
-            .map(|i| resolve_record(&recs, i))
+            .map(|i| resolve_record(&recs, &wilds, i))
             .collect()
     }
 
@@ -159,15 +156,23 @@ impl JailConf {
                     format!("no jail {name:?} in this file"),
                 )
             })?;
-        resolve_record(&recs, i)
+        resolve_record(&recs, &wild_records(&recs), i)
     }
 }
 
-fn add(out: &mut Vec<Collected>, p: &Param) -> Result<()> {
+/// The indices of the wildcard records, in file order (resolving a jail visits only these and
+/// its own record: linear in the file, not quadratic).
+fn wild_records(recs: &[Record<'_>]) -> Vec<usize> {
+    (0..recs.len())
+        .filter(|i| is_wild(&recs[*i].name))
+        .collect()
+}
+
+fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
     let var = p.name.starts_with('$');
     let bare = p.name.trim_start_matches('$');
     let found = out.iter().position(|c| {
-        c.name.trim_start_matches('$') == bare || (!var && !c.var && same_param(&c.name, &p.name))
+        c.name.trim_start_matches('$') == bare || (!var && !c.var && same_param(c.name, &p.name))
     });
     match found {
         Some(i) => {
@@ -184,41 +189,41 @@ fn add(out: &mut Vec<Collected>, p: &Param) -> Result<()> {
                     format!("cannot redefine parameter \"{}\".", c.name),
                 ));
             }
-            c.name = p.name.clone();
+            c.name = &p.name;
             if p.op != AssignOp::Append || p.values.is_empty() {
                 c.values.clear();
             }
-            c.values.extend(p.values.iter().cloned());
-            c.pos = p.pos.clone();
+            c.values.extend(p.values.iter());
+            c.pos = &p.pos;
         }
         None => out.push(Collected {
-            name: p.name.clone(),
+            name: &p.name,
             var,
             immutable: false,
-            values: p.values.clone(),
-            pos: p.pos.clone(),
+            values: p.values.iter().collect(),
+            pos: &p.pos,
         }),
     }
     Ok(())
 }
 
-fn resolve_record(recs: &[Record<'_>], me: usize) -> Result<Resolved> {
+fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Resolved> {
     let name = recs[me].name.clone();
-    let mut params: Vec<Collected> = Vec::new();
+    let own = Value::lit(&name);
+    let nowhere = Pos::default();
+    let mut params: Vec<Collected<'_>> = Vec::new();
     // The name implies `name` (or `jid` for a number), which may not be set again.
     let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
     params.push(Collected {
-        name: if numeric { "jid" } else { "name" }.into(),
+        name: if numeric { "jid" } else { "name" },
         var: false,
         immutable: true,
-        values: vec![Value::lit(&name)],
-        pos: Pos::default(),
+        values: vec![&own],
+        pos: &nowhere,
     });
     let mut did_self = false;
-    for (i, w) in recs.iter().enumerate() {
-        if !is_wild(&w.name) {
-            continue;
-        }
+    for &i in wilds {
+        let w = &recs[i];
         if me < i && !did_self {
             for p in &recs[me].params {
                 add(&mut params, p)?;
@@ -240,10 +245,10 @@ fn resolve_record(recs: &[Record<'_>], me: usize) -> Result<Resolved> {
     for c in params.iter().filter(|c| !c.var) {
         let mut vals = Vec::new();
         for v in &c.values {
-            vals.extend(expand(v, &params, &c.pos, &mut Vec::new())?);
+            vals.extend(expand(v, &params, c.pos, &mut Vec::new())?);
         }
         out.push((
-            c.name.clone(),
+            c.name.to_string(),
             if c.values.is_empty() {
                 None
             } else {
@@ -280,7 +285,7 @@ fn expand(
                 stack.push(n.clone());
                 let mut got = Vec::new();
                 for x in &c.values {
-                    got.extend(expand(x, params, &c.pos, stack)?);
+                    got.extend(expand(x, params, c.pos, stack)?);
                 }
                 stack.pop();
                 if got.len() > 1 {

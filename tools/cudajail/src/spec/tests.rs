@@ -207,6 +207,9 @@ fn network_says_what_it_does_and_the_old_ip4_is_refused_with_the_new_spelling() 
             .any(|p| p.field == "ip4" && p.message.contains("network = \"none\"")),
         "{e:?}"
     );
-    let e = parse("network = \"new\"").unwrap().validate(None).unwrap_err();
+    let e = parse("network = \"new\"")
+        .unwrap()
+        .validate(None)
+        .unwrap_err();
     assert!(e[0].message.contains("\"inherit\""), "{e:?}");
 }
