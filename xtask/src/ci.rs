@@ -49,13 +49,13 @@ impl Ctx {
         })
     }
 
-    fn cargo(&self) -> Command {
+    pub(crate) fn cargo(&self) -> Command {
         let mut c = Command::new(&self.cargo);
         c.current_dir(&self.root);
         c
     }
 
-    fn target_dir(&self) -> PathBuf {
+    pub(crate) fn target_dir(&self) -> PathBuf {
         self.root.join("target")
     }
 }

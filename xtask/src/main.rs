@@ -6,8 +6,10 @@
 //! | `cargo xtask setup` | only installs the toolchain pieces (idempotent) |
 //! | `cargo xtask abi` | only the ABI conformance harness |
 //! | `cargo xtask cross` | only the FreeBSD link of every tool |
+//! | `cargo xtask bench` | every benchmark in one table (and `target/bench.json`) |
 
 mod abi;
+mod bench;
 mod ci;
 mod setup;
 
@@ -27,8 +29,9 @@ fn main() -> ExitCode {
         Some("setup") => setup::setup(&ctx).map(|_| ()),
         Some("abi") => setup::setup(&ctx).and_then(|s| ci::abi_step(&ctx, &s).map(|_| ())),
         Some("cross") => setup::setup(&ctx).and_then(|_| ci::cross_link(&ctx).map(|_| ())),
+        Some("bench") => bench::bench(&ctx),
         _ => {
-            eprintln!("usage: cargo xtask <ci|setup|abi|cross>");
+            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench>");
             return ExitCode::from(2);
         }
     };

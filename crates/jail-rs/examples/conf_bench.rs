@@ -33,10 +33,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    println!(
-        "{:>8} {:>9} {:>12} {:>16} {:>14}",
-        "jails", "MB", "parse MB/s", "parse+resolve", "peak RSS / in"
-    );
+    // `--json`: one JSON object per size on its own line, for `cargo xtask bench`.
+    let json = std::env::args().any(|a| a == "--json");
+    if !json {
+        println!(
+            "{:>8} {:>9} {:>12} {:>16} {:>14}",
+            "jails", "MB", "parse MB/s", "parse+resolve", "peak RSS / in"
+        );
+    }
     for n in [10_000, 40_000, 160_000] {
         let text = generate(n);
         let mb = text.len() as f64 / 1e6;
@@ -51,6 +55,15 @@ fn main() {
             let r = c.resolve_all().unwrap();
             both.push(t.elapsed().as_secs_f64());
             assert_eq!(r.len(), n);
+        }
+        if json {
+            println!(
+                "{{\"jails\":{n},\"mb\":{mb:.3},\"parse_mb_s\":{:.2},\"parse_resolve_mb_s\":{:.2},\"peak_rss_ratio\":{}}}",
+                mb / median(parse.clone()),
+                mb / median(both.clone()),
+                peak_rss().map_or("null".to_string(), |b| format!("{:.2}", b as f64 / text.len() as f64))
+            );
+            continue;
         }
         let rss = peak_rss().map_or("?".to_string(), |b| {
             format!("{:.1}x", b as f64 / text.len() as f64)
