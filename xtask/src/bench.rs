@@ -87,11 +87,7 @@ pub fn bench(ctx: &Ctx) -> Result<(), String> {
 
     // plan, whole process, against the cost of starting a process at all.
     let cj = rel.join("cudajail");
-    let (plan, floor) = interleaved(
-        Command::new(&cj).arg("plan"),
-        &mut Command::new("true"),
-        31,
-    )?;
+    let (plan, floor) = interleaved(Command::new(&cj).arg("plan"), &mut Command::new("true"), 31)?;
     rows.push(Row {
         what: "`cudajail plan`, whole process (target < 10 ms)".into(),
         ours: ms(plan),
@@ -110,7 +106,8 @@ pub fn bench(ctx: &Ctx) -> Result<(), String> {
         rows.push(Row {
             what: format!(
                 "jail.conf parse+resolve, {} jails ({:.1} MB)",
-                v["jails"], f("mb")
+                v["jails"],
+                f("mb")
             ),
             ours: format!(
                 "{:.1} MB/s (parse alone {:.1}); peak RSS {:.1}x input",
@@ -155,8 +152,11 @@ pub fn bench(ctx: &Ctx) -> Result<(), String> {
         })).collect::<Vec<_>>(),
     });
     let path = ctx.target_dir().join("bench.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     println!("\n(written to {})", path.display());
     Ok(())
 }

@@ -295,11 +295,14 @@ fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
     }
     let bench_out = read("bench.log");
     println!("{bench_out}");
-    let ratio = bench_out
+    let mut ratio = bench_out
         .lines()
         .find(|l| l.starts_with("ratio"))
         .unwrap_or("no benchmark result")
         .to_string();
+    if let Some(j) = bench_out.lines().find(|l| l.starts_with("jails:")) {
+        ratio = format!("{ratio}; {j}");
+    }
     if rc != "0" || c.passed == 0 {
         return Err(format!(
             "real-ZFS tests failed in the VM (exit {rc:?}, {} passed, {} failed)",

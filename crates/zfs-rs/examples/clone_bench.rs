@@ -73,6 +73,37 @@ mod bench {
             "ratio: clone is {:.0}x faster",
             copy.as_secs_f64() / clone.as_secs_f64().max(1e-9)
         );
+        // Jail creation as `up` does it (a clone of the template snapshot with cudajail's
+        // properties, the spec record among them), for 100 jails: does it grow with the count?
+        let parent = ds(&format!("{pool}/bench-jails"));
+        z.create(&parent, &[]).unwrap();
+        let spec = "{\"version\":1,\"spec\":".to_string() + &"x".repeat(1200) + "}";
+        let props = [
+            (PropName::cudajail("managed").unwrap(), "on".to_string()),
+            (PropName::cudajail("ruleset").unwrap(), "100".to_string()),
+            (PropName::cudajail("spec").unwrap(), spec),
+        ];
+        let mut times = Vec::new();
+        for i in 1..=100 {
+            let j = ds(&format!("{parent}/j{i}"));
+            let t0 = Instant::now();
+            z.clone_snapshot(&j, &snap, &props).unwrap();
+            times.push(t0.elapsed());
+        }
+        let t0 = Instant::now();
+        for i in 1..=100 {
+            z.destroy(&format!("{parent}/j{i}")).unwrap();
+        }
+        let destroy = t0.elapsed();
+        println!(
+            "jails: 1st {:?}, 10th {:?}, 100th {:?} per clone with cudajail's properties; destroying the 100: {:?} ({:?} each)",
+            times[0],
+            times[9],
+            times[99],
+            destroy,
+            destroy / 100
+        );
+        z.destroy(parent.as_str()).unwrap();
         for d in [c.as_str(), cp.as_str()] {
             z.destroy(d).unwrap();
         }

@@ -26,16 +26,19 @@ pub mod journal;
 mod lifecycle;
 mod nvlib;
 mod preflight;
+mod run;
 pub mod steps;
 pub(crate) mod undo;
 
 pub use lifecycle::{
-    destroy, list, run_install_shim, run_prepare, run_uninstall_shim, shim_installed_globally,
-    stop, stored_spec, stored_spec_text, template_list, template_rm, JailStatus, TemplateInfo,
-    RUN_PRELOAD,
+    destroy, list, stop, stored_spec, stored_spec_text, template_list, template_rm, JailStatus,
+    TemplateInfo,
 };
 pub use nvlib::{nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
 pub use preflight::preflight as preflight_problems;
+pub use run::{
+    run_install_shim, run_prepare, run_uninstall_shim, shim_installed_globally, RUN_PRELOAD,
+};
 pub use steps::STEPS;
 pub use steps::{apply_rootfs_fixes, rootfs_fixes, StepId, TEMPLATE_PACKAGES};
 use steps::{Check, Ctx, Outcome, Step};
