@@ -233,7 +233,7 @@ fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
     let t = Instant::now();
     let test = built_executable(
         ctx,
-        &["test", "-p", "zfs-rs", "--test", "real_zfs", "--no-run"],
+        &["test", "-p", "zfs-ops", "--test", "real_zfs", "--no-run"],
         "real_zfs",
     )?;
     let bench = built_executable(
@@ -242,7 +242,7 @@ fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
             "build",
             "--release",
             "-p",
-            "zfs-rs",
+            "zfs-ops",
             "--example",
             "clone_bench",
         ],

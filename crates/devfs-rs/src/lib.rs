@@ -45,3 +45,8 @@ pub use native::DevfsHost;
 pub use ops::{delete_ruleset, DevfsOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{Action, Condition, DevType, Rule, RuleId, Ruleset, RulesetId};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

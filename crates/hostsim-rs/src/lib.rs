@@ -455,3 +455,8 @@ mod tests {
         assert!(h.find("d").is_ok());
     }
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -54,3 +54,8 @@ pub use types::{
     learn_param_type, JailFlags, JailName, JailSpec, JailSys, Jid, ParamType, ParamValue,
     KNOWN_PARAMS,
 };
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

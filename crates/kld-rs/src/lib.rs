@@ -34,3 +34,8 @@ pub use error::{from_errno, Error, Op, Result};
 pub use native::KldHost;
 pub use ops::{ensure_loaded, module_name, KldFile, KldFileId, KldOps, Loaded};
 pub use sysabi::{Errno, ErrorKind};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

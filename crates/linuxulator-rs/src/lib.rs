@@ -44,3 +44,8 @@ pub use native::LinuxHost;
 pub use ops::{MountOps, MountedFs, SysctlDesc, SysctlOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{min_osrelease, LinuxRelease, OsRelease, Suite};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

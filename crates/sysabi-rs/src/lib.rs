@@ -35,3 +35,8 @@ pub mod testing;
 
 pub use errno::Errno;
 pub use error::{Error, ErrorKind, OpName};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,5 +1,5 @@
 //! Benchmark: clone a template snapshot vs copy the same tree. Run inside the ZFS test VM by
-//! `cargo xtask ci` (or by hand as root: `ZFS_TEST_POOL=<pool> cargo run -p zfs-rs --example clone_bench`).
+//! `cargo xtask ci` (or by hand as root: `ZFS_TEST_POOL=<pool> cargo run -p zfs-ops --example clone_bench`).
 //! Prints the two times and the ratio.
 
 fn main() {

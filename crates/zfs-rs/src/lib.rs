@@ -37,3 +37,8 @@ pub use lzc::LibZfs;
 pub use ops::{destroy_recursive, ZfsOps};
 pub use sysabi::{Errno, ErrorKind};
 pub use types::{DatasetName, PropName, SnapshotName};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -3,7 +3,7 @@
 //! same assertions for each.
 //! `cargo xtask ci` runs these inside a small VM (OpenZFS on Linux) on a file-backed pool named by
 //! `ZFS_TEST_POOL`; on a FreeBSD or Linux host with a scratch pool: `ZFS_TEST_POOL=<pool> cargo
-//! test -p zfs-rs --test real_zfs -- --ignored --test-threads=1` (as root).
+//! test -p zfs-ops --test real_zfs -- --ignored --test-threads=1` (as root).
 #![cfg(has_libzfs)]
 
 use zfs::cli::ZfsCli;
