@@ -753,6 +753,27 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
     });
     let real_counts = real.as_ref().ok().copied().unwrap_or_default();
     record(real.map(|_| ()), &mut failures);
+    // Every crate packages and verifies as the registry would take it, in dependency order.
+    let publish = publish_check(ctx);
+    rows.push(Row {
+        tier: "publish",
+        status: match &publish {
+            Ok(_) => "ran".into(),
+            Err(e) if e.starts_with("SKIP") => "skipped".into(),
+            Err(_) => "FAILED".into(),
+        },
+        detail: match &publish {
+            Ok(n) => format!("cargo publish --dry-run: {n} crates packaged and verified"),
+            Err(e) => e.clone(),
+        },
+    });
+    record(
+        match publish {
+            Err(e) if e.starts_with("SKIP") => Ok(()),
+            r => r.map(|_| ()),
+        },
+        &mut failures,
+    );
     rows.push(Row {
         tier: "freebsd-root",
         status: "skipped".into(),
@@ -873,4 +894,46 @@ mod tests {
         assert!(freebsd_elf(&me).is_err());
         assert!(freebsd_elf(b"#!/bin/sh").is_err());
     }
+}
+
+/// `cargo publish --dry-run` of every publishable crate, in dependency order; the number of
+/// crates verified. Without the registry's index (no network) it is skipped, saying so.
+pub fn publish_check(ctx: &Ctx) -> Result<usize, String> {
+    println!("== cargo publish --dry-run --workspace");
+    let out = ctx
+        .cargo()
+        .args([
+            "publish",
+            "--dry-run",
+            "--workspace",
+            "--allow-dirty",
+            "--exclude",
+            "workspace-tests",
+            "--exclude",
+            "xtask",
+        ])
+        .output()
+        .map_err(|e| format!("cargo publish: {e}"))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let verified = err
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Verifying"))
+        .count();
+    if out.status.success() {
+        println!("   {verified} crates verified");
+        return Ok(verified);
+    }
+    if err.contains("failed to get")
+        || err.contains("failed to download")
+        || err.contains("Couldn't resolve")
+        || err.contains("network")
+    {
+        return Err("SKIP: the registry index is unreachable from here".into());
+    }
+    let first = err
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or("cargo publish --dry-run failed");
+    println!("{err}");
+    Err(format!("publish check: {first}"))
 }

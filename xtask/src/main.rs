@@ -7,6 +7,7 @@
 //! | `cargo xtask abi` | only the ABI conformance harness |
 //! | `cargo xtask cross` | only the FreeBSD link of every tool |
 //! | `cargo xtask bench` | every benchmark in one table (and `target/bench.json`) |
+//! | `cargo xtask publish-check` | `cargo publish --dry-run` of every crate, in order |
 
 mod abi;
 mod bench;
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
         Some("abi") => setup::setup(&ctx).and_then(|s| ci::abi_step(&ctx, &s).map(|_| ())),
         Some("cross") => setup::setup(&ctx).and_then(|_| ci::cross_link(&ctx).map(|_| ())),
         Some("bench") => bench::bench(&ctx),
+        Some("publish-check") => ci::publish_check(&ctx).map(|_| ()),
         _ => {
-            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench>");
+            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench|publish-check>");
             return ExitCode::from(2);
         }
     };
