@@ -8,10 +8,12 @@
 //! | `cargo xtask cross` | only the FreeBSD link of every tool |
 //! | `cargo xtask bench` | every benchmark in one table (and `target/bench.json`) |
 //! | `cargo xtask publish-check` | `cargo publish --dry-run` of every crate, in order |
+//! | `cargo xtask port` | regenerates the FreeBSD port's generated files (`packaging/freebsd`) |
 
 mod abi;
 mod bench;
 mod ci;
+mod port;
 mod setup;
 
 use std::process::ExitCode;
@@ -32,8 +34,9 @@ fn main() -> ExitCode {
         Some("cross") => setup::setup(&ctx).and_then(|_| ci::cross_link(&ctx).map(|_| ())),
         Some("bench") => bench::bench(&ctx),
         Some("publish-check") => ci::publish_check(&ctx).map(|_| ()),
+        Some("port") => port::port(&ctx),
         _ => {
-            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench|publish-check>");
+            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench|publish-check|port>");
             return ExitCode::from(2);
         }
     };

@@ -222,8 +222,13 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff; `cudajail man | man -l -`).
-    Man,
+    /// Print the manual page (roff; `cudajail man | man -l -`), or with `--dir` write every
+    /// page: cudajail(1), one cudajail-COMMAND(1) per command and cudajail.toml(5).
+    Man {
+        /// Write the pages into this directory (man1/ and man5/ below it).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// List the cudajail jails on this host.
     List {
         /// Spec file naming the pool (the built-in default without one).

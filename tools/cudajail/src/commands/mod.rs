@@ -382,13 +382,44 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
             clap_complete::generate(*shell, &mut Cli::command(), "cudajail", &mut out);
             Ok(String::from_utf8_lossy(&out).trim_end().to_string())
         }
-        Command::Man => {
-            use clap::CommandFactory;
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| Failure::Failed(e.into()))?;
-            Ok(String::from_utf8_lossy(&out).trim_end().to_string())
-        }
+        Command::Man { dir } => man(dir.as_deref()),
     }
+}
+
+/// The spec format's page (mdoc), shipped with the tool.
+pub const SPEC_MAN_PAGE: &str = include_str!("../../man/cudajail.toml.5");
+
+/// `cudajail man [--dir DIR]`.
+fn man(dir: Option<&std::path::Path>) -> Result<String, Failure> {
+    use clap::CommandFactory;
+    let render = |cmd: clap::Command| -> Result<Vec<u8>, Failure> {
+        let mut out = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut out)
+            .map_err(|e| Failure::Failed(e.into()))?;
+        Ok(out)
+    };
+    let top = Cli::command();
+    let Some(dir) = dir else {
+        return Ok(String::from_utf8_lossy(&render(top)?)
+            .trim_end()
+            .to_string());
+    };
+    let fail = |e: std::io::Error| Failure::Failed(anyhow::anyhow!("{}: {e}", dir.display()));
+    let (m1, m5) = (dir.join("man1"), dir.join("man5"));
+    std::fs::create_dir_all(&m1).map_err(fail)?;
+    std::fs::create_dir_all(&m5).map_err(fail)?;
+    let mut written = vec![];
+    std::fs::write(m1.join("cudajail.1"), render(top.clone())?).map_err(fail)?;
+    written.push("man1/cudajail.1".to_string());
+    for sub in top.get_subcommands() {
+        let name = format!("cudajail-{}", sub.get_name());
+        // clap names are `'static`; a page name lives for this one-shot command.
+        let page = sub.clone().name(&*Box::leak(name.clone().into_boxed_str()));
+        std::fs::write(m1.join(format!("{name}.1")), render(page)?).map_err(fail)?;
+        written.push(format!("man1/{name}.1"));
+    }
+    std::fs::write(m5.join("cudajail.toml.5"), SPEC_MAN_PAGE).map_err(fail)?;
+    written.push("man5/cudajail.toml.5".into());
+    Ok(written.join("\n"))
 }
