@@ -863,39 +863,6 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_result_lines_add_up() {
-        let mut c = Counts::default();
-        add_test_result(&mut c, "test result: ok. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.1s");
-        add_test_result(&mut c, "running 4 tests");
-        add_test_result(
-            &mut c,
-            "  test result: FAILED. 1 passed; 0 failed; 0 ignored; 0 measured",
-        );
-        assert_eq!((c.passed, c.failed, c.ignored), (4, 1, 2));
-    }
-
-    #[test]
-    fn word_matching() {
-        let w = concat!("un", "safe");
-        assert!(contains_word(&format!("{w} {{"), w));
-        assert!(contains_word(&format!("let x = {w} fn"), w));
-        assert!(!contains_word(&format!("{w}_code"), w));
-        assert!(!contains_word(&format!("#![deny({w}_op_in_{w}_fn)]"), w));
-    }
-
-    #[test]
-    fn elf_check_rejects_linux_binaries() {
-        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        assert!(freebsd_elf(&me).is_err());
-        assert!(freebsd_elf(b"#!/bin/sh").is_err());
-    }
-}
-
 /// `cargo publish --dry-run` of every publishable crate, in dependency order; the number of
 /// crates verified. Without the registry's index (no network) it is skipped, saying so.
 pub fn publish_check(ctx: &Ctx) -> Result<usize, String> {
@@ -936,4 +903,37 @@ pub fn publish_check(ctx: &Ctx) -> Result<usize, String> {
         .unwrap_or("cargo publish --dry-run failed");
     println!("{err}");
     Err(format!("publish check: {first}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_result_lines_add_up() {
+        let mut c = Counts::default();
+        add_test_result(&mut c, "test result: ok. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.1s");
+        add_test_result(&mut c, "running 4 tests");
+        add_test_result(
+            &mut c,
+            "  test result: FAILED. 1 passed; 0 failed; 0 ignored; 0 measured",
+        );
+        assert_eq!((c.passed, c.failed, c.ignored), (4, 1, 2));
+    }
+
+    #[test]
+    fn word_matching() {
+        let w = concat!("un", "safe");
+        assert!(contains_word(&format!("{w} {{"), w));
+        assert!(contains_word(&format!("let x = {w} fn"), w));
+        assert!(!contains_word(&format!("{w}_code"), w));
+        assert!(!contains_word(&format!("#![deny({w}_op_in_{w}_fn)]"), w));
+    }
+
+    #[test]
+    fn elf_check_rejects_linux_binaries() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        assert!(freebsd_elf(&me).is_err());
+        assert!(freebsd_elf(b"#!/bin/sh").is_err());
+    }
 }
