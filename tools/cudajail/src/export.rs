@@ -34,9 +34,78 @@ fn param(name: &str, values: &[&str]) -> Item {
     })
 }
 
-/// Builds the files for a validated spec and its plan. `gpus` are the GPU minors to list in the
-/// CDI spec (the spec's own list, or what the driver reported for `all`).
-pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
+/// A GPU as the CDI spec lists it: its minor (`/dev/nvidiaN`), and its UUID when the driver
+/// was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CdiGpu {
+    /// The minor.
+    pub minor: u32,
+    /// `GPU-…`, when known.
+    pub uuid: Option<String>,
+}
+
+/// What the host's driver says for the CDI spec, when it was asked: its Linux libraries of the
+/// kernel module's version (host path, file name), mounted into containers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CdiHost {
+    /// Linux library files on the host: (directory, file name).
+    pub libs: Vec<(String, String)>,
+}
+
+/// Where a Debian or Ubuntu container finds the driver's libraries.
+const CONTAINER_LIB_DIR: &str = "/usr/lib/x86_64-linux-gnu";
+
+/// The CDI spec (0.6.0, kind `nvidia.com/gpu`) as nvidia-ctk shapes it: a device per GPU under
+/// its index and, when known, its `GPU-<uuid>`; an `all` device; the control nodes, the
+/// libraries (bind-mounted read-only) and an ldconfig hook common to all.
+pub fn cdi(gpus: &[CdiGpu], host: &CdiHost) -> serde_json::Value {
+    let node = |m: u32| json!({ "path": format!("/dev/nvidia{m}") });
+    let mut devices: Vec<serde_json::Value> = Vec::new();
+    for g in gpus {
+        let edits = json!({ "deviceNodes": [node(g.minor)] });
+        devices.push(json!({ "name": g.minor.to_string(), "containerEdits": edits }));
+        if let Some(u) = &g.uuid {
+            devices.push(json!({ "name": u, "containerEdits": edits }));
+        }
+    }
+    devices.push(json!({
+        "name": "all",
+        "containerEdits": { "deviceNodes": gpus.iter().map(|g| node(g.minor)).collect::<Vec<_>>() }
+    }));
+    let mut common = json!({
+        "deviceNodes": [ { "path": "/dev/nvidiactl" }, { "path": "/dev/nvidia-modeset" } ],
+        "env": [ "NVIDIA_VISIBLE_DEVICES=void" ]
+    });
+    if !host.libs.is_empty() {
+        common["mounts"] = host
+            .libs
+            .iter()
+            .map(|(dir, f)| {
+                json!({
+                    "hostPath": format!("{}/{f}", dir.trim_end_matches('/')),
+                    "containerPath": format!("{CONTAINER_LIB_DIR}/{f}"),
+                    "options": ["ro", "nosuid", "nodev", "bind"]
+                })
+            })
+            .collect();
+        // The container's own ldconfig makes the libcuda.so.1 link for what was mounted.
+        common["hooks"] = json!([{
+            "hookName": "createContainer",
+            "path": "/sbin/ldconfig",
+            "args": ["/sbin/ldconfig", CONTAINER_LIB_DIR]
+        }]);
+    }
+    json!({
+        "cdiVersion": "0.6.0",
+        "kind": "nvidia.com/gpu",
+        "devices": devices,
+        "containerEdits": common
+    })
+}
+
+/// Builds the files for a validated spec and its plan. `gpus` are the GPUs to list in the CDI
+/// spec (the spec's own list, or what the driver reported), `host` what the driver's host has.
+pub fn export(v: &Valid, p: &Plan, gpus: &[CdiGpu], host: &CdiHost) -> anyhow::Result<Export> {
     let name = v.name.as_str();
     let fstab_path = format!("/etc/fstab.cudajail.{name}");
     // rc.subr assigns the header's name as a shell variable (`eval NAME=N`): a jail name's
@@ -96,19 +165,7 @@ pub fn export(v: &Valid, p: &Plan, gpus: &[u32]) -> anyhow::Result<Export> {
         );
         fstab.push_str(&format!("{from}\t{}{on}\t{fstype}\t{opts}\t0\t0\n", p.root));
     }
-    let devices: Vec<serde_json::Value> = gpus
-        .iter()
-        .map(|n| json!({ "name": n.to_string(), "containerEdits": { "deviceNodes": [ { "path": format!("/dev/nvidia{n}") } ] } }))
-        .collect();
-    let cdi = json!({
-        "cdiVersion": "0.6.0",
-        "kind": "nvidia.com/gpu",
-        "devices": devices,
-        "containerEdits": {
-            "deviceNodes": [ { "path": "/dev/nvidiactl" }, { "path": "/dev/nvidia-modeset" } ],
-            "env": [ "NVIDIA_VISIBLE_DEVICES=void" ]
-        }
-    });
+    let cdi = cdi(gpus, host);
     Ok(Export {
         jail_conf: conf.to_string(),
         devfs_rules: rs.to_rules_file(),
@@ -129,7 +186,8 @@ mod tests {
             .validate(None)
             .unwrap();
         let p = crate::plan::build(&v, &[], true).unwrap();
-        let e = export(&v, &p, &[0, 1]).unwrap();
+        let gpus = [0, 1].map(|minor| CdiGpu { minor, uuid: None });
+        let e = export(&v, &p, &gpus, &CdiHost::default()).unwrap();
         let conf = JailConf::parse(&e.jail_conf, "jail.conf").unwrap();
         let (spec, jail8) = conf.resolve("cuda").unwrap().to_spec().unwrap();
         assert_eq!(spec.path, "/zroot/cudajail/cuda");

@@ -79,24 +79,41 @@ pub(crate) fn export(
 ) -> Result<String, Failure> {
     let v = load_spec(spec)?;
     let p = plan::build(&v, &[], false).map_err(Failure::Failed)?;
-    // GPUs named in the spec need no driver; `all` asks the host's driver, through the same
-    // seam as every other command (so `--sim` works too).
-    let gpus: Vec<u32> = match &v.gpus {
-        devfs::types::GpuSelection::Only(l) => l.iter().map(|n| u32::from(*n)).collect(),
-        devfs::types::GpuSelection::All => with_env(sim, &v, |env| {
+    // GPUs named in the spec need no driver (they are listed by index); with a host (`--sim`,
+    // or FreeBSD) the driver gives their UUIDs and the host its Linux libraries to mount.
+    let named: Option<Vec<u32>> = match &v.gpus {
+        devfs::types::GpuSelection::Only(l) => Some(l.iter().map(|n| u32::from(*n)).collect()),
+        devfs::types::GpuSelection::All => None,
+    };
+    let ask_host = sim || cfg!(target_os = "freebsd") || named.is_none();
+    let (gpus, host) = if ask_host {
+        with_env(sim, &v, |env| {
             let d = nvgpu::Driver::open(env.nv).map_err(|e| {
                 anyhow::anyhow!(
                     "{e}; name the GPUs in the spec (gpus = [0]) to export without a driver"
                 )
             })?;
             let all = d.gpus()?;
-            Ok(crate::engine::selected_gpus(&v.gpus, &all)
+            let gpus: Vec<export::CdiGpu> = crate::engine::selected_gpus(&v.gpus, &all)
                 .iter()
-                .map(|g| g.minor)
-                .collect())
-        })?,
+                .map(|g| export::CdiGpu {
+                    minor: g.minor,
+                    uuid: Some(g.uuid.to_string()),
+                })
+                .collect();
+            let ver = d.version().to_string();
+            let libs = crate::engine::host_nvidia_libs_of(env, &ver)?;
+            Ok((gpus, export::CdiHost { libs }))
+        })?
+    } else {
+        let gpus = named
+            .unwrap_or_default()
+            .into_iter()
+            .map(|minor| export::CdiGpu { minor, uuid: None })
+            .collect();
+        (gpus, export::CdiHost::default())
     };
-    let e = export::export(&v, &p, &gpus).map_err(Failure::Failed)?;
+    let e = export::export(&v, &p, &gpus, &host).map_err(Failure::Failed)?;
     let name = v.name.as_str();
     let dir = out.map_or(".".to_string(), |d| d.display().to_string());
     let steps = format!(

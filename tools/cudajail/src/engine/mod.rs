@@ -34,7 +34,7 @@ pub use lifecycle::{
     destroy, list, stop, stored_spec, stored_spec_text, template_list, template_rm, JailStatus,
     TemplateInfo,
 };
-pub use nvlib::{nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
+pub use nvlib::{host_nvidia_libs_of, nvidia_lib_version, sync_driver, NV_LIB_DEST, RUN_FLAGS};
 pub use preflight::preflight as preflight_problems;
 pub use run::{
     run_install_shim, run_prepare, run_uninstall_shim, shim_installed_globally, RUN_PRELOAD,

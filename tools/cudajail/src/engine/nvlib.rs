@@ -263,3 +263,16 @@ pub fn sync_driver(env: &Env<'_>, p: &Plan) -> anyhow::Result<Vec<String>> {
     }
     Ok(out)
 }
+
+/// The host's NVIDIA Linux libraries of driver version `version`: (directory, file name).
+///
+/// # Errors
+/// The sysctl unreadable.
+pub fn host_nvidia_libs_of(env: &Env<'_>, version: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let (_, libs) = host_nvidia_libs(env)?;
+    Ok(libs
+        .into_iter()
+        .filter(|l| l.2 == version)
+        .map(|l| (l.0, l.1))
+        .collect())
+}
