@@ -204,11 +204,13 @@ mod tests {
             .fstab
             .contains("/data/models\t/zroot/cudajail/cuda/models\tnullfs\tro\t0\t0"));
         let cdi: serde_json::Value = serde_json::from_str(&e.cdi).unwrap();
-        assert_eq!(cdi["devices"].as_array().unwrap().len(), 2);
+        // 0, 1 and all (no UUIDs without the driver).
+        assert_eq!(cdi["devices"].as_array().unwrap().len(), 3);
         assert_eq!(
             cdi["devices"][1]["containerEdits"]["deviceNodes"][0]["path"],
             "/dev/nvidia1"
         );
+        assert_eq!(cdi["devices"][2]["name"], "all");
         let _ = Spec::default();
     }
 }
