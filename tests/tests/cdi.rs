@@ -2,6 +2,8 @@
 //! (`container-device-interface`: its parser, JSON-schema check and spec validation): every
 //! device name it resolves must be one we meant.
 
+#![cfg(target_os = "linux")]
+
 use cudajail::export::{cdi, CdiGpu, CdiHost};
 use std::path::PathBuf;
 

@@ -834,6 +834,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
         "cross",
         "sim",
         "real-linux",
+        "publish",
         "freebsd-root",
         "gpu",
     ];
