@@ -63,12 +63,21 @@ pub const STOCK_RULES: &str = include_str!("stock.devfs.rules");
 /// The largest devfs.rules text a [`Loader`] reads (16 MiB; the format has no nesting).
 pub const MAX_RULES_BYTES: usize = 16 << 20;
 
-/// How the host resolves user and group names (getpwnam(3), getgrnam(3)).
+/// How the host resolves user and group names (getpwnam(3), getgrnam(3), and back with
+/// getpwuid(3), getgrgid(3)).
 pub trait NameLookup {
     /// The uid of user `name`, if the host has one.
     fn uid(&self, name: &str) -> Option<u32>;
     /// The gid of group `name`, if the host has one.
     fn gid(&self, name: &str) -> Option<u32>;
+    /// The name of uid `uid` (the first in the database), if any.
+    fn user_name(&self, _uid: u32) -> Option<String> {
+        None
+    }
+    /// The name of gid `gid`, if any.
+    fn group_name(&self, _gid: u32) -> Option<String> {
+        None
+    }
 }
 
 /// Users and groups read from `passwd(5)` and `group(5)` text (the `files` source of
@@ -79,13 +88,17 @@ pub struct NameTable {
     pub users: BTreeMap<String, u32>,
     /// Group name → gid.
     pub groups: BTreeMap<String, u32>,
+    /// Users in file order (getpwuid finds the first with a uid).
+    pub user_order: Vec<(String, u32)>,
+    /// Groups in file order.
+    pub group_order: Vec<(String, u32)>,
 }
 
 impl NameTable {
     /// Reads `/etc/passwd`-style and `/etc/group`-style text: the first field is the name, the
     /// third the id; malformed lines are skipped.
     pub fn from_files(passwd: &str, group: &str) -> NameTable {
-        fn table(text: &str) -> BTreeMap<String, u32> {
+        fn table(text: &str) -> Vec<(String, u32)> {
             text.lines()
                 .filter(|l| !l.starts_with('#') && !l.starts_with('+') && !l.starts_with('-'))
                 .filter_map(|l| {
@@ -96,9 +109,20 @@ impl NameTable {
                 })
                 .collect()
         }
+        let (u, g) = (table(passwd), table(group));
+        // getpwnam finds the first entry of a name.
+        let first = |v: &[(String, u32)]| {
+            let mut m = BTreeMap::new();
+            for (n, id) in v {
+                m.entry(n.clone()).or_insert(*id);
+            }
+            m
+        };
         NameTable {
-            users: table(passwd),
-            groups: table(group),
+            users: first(&u),
+            groups: first(&g),
+            user_order: u,
+            group_order: g,
         }
     }
 }
@@ -110,6 +134,90 @@ impl NameLookup for NameTable {
     fn gid(&self, name: &str) -> Option<u32> {
         self.groups.get(name).copied()
     }
+    fn user_name(&self, uid: u32) -> Option<String> {
+        self.user_order
+            .iter()
+            .find(|(_, u)| *u == uid)
+            .map(|(n, _)| n.clone())
+    }
+    fn group_name(&self, gid: u32) -> Option<String> {
+        self.group_order
+            .iter()
+            .find(|(_, g)| *g == gid)
+            .map(|(n, _)| n.clone())
+    }
+}
+
+/// `devfs rule show`'s line for a rule (`rulespec_outfp` in sbin/devfs/rule.c): the number, each
+/// `type` set (disk, mem, tape, tty order), `path` as stored (no quoting), `hide`, `unhide`,
+/// `user` and `group` by name when the host has one (else the id as a signed int), `mode` in
+/// octal without a leading 0, `include`. Names in the rule are looked up through `names`.
+pub fn show_line(rule: &Rule, number: u16, names: &dyn NameLookup) -> String {
+    let mut s = number.to_string();
+    let mut types: Vec<DevType> = rule
+        .conditions
+        .iter()
+        .filter_map(|c| match c {
+            Condition::Type(t) => Some(*t),
+            Condition::Path(_) => None,
+        })
+        .collect();
+    types.sort_by_key(|t| match t {
+        DevType::Disk => 0,
+        DevType::Mem => 1,
+        DevType::Tape => 2,
+        DevType::Tty => 3,
+    });
+    for t in types {
+        s.push_str(&format!(" type {}", t.as_str()));
+    }
+    if let Some(p) = rule.path() {
+        s.push_str(&format!(" path {p}"));
+    }
+    let has = |f: &dyn Fn(&Action) -> bool| rule.actions.iter().any(f);
+    if has(&|a| matches!(a, Action::Hide)) {
+        s.push_str(" hide");
+    }
+    if has(&|a| matches!(a, Action::Unhide)) {
+        s.push_str(" unhide");
+    }
+    let last = |f: &dyn Fn(&Action) -> Option<Option<u32>>| rule.actions.iter().rev().find_map(f);
+    // The kernel keeps one uid, one gid, one mode and one include: the last given.
+    if let Some(uid) = last(&|a| match a {
+        Action::User(u) => Some(Some(*u)),
+        Action::UserName(n) => Some(names.uid(n)),
+        _ => None,
+    }) {
+        let uid = uid.unwrap_or(0);
+        match names.user_name(uid) {
+            Some(n) => s.push_str(&format!(" user {n}")),
+            None => s.push_str(&format!(" user {}", uid as i32)),
+        }
+    }
+    if let Some(gid) = last(&|a| match a {
+        Action::Group(g) => Some(Some(*g)),
+        Action::GroupName(n) => Some(names.gid(n)),
+        _ => None,
+    }) {
+        let gid = gid.unwrap_or(0);
+        match names.group_name(gid) {
+            Some(n) => s.push_str(&format!(" group {n}")),
+            None => s.push_str(&format!(" group {}", gid as i32)),
+        }
+    }
+    if let Some(Some(m)) = last(&|a| match a {
+        Action::Mode(m) => Some(Some(u32::from(*m))),
+        _ => None,
+    }) {
+        s.push_str(&format!(" mode {m:o}"));
+    }
+    if let Some(Some(r)) = last(&|a| match a {
+        Action::Include(r) => Some(Some(u32::from(r.0))),
+        _ => None,
+    }) {
+        s.push_str(&format!(" include {r}"));
+    }
+    s
 }
 
 /// What FreeBSD would make of a line.

@@ -122,6 +122,19 @@ fn rc_subr_loads_what_devfs_load_says() {
                 })
                 .collect();
             assert_eq!(got, want, "{text}");
+            // And `devfs rule show` prints what show_line says it prints.
+            let shown = std::process::Command::new("/sbin/devfs")
+                .args(["rule", "-s", &set.id.0.to_string(), "show"])
+                .output()
+                .unwrap();
+            let shown = String::from_utf8_lossy(&shown.stdout);
+            let ours: Vec<String> = set
+                .rules
+                .iter()
+                .filter(|x| r.stops_at.is_none_or(|s| x.line < s))
+                .map(|x| devfs::load::show_line(&x.rule, x.number, &names))
+                .collect();
+            assert_eq!(shown.lines().collect::<Vec<_>>(), ours, "{text}");
             let _ = devfs::delete_ruleset(&DevfsHost, dev, set.id);
         }
         std::fs::remove_file(&file).unwrap();

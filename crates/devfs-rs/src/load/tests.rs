@@ -361,3 +361,26 @@ fn condition_order_is_kept() {
         ]
     );
 }
+
+/// `devfs rule show`'s format (rule.c `rulespec_outfp`): raw path, names by getpwuid/getgrgid
+/// else the id as a signed int, mode in octal without a leading 0.
+#[test]
+fn show_lines_as_devfs_prints_them() {
+    let n = names();
+    let r = boot("[r=100]\nadd path 'nvidia*' unhide mode u=rw,g=rw group video\nadd 450 type disk path da* user -1 mode 0640\nadd include $devfsrules_hide_all\nadd path x group 4242\n");
+    assert!(r.is_clean(), "{:?}", r.problems);
+    let got: Vec<String> = r.sets[0]
+        .rules
+        .iter()
+        .map(|l| show_line(&l.rule, l.number, &n))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "100 path nvidia* unhide group video mode 660",
+            "450 type disk path da* user -1 mode 640",
+            "550 include 1", // last + 100
+            "650 path x group 4242",
+        ]
+    );
+}
