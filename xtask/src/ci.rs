@@ -436,10 +436,22 @@ pub fn cross_link(ctx: &Ctx) -> Result<usize, String> {
             .env("ZIG_GLOBAL_CACHE_DIR", ctx.target_dir().join("zig-cache"))
             .env("ZIG_LOCAL_CACHE_DIR", ctx.target_dir().join("zig-cache")),
     )?;
+    // The crates' example programs (one small real tool each) link for FreeBSD too.
+    let mut ex = ctx.cargo();
+    ex.args(["zigbuild", "--target", "x86_64-unknown-freebsd"]);
+    for (pkg, example) in EXAMPLES {
+        ex.args(["-p", pkg, "--example", example]);
+    }
+    run_step(
+        "cargo zigbuild --target x86_64-unknown-freebsd (the crates' example programs)",
+        ex.env("ZIG_GLOBAL_CACHE_DIR", ctx.target_dir().join("zig-cache"))
+            .env("ZIG_LOCAL_CACHE_DIR", ctx.target_dir().join("zig-cache")),
+    )?;
     let dir = ctx.target_dir().join("x86_64-unknown-freebsd/debug");
     let mut n = 0;
-    for bin in TOOL_BINS {
-        let path = dir.join(bin);
+    let examples = EXAMPLES.iter().map(|(_, e)| format!("examples/{e}"));
+    for bin in TOOL_BINS.iter().map(|b| b.to_string()).chain(examples) {
+        let path = dir.join(&bin);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let what = freebsd_elf(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
         println!("   {}: {what}", path.display());
@@ -452,6 +464,15 @@ pub fn cross_link(ctx: &Ctx) -> Result<usize, String> {
 const TOOLS: &[&str] = &["cudajail", "nvgpu-cli"];
 /// Their binaries.
 const TOOL_BINS: &[&str] = &["cudajail", "nvgpu"];
+/// The crates' example programs, by package.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("jail-rs", "jls"),
+    ("kld-rs", "kldstat"),
+    ("linuxulator-rs", "linux_status"),
+    ("zfs-ops", "zfs_clone"),
+    ("devfs-rs", "devfs_show"),
+    ("devfs-rs", "devfs-gpu"),
+];
 
 /// Checks an executable is a FreeBSD ELF: reads the program headers, requires the interpreter
 /// (`PT_INTERP`) to be FreeBSD's run-time linker and the OS/ABI byte or a `PT_NOTE` ABI tag to
@@ -689,7 +710,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             status: ran_or_failed(ok),
             detail: match &link {
                 Ok(n) => format!(
-                    "clippy + doc for x86_64-unknown-freebsd; {n} tool(s) linked as FreeBSD ELF"
+                    "clippy + doc for x86_64-unknown-freebsd; {n} tools and example programs linked as FreeBSD ELF"
                 ),
                 Err(e) => e.clone(),
             },
