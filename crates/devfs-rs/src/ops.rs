@@ -12,6 +12,20 @@ use std::path::Path;
 ///
 /// # References
 /// [devfs(8)](https://man.freebsd.org/cgi/man.cgi?query=devfs&sektion=8), `sys/fs/devfs/devfs_rule.c`
+///
+/// ```
+/// use devfs::{DevfsOps, Rule, RulesetId};
+/// use std::path::Path;
+/// // hostsim: a simulated FreeBSD 14 kernel with devfs on /dev (the real one is
+/// // `devfs::DevfsHost`).
+/// let h = hostsim::SimHost::freebsd14_with_gpus(1);
+/// let dev = Path::new("/dev");
+/// h.add_rule(dev, RulesetId(100), &Rule::hide_all()).unwrap();
+/// let id = h.add_rule(dev, RulesetId(100), &Rule::unhide("nvidia0")).unwrap();
+/// assert_eq!(id.rule, 200, "the kernel numbers rules last + 100");
+/// assert_eq!(h.rules(dev, RulesetId(100)).unwrap().len(), 2);
+/// assert!(h.rulesets(dev).unwrap().contains(&RulesetId(100)));
+/// ```
 pub trait DevfsOps {
     /// `DEVFSIO_RADD`—Adds `rule` to `ruleset` (creating the ruleset); returns its id.
     ///

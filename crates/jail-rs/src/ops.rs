@@ -33,6 +33,17 @@ impl JailInfo {
 /// Runs programs inside a jail: `jail_attach(2)` then exec, as `jexec(8)` does. Implemented by
 /// `JailHost` (FreeBSD: a clean environment, umask 022, a time limit and bounded
 /// output, see [`crate::exec`]) and by `hostsim::SimHost` (simulated Linux programs).
+///
+/// ```
+/// use jail::{JailExec, JailName, JailOps, JailSpec, ParamValue};
+/// let h = hostsim::SimHost::freebsd14_with_gpus(0);
+/// let jid = h
+///     .create(&JailSpec::new(JailName::new("j").unwrap(), "/").param("persist", ParamValue::Bool(true)))
+///     .unwrap();
+/// // The simulated jail knows a handful of programs; anything else exits 127, as sh says.
+/// let (code, out) = h.exec(jid, &["/usr/bin/true"]).unwrap();
+/// assert_eq!(code, 127, "{out}");
+/// ```
 pub trait JailExec {
     /// Runs `argv` in jail `jid`; returns the exit code (-1 for a signal) and the output
     /// (standard output, then standard error).
@@ -47,6 +58,18 @@ pub trait JailExec {
 ///
 /// # References
 /// [jail(2)](https://man.freebsd.org/cgi/man.cgi?query=jail&sektion=2)
+///
+/// ```
+/// use jail::{JailName, JailOps, JailSpec, ParamValue};
+/// // hostsim: a simulated FreeBSD 14 kernel (the real one is `jail::JailHost`).
+/// let h = hostsim::SimHost::freebsd14_with_gpus(0);
+/// let name = JailName::new("web").unwrap();
+/// let spec = JailSpec::new(name.clone(), "/").param("persist", ParamValue::Bool(true));
+/// let jid = h.create(&spec).unwrap();
+/// assert_eq!(h.get(&name).unwrap().unwrap().jid, jid);
+/// h.remove(jid).unwrap();
+/// assert!(h.get(&name).unwrap().is_none());
+/// ```
 pub trait JailOps {
     /// `jail_set(JAIL_CREATE)`—Creates a persistent jail from `spec`.
     ///

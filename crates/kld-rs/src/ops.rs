@@ -29,6 +29,16 @@ pub struct KldFile {
 ///
 /// # References
 /// [kldload(2)](https://man.freebsd.org/cgi/man.cgi?query=kldload&sektion=2)
+///
+/// ```
+/// use kld::{ensure_loaded, KldOps};
+/// // hostsim: a simulated FreeBSD 14 kernel (the real one is `kld::KldHost`).
+/// let k = hostsim::SimHost::freebsd14_with_gpus(0);
+/// let r = ensure_loaded(&k, &["linux64"]).unwrap();
+/// assert_eq!(r.loaded.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["linux64"]);
+/// assert!(k.modfind("linux64elf").unwrap());
+/// assert!(k.find("linux64.ko").unwrap().is_some());
+/// ```
 pub trait KldOps {
     /// `kldload(2)`—Loads a file by name (`linux64`) or path; returns its id.
     fn load(&self, file: &str) -> Result<KldFileId>;

@@ -19,6 +19,14 @@ pub struct SysctlDesc {
 ///
 /// # References
 /// [sysctl(3)](https://man.freebsd.org/cgi/man.cgi?query=sysctl&sektion=3)
+///
+/// ```
+/// use linuxulator::SysctlOps;
+/// // hostsim: a simulated FreeBSD 14 host (the real one is `linuxulator::LinuxHost`).
+/// let h = hostsim::SimHost::freebsd14_cuda_ready(1);
+/// assert_eq!(h.get("kern.osrelease").unwrap().as_deref(), Some("14.3-RELEASE"));
+/// assert_eq!(h.get("no.such.sysctl").unwrap(), None);
+/// ```
 pub trait SysctlOps {
     /// `sysctlbyname(3)`—The value as text (integers in decimal), `None` if the name does not exist.
     fn get(&self, name: &str) -> Result<Option<String>>;
@@ -48,6 +56,17 @@ pub struct MountedFs {
 ///
 /// # References
 /// [nmount(2)](https://man.freebsd.org/cgi/man.cgi?query=nmount&sektion=2)
+///
+/// ```
+/// use linuxulator::{linux_mount_set, MountOps};
+/// let h = hostsim::SimHost::freebsd14_cuda_ready(1);
+/// h.with_state(|s| s.mkdir_p("/jails/j/dev").unwrap());
+/// // The first of the Linux mount set: devfs on dev, walked beneath the root.
+/// let devfs = &linux_mount_set(100, None, &[])[0];
+/// let on = h.mount("/jails/j", devfs).unwrap();
+/// assert_eq!(on, "/jails/j/dev");
+/// assert!(h.mounts().unwrap().iter().any(|m| m.on == on && m.fstype == "devfs"));
+/// ```
 pub trait MountOps {
     /// `nmount(2)`—Mounts `spec` beneath `root` (the mount point is resolved without following
     /// symlinks out of `root`); returns the absolute mount point.

@@ -28,6 +28,17 @@ impl NvDevice {
 ///
 /// RM failures are reported as `Ok(status)` with a non-`NV_OK` status, as the driver does;
 /// `Err` is for `ioctl(2)` itself failing (errno).
+///
+/// ```
+/// // hostsim: a simulated NVIDIA driver with two GPUs (the real transport is
+/// // `nvgpu::NativeTransport`, over /dev/nvidiactl).
+/// let h = hostsim::SimHost::freebsd14_with_gpus(2);
+/// let d = nvgpu::Driver::open(&h).unwrap();
+/// let gpus = d.gpus().unwrap();
+/// assert_eq!(gpus.len(), 2);
+/// assert_eq!(gpus[1].minor, 1);
+/// assert!(!d.version().is_empty());
+/// ```
 pub trait NvTransport {
     /// Opens the device file (idempotent). `NotFound` when it does not exist.
     fn open(&self, dev: NvDevice) -> Result<()>;

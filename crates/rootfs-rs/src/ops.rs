@@ -5,6 +5,18 @@ use crate::types::Perm;
 
 /// Builds a root file system into a directory (debootstrap on a real host; hostsim's own tree
 /// on the simulated one).
+///
+/// ```
+/// use rootfs::{Bootstrap, RootFs, READ_LIMIT};
+/// // hostsim: a simulated host whose bootstrap writes a small Debian-like tree (the real one
+/// // runs debootstrap).
+/// let h = hostsim::SimHost::freebsd14_with_gpus(0);
+/// h.with_state(|s| s.mkdir_p("/zroot/t").unwrap());
+/// h.bootstrap("noble", "/zroot/t", &["gcc"]).unwrap();
+/// let os = h.read_beneath("/zroot/t", "etc/os-release", READ_LIMIT).unwrap().unwrap();
+/// assert!(String::from_utf8(os).unwrap().contains("VERSION_CODENAME=noble"));
+/// assert!(h.bootstrap("warty", "/zroot/t", &[]).is_err(), "an unknown suite");
+/// ```
 pub trait Bootstrap {
     /// Fills `dir` with a minimal system of the distribution suite `suite` (a codename such as
     /// `noble` or `bookworm`; debootstrap's `minbase`) plus the packages `include` names and

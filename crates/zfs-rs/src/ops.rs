@@ -8,6 +8,23 @@ use crate::types::{DatasetName, PropName, SnapshotName};
 ///
 /// # References
 /// [zfs(8)](https://man.freebsd.org/cgi/man.cgi?query=zfs&sektion=8)
+///
+/// ```
+/// use zfs::{DatasetName, SnapshotName, ZfsOps};
+/// // hostsim: a simulated pool `zroot` (the real backends are `zfs::cli::ZfsCli` and, with
+/// // the OpenZFS headers, `LibZfs`).
+/// let z = hostsim::SimHost::freebsd14_with_gpus(0);
+/// let t = DatasetName::new("zroot/tmpl").unwrap();
+/// z.create(&t, &[]).unwrap();
+/// let snap = SnapshotName::new("zroot/tmpl@base").unwrap();
+/// ZfsOps::snapshot(&z, std::slice::from_ref(&snap)).unwrap();
+/// let jail = DatasetName::new("zroot/j1").unwrap();
+/// z.clone_snapshot(&jail, &snap, &[]).unwrap();
+/// // The snapshot cannot go while a clone depends on it.
+/// assert!(z.destroy("zroot/tmpl@base").is_err());
+/// z.destroy(jail.as_str()).unwrap();
+/// z.destroy("zroot/tmpl@base").unwrap();
+/// ```
 pub trait ZfsOps {
     /// `lzc_create`—Creates a filesystem with properties.
     fn create(&self, fs: &DatasetName, props: &[(PropName, String)]) -> Result<()>;
