@@ -1518,3 +1518,117 @@ fn a_failed_up_keeps_the_template_as_a_cache() {
         "the second up cloned the kept template"
     );
 }
+
+/// The pytorch recipe's commands as a real jail runs them: what each printed and the files it
+/// left (replayed by hostsim, not interpreted).
+fn record_pytorch(h: &SimHost, torch_ok: bool) {
+    use hostsim::RecordedRun;
+    let run = |command: &str, code: i32, output: &str, creates: &[&str]| RecordedRun {
+        command: command.into(),
+        code,
+        output: output.into(),
+        creates: creates.iter().map(|s| s.to_string()).collect(),
+    };
+    h.with_state(|s| {
+        s.recorded = vec![
+            run("/usr/bin/apt-get update", 0, "Reading package lists... Done\n", &[]),
+            run(
+                "/usr/bin/apt-get install -y --no-install-recommends python3 python3-venv python3-pip",
+                0,
+                "Setting up python3-venv ...\n",
+                &[
+                    "/var/lib/dpkg/info/python3.list",
+                    "/var/lib/dpkg/info/python3-venv.list",
+                    "/var/lib/dpkg/info/python3-pip.list",
+                ],
+            ),
+            run("python3 -m venv /opt/pytorch", 0, "", &["/opt/pytorch/bin/python", "/opt/pytorch/bin/pip"]),
+            run(
+                "/opt/pytorch/bin/pip install --no-cache-dir torch && touch /opt/pytorch/.cudajail-torch",
+                if torch_ok { 0 } else { 1 },
+                if torch_ok { "Successfully installed torch-2.5.1\n" } else { "ERROR: No matching distribution found for torch\n" },
+                if torch_ok { &["/opt/pytorch/.cudajail-torch"][..] } else { &[][..] },
+            ),
+            run(
+                "/opt/pytorch/bin/python -c import torch; assert torch.cuda.is_available(); print(torch.cuda.get_device_name(0))",
+                0,
+                "NVIDIA H100 80GB HBM3\n",
+                &[],
+            ),
+        ];
+    });
+}
+
+/// `up` with a recipe: packages, steps, check, a log in the jail; a second `up` runs no step
+/// again (idempotent), only the check; a failing step leaves the jail up, says which step and
+/// where the log is, and a re-run resumes.
+#[test]
+fn a_recipe_is_applied_once_and_resumes_after_a_failure() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    record_pytorch(&h, false);
+    let mut v = default();
+    v.spec.recipe = Some("pytorch".into());
+    let env = cudajail::engine::sim_env(&h);
+    let err = up(&env, &v, &planned(&h, &v)).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<cudajail::engine::StepFailed>()
+            .map(|s| s.step),
+        Some("recipe")
+    );
+    let e = format!("{err:#}");
+    assert!(
+        e.contains("step torch failed (exit 1)")
+            && e.contains("No matching distribution")
+            && e.contains("/var/log/cudajail/recipe-pytorch.log")
+            && e.contains("the jail cuda is up"),
+        "{e}"
+    );
+    assert_eq!(JailOps::list(&h).unwrap().len(), 1, "the jail stays up");
+    // The network came back: the re-run skips what is done.
+    record_pytorch(&h, true);
+    let calls = h.calls().len();
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    let last = r.last().unwrap();
+    assert_eq!(last.id, "recipe");
+    assert_eq!(
+        last.outcome,
+        "recipe pytorch: 1 step(s) run, 1 already done, check passed"
+    );
+    let execs: Vec<String> = h.calls()[calls..]
+        .iter()
+        .filter(|c| c.verb == Verb::JailExec)
+        .map(|c| c.subject.clone())
+        .collect();
+    assert!(
+        !execs.iter().any(|c| c.contains("apt-get")),
+        "packages are in: {execs:?}"
+    );
+    assert!(!execs.iter().any(|c| c.contains("venv /opt")), "{execs:?}");
+    // Once more: nothing but the check.
+    let calls = h.calls().len();
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(
+        r.last().unwrap().outcome,
+        "recipe pytorch: 0 step(s) run, 2 already done, check passed"
+    );
+    let p = planned(&h, &v);
+    let log = String::from_utf8(
+        cudajail::engine::RootFs::read_host(
+            &h,
+            &format!("{}/var/log/cudajail/recipe-pytorch.log", p.root),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        log.contains("$ python3 -m venv /opt/pytorch") && log.contains("[exit 1]"),
+        "{log}"
+    );
+    assert!(
+        h.calls()[calls..]
+            .iter()
+            .filter(|c| c.verb == Verb::JailExec)
+            .count()
+            >= 1
+    );
+}

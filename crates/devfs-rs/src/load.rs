@@ -524,7 +524,7 @@ impl<'a> Loader<'a> {
             ));
         }
         // What boot does, refused or not.
-        if let Some((var, value)) = header_assignment(name, num) {
+        for (var, value) in header_assignment(name, num) {
             self.vars.insert(var, value);
         }
         self.current = Some((n, num.to_string()));
@@ -932,19 +932,31 @@ pub fn is_shell_name(s: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-/// What `eval $rulename=\$rulenum` assigns, where it is a plain assignment: the word is
-/// `NAME=VALUE` split at its first `=` (so `[a=b=10]` sets `a` to `b=10`). Names that make it
-/// something else (spaces, quotes, `$`) assign nothing here.
-fn header_assignment(name: &str, num: &str) -> Option<(String, String)> {
-    let (var, rest) = match name.split_once('=') {
-        Some((v, r)) => (v, format!("{r}={num}")),
-        None => (name, num.to_string()),
-    };
+/// What `eval $rulename=\$rulenum` assigns, where it is plain assignments: `$rulename` is
+/// unquoted, so it is split into fields and `=$rulenum` joins the last one; eval then reads
+/// `A=B` words up to a `#` comment (`[a=b=10]` sets `a` to `b=10`; `[r1=] # [r1=0]` sets `r1` to
+/// `]`). A word that is not an assignment makes it a command, whose assignments do not stay; and
+/// values with quotes or `$` are not modelled: nothing is assigned then.
+fn header_assignment(name: &str, num: &str) -> Vec<(String, String)> {
+    let fields: Vec<&str> = name.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
+    let text = format!("{}={num}", fields.join(" "));
     let plain = |s: &str| {
         s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_=.,:+-/@%".contains(c))
+            .all(|c| !c.is_whitespace() && !"'\"$`\\;&|<>()".contains(c))
     };
-    (is_shell_name(var) && plain(&rest)).then(|| (var.to_string(), rest))
+    let mut out = Vec::new();
+    for w in text.split(' ') {
+        if w.starts_with('#') {
+            break;
+        }
+        match w.split_once('=') {
+            Some((var, val)) if is_shell_name(var) && plain(val) => {
+                out.push((var.to_string(), val.to_string()));
+            }
+            _ => return Vec::new(),
+        }
+    }
+    out
 }
 
 /// `case $line in \[*\]*)`: starts with `[` and has a `]` later.

@@ -173,7 +173,13 @@ fn arb_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    // A fixed seed: CI explores the same cases every run (a new seed finds new corners; run
+    // with more cases by hand: PROPTEST_CASES=3000).
+    #![proptest_config(ProptestConfig {
+        cases: 300,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6364_6a6c),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn generated_files_agree_with_a_real_shell(

@@ -21,6 +21,9 @@
 //!   and NVML libraries of its version with their `.so.1` links, `nvidia-smi` and
 //!   `nvidia-installer`.
 //!
+//! - a run recorded on a real host ([`RecordedRun`], `State::recorded`): replayed as recorded
+//!   (status, output, the files it left), not interpreted.
+//!
 //! Anything else exits 127.
 
 use crate::fs::Node;
@@ -45,6 +48,21 @@ pub mod programs {
     pub const OTHER: &[u8] = b"ELF";
 }
 use programs::{CUDA_CHECK as TAG_PROBE, OTHER as TAG_OTHER, UVM_SHIM as TAG_SHIM};
+
+/// A program run recorded on a real host: the command line (words joined by spaces; for
+/// `/bin/sh -c SCRIPT`, the script), its exit status and output, and the files it left in the
+/// jail (absolute paths in the jail).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecordedRun {
+    /// The command line.
+    pub command: String,
+    /// Its exit status.
+    pub code: i32,
+    /// What it printed.
+    pub output: String,
+    /// Files it created in the jail.
+    pub creates: Vec<String>,
+}
 
 /// `a.b[.c…]`, every part digits: the version in NVIDIA's file names.
 fn version_ok(v: &str) -> bool {
@@ -119,6 +137,16 @@ impl JailExec for SimHost {
             {
                 uninstall(s, &root);
                 return Ok((0, String::new()));
+            }
+            if let Some(r) = s.recorded.iter().find(|r| r.command == cmd).cloned() {
+                for f in &r.creates {
+                    let path = format!("{root}/{}", f.trim_start_matches('/'));
+                    if let Some((dir, _)) = path.rsplit_once('/') {
+                        let _ = s.mkdir_p(dir);
+                    }
+                    let _ = s.write_file(&path, TAG_OTHER);
+                }
+                return Ok((r.code, r.output));
             }
             Ok((127, format!("{first}: not found")))
         })

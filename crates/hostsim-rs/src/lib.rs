@@ -42,6 +42,7 @@ mod nv_sim;
 mod root_sim;
 mod zfs_sim;
 
+pub use exec_sim::RecordedRun;
 pub use fs::Node;
 pub use jail_sim::SimJail;
 pub use kld_sim::SimKld;
@@ -181,6 +182,9 @@ pub struct State {
     /// Mode and owner of what was created through `RootFs` (absolute paths; files made by
     /// the simulation itself, such as the bootstrap's, have none recorded).
     pub perms: BTreeMap<String, rootfs::Perm>,
+    /// Program runs recorded on a real host, replayed by the simulated jails (exec_sim): the
+    /// simulation does not interpret these programs, it answers what the recording says.
+    pub recorded: Vec<exec_sim::RecordedRun>,
     /// Files with an immutable or append-only flag (`chflags schg`): FreeBSD refuses to write
     /// them or rename over them (`EPERM`, as `ufs_rename`/`zfs_rename` check the target's
     /// flags).

@@ -231,7 +231,13 @@ fn most_generated_cases_are_compared() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    // A fixed seed: CI explores the same cases every run (a new seed finds new corners; run
+    // with more cases by hand: PROPTEST_CASES=3000).
+    #![proptest_config(ProptestConfig {
+        cases: 200,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x6364_6a6c),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn generated_files_agree_with_real_shells(

@@ -106,6 +106,9 @@ pub enum Command {
         /// `persist_config = true` in the spec.
         #[arg(long)]
         persist: bool,
+        /// Then apply this recipe (pytorch, llama-cpp, comfyui), like `recipe = "…"` in the spec.
+        #[arg(long)]
+        recipe: Option<String>,
         /// Run against a simulated FreeBSD host with one GPU (any OS; nothing real changes).
         #[arg(long)]
         sim: bool,
@@ -209,6 +212,8 @@ pub enum Command {
         #[arg(long)]
         sim: bool,
     },
+    /// List the recipes `up --recipe` applies, with what each installs.
+    Recipes,
     /// Print the uvm shim's C source (to build it in a Linux root).
     ShimSource,
     /// Manage the per-suite template the jails are cloned from.

@@ -16,6 +16,7 @@ pub mod export;
 #[cfg(target_os = "freebsd")]
 pub mod native;
 pub mod plan;
+pub mod recipe;
 pub mod recording;
 #[cfg(unix)]
 pub mod rootfs;

@@ -98,6 +98,8 @@ pub struct Plan {
     pub nvidia_run: Option<String>,
     /// The steps, in order: [`crate::engine::steps::STEPS`] described.
     pub steps: Vec<StepPlan>,
+    /// The recipe applied once the jail is up, and what it does (`null` without one).
+    pub recipe: Option<(String, Vec<String>)>,
 }
 
 /// jail(8)'s `ip4`/`ip6` keyword for the spec's `network`: `inherit`, or `new` (with no
@@ -194,6 +196,13 @@ pub fn build_at(
         jail: jspec,
         nvidia_run: v.spec.nvidia_run.clone(),
         steps: Vec::new(),
+        recipe: v
+            .spec
+            .recipe
+            .as_deref()
+            .map(crate::recipe::Recipe::builtin)
+            .transpose()?
+            .map(|r| (r.name.clone(), r.describe())),
     };
     plan.steps = crate::engine::steps::STEPS
         .iter()
@@ -252,6 +261,16 @@ impl std::fmt::Display for Plan {
                 writeln!(f, "      {a}")?;
             }
             writeln!(f, "      ({})", s.status)?;
+        }
+        if let Some((name, actions)) = &self.recipe {
+            writeln!(
+                f,
+                "{:>2}. [recipe] {name}, once the jail is up (a failure leaves the jail up; a re-run resumes)",
+                self.steps.len() + 1
+            )?;
+            for a in actions {
+                writeln!(f, "      {a}")?;
+            }
         }
         Ok(())
     }

@@ -510,3 +510,35 @@ fn json_schemas_are_the_documented_ones() {
     }
     let _ = std::fs::remove_file(&bad);
 }
+
+/// Recipes are listed, planned, and an unknown one is a usage error naming the others.
+#[test]
+fn recipes_are_listed_and_planned() {
+    let (code, out, _) = cj(&["recipes"]);
+    assert_eq!(code, 0);
+    for r in ["pytorch", "llama-cpp", "comfyui"] {
+        assert!(out.contains(r), "{out}");
+    }
+    let dir = std::env::temp_dir().join(format!("cudajail-cli-recipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("r.toml");
+    std::fs::write(&spec, "recipe = \"llama-cpp\"\n").unwrap();
+    let (code, out, err) = cj(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("[recipe] llama-cpp") && out.contains("cmake -B build -DGGML_CUDA=ON"),
+        "{out}"
+    );
+    std::fs::write(&spec, "recipe = \"tensorflow\"\n").unwrap();
+    let (code, _, err) = cj(&["plan", spec.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "recipe: no recipe \"tensorflow\"; the recipes are pytorch, llama-cpp, comfyui"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = cj(&["up", "--sim", "--recipe", "tensorflow"]);
+    assert_eq!(code, 2, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -327,9 +327,24 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::Up {
             spec,
             persist,
+            recipe,
             sim,
             json,
-        } => up::up(spec.as_deref(), *persist, *sim, *json),
+        } => up::up(spec.as_deref(), *persist, recipe.as_deref(), *sim, *json),
+        Command::Recipes => Ok(crate::recipe::BUILTIN
+            .iter()
+            .filter_map(|(n, _)| crate::recipe::Recipe::builtin(n).ok())
+            .map(|r| {
+                format!(
+                    "{:<10} {}\n{:<10} packages: {}",
+                    r.name,
+                    r.description,
+                    "",
+                    r.packages.join(" ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")),
         Command::Destroy { spec, force, sim } => lifecycle::destroy(spec.as_deref(), *force, *sim),
         Command::Start { spec, sim } => lifecycle::start(spec.as_deref(), *sim),
         Command::Stop { spec, sim } => lifecycle::stop(spec.as_deref(), *sim),

@@ -8,11 +8,16 @@ use std::path::Path;
 pub(crate) fn up(
     spec: Option<&Path>,
     persist: bool,
+    recipe: Option<&str>,
     sim: bool,
     json: bool,
 ) -> Result<String, Failure> {
     let mut v = load_spec(spec)?;
     v.spec.persist_config |= persist;
+    if let Some(r) = recipe {
+        crate::recipe::Recipe::builtin(r).map_err(|e| Failure::Usage(e.to_string()))?;
+        v.spec.recipe = Some(r.to_string());
+    }
     with_env(sim, &v, |env| {
         let p = match engine::plan(env, &v) {
             Ok(p) => p,
@@ -23,7 +28,7 @@ pub(crate) fn up(
         let tty = std::io::stderr().is_terminal();
         let started = std::time::Instant::now();
         let mut n = 0;
-        let total = engine::STEPS.len();
+        let total = engine::STEPS.len() + usize::from(v.spec.recipe.is_some());
         let mut progress = |id: &str| {
             n += 1;
             if tty {

@@ -26,6 +26,7 @@ pub mod journal;
 mod lifecycle;
 mod nvlib;
 mod preflight;
+mod recipe;
 mod run;
 pub mod steps;
 pub(crate) mod undo;
@@ -368,6 +369,23 @@ pub fn up_with_progress(
     }
     if let Err(e) = journal::write(env, &ds, &done) {
         return Err(fail(&mut cx, format!("recording the journal failed: {e}")));
+    }
+    // The recipe, once the jail is up: not undone on failure (the jail works; a re-run resumes).
+    if let Some(name) = &v.spec.recipe {
+        progress("recipe");
+        let r = crate::recipe::Recipe::builtin(name)
+            .and_then(|r| recipe::apply_recipe(env, p, &r))
+            .map_err(|e| StepFailed {
+                step: "recipe",
+                message: format!(
+                    "{e:#}\nthe jail {} is up; fix the cause and run `cudajail up` again: done steps are skipped",
+                    p.name
+                ),
+            })?;
+        report.push(StepReport {
+            id: "recipe",
+            outcome: r,
+        });
     }
     Ok(report)
 }

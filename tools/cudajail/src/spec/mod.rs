@@ -92,6 +92,10 @@ pub struct Spec {
     /// Network: `inherit` shares the host's IPv4 and IPv6 addresses (jail(8) `ip4=inherit
     /// ip6=inherit`); `none` gives the jail no network (`ip4=new ip6=new` with no addresses).
     pub network: String,
+    /// A recipe applied after the jail is up (`pytorch`, `llama-cpp`, `comfyui`: packages,
+    /// idempotent steps and a check; `cudajail recipes` lists them). Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<String>,
     /// The old name of `network`, which set IPv6 as well as IPv4 without saying so: refused
     /// with the new spelling.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +130,7 @@ impl Default for Spec {
             binds: Vec::new(),
             raw_sockets: false,
             network: "inherit".into(),
+            recipe: None,
             ip4: None,
             persist_config: false,
             users: Vec::new(),
@@ -365,6 +370,11 @@ impl Spec {
                     self.network
                 ),
             );
+        }
+        if let Some(r) = &self.recipe {
+            if let Err(e) = crate::recipe::Recipe::builtin(r) {
+                push("recipe", e.to_string());
+            }
         }
         if let Some(old) = &self.ip4 {
             let new = if old == "new" { "none" } else { old.as_str() };
