@@ -88,6 +88,19 @@ pub fn check(id: impl Into<String>, ok: bool, evidence: String, fail: Status, fi
     }
 }
 
+/// The host's rc.conf as rc(8) reads it: `/etc/defaults/rc.conf`, then `/etc/rc.conf` (either
+/// may be missing).
+pub fn host_rc_conf(fs: &dyn FsView) -> RcConf {
+    let defaults = fs
+        .read_to_string("/etc/defaults/rc.conf")
+        .map(|t| RcConf::parse(&t))
+        .unwrap_or_default();
+    fs.read_to_string("/etc/rc.conf")
+        .map(|t| RcConf::parse(&t))
+        .unwrap_or_default()
+        .with_defaults(defaults)
+}
+
 /// The Linux ABI's own readiness, in this order: `linux_enable` in rc.conf (for reboots), the
 /// Linux root `compat.linux.emul_path` exists, and tmpfs on its `/dev/shm` (the Linuxulator
 /// route). Returns the checks and the Linux root (`/compat/linux` when the sysctl is unreadable).
@@ -99,15 +112,7 @@ pub fn linux_checks(
     let mut out = Vec::new();
     // As rc(8) reads it: the defaults, then rc.conf, later lines winning; checkyesno accepts
     // YES/TRUE/ON/1 in any case and nothing else (a CR from a CRLF line makes it "no").
-    let defaults = fs
-        .read_to_string("/etc/defaults/rc.conf")
-        .map(|t| RcConf::parse(&t))
-        .unwrap_or_default();
-    let rc = fs
-        .read_to_string("/etc/rc.conf")
-        .map(|t| RcConf::parse(&t))
-        .unwrap_or_default()
-        .with_defaults(defaults);
+    let rc = host_rc_conf(fs);
     let linux_enable = rc.value("linux_enable");
     let on = linux_enable.as_ref().is_ok_and(|v| {
         v.as_deref().is_some_and(|v| {

@@ -150,16 +150,7 @@ pub fn doctor(
 /// next reboot.
 pub fn devfs_rules(fs: &dyn FsView) -> Check {
     use devfs::load::{Loader, NameLookup, NameTable, Verdict};
-    use linuxulator::rcconf::RcConf;
-    let defaults = fs
-        .read_to_string("/etc/defaults/rc.conf")
-        .map(|t| RcConf::parse(&t))
-        .unwrap_or_default();
-    let rc = fs
-        .read_to_string("/etc/rc.conf")
-        .map(|t| RcConf::parse(&t))
-        .unwrap_or_default()
-        .with_defaults(defaults);
+    let rc = linuxulator::readiness::host_rc_conf(fs);
     let files = rc
         .value("devfs_rulesets")
         .ok()

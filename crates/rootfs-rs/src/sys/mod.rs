@@ -107,33 +107,7 @@ pub enum Kind {
 
 /// fstatat(2) with AT_SYMLINK_NOFOLLOW: the kind of `name` in `dir`.
 pub fn kind_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<Kind>> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: `st` is writable memory of the size fstatat(2) fills; valid C string and a
-    // borrowed descriptor for the duration of the call.
-    let r = unsafe {
-        libc::fstatat(
-            dir.as_raw_fd(),
-            name.as_ptr(),
-            st.as_mut_ptr(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if r == -1 {
-        let e = io::Error::last_os_error();
-        return if e.kind() == io::ErrorKind::NotFound {
-            Ok(None)
-        } else {
-            Err(e)
-        };
-    }
-    // SAFETY: fstatat returned 0, so it filled the whole struct.
-    let mode = unsafe { st.assume_init() }.st_mode;
-    Ok(Some(match mode & libc::S_IFMT {
-        libc::S_IFDIR => Kind::Dir,
-        libc::S_IFREG => Kind::File,
-        libc::S_IFLNK => Kind::Symlink,
-        _ => Kind::Other,
-    }))
+    Ok(stat_at(dir, name)?.map(|s| s.kind))
 }
 
 /// What `fstatat(AT_SYMLINK_NOFOLLOW)` reports of an entry.
