@@ -234,7 +234,7 @@ fn destroy_refuses_datasets_and_snapshots_it_did_not_make_and_force_takes_them_i
         .to_string();
     assert!(e.contains("zroot/experiment"), "{e}");
     assert_eq!(h.observable(), before);
-    zfs::ZfsOps::destroy(&h, other.as_str()).unwrap();
+    zfs::ZfsOps::destroy(&h, &zfs::ZfsName::from(&other)).unwrap();
     // --force: children first, then snapshots, then the dataset; the template stays.
     let done = cudajail::engine::destroy(&env, &v, &p, true).unwrap();
     let order: Vec<&String> = done.iter().filter(|d| d.starts_with("destroyed")).collect();
@@ -247,7 +247,7 @@ fn destroy_refuses_datasets_and_snapshots_it_did_not_make_and_force_takes_them_i
         ],
         "{done:?}"
     );
-    assert!(zfs::ZfsOps::exists(&h, &p.template).unwrap());
+    assert!(zfs::ZfsOps::exists(&h, &zfs::ZfsName::parse(&p.template).unwrap()).unwrap());
 }
 
 #[test]

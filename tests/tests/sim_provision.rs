@@ -108,7 +108,7 @@ fn the_flow_runs_on_a_simulated_freebsd_host() {
         h.unmount(on, MountFlags::empty()).unwrap();
     }
     JailOps::remove(&h, jails[0].jid).unwrap();
-    ZfsOps::destroy(&h, "zroot/cudajail/cuda").unwrap();
+    ZfsOps::destroy(&h, &zfs::ZfsName::parse("zroot/cudajail/cuda").unwrap()).unwrap();
 }
 
 #[test]

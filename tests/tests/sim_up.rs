@@ -234,7 +234,7 @@ fn destroy_removes_what_up_made_and_never_touches_host_data() {
         "host data intact"
     );
     assert!(
-        ZfsOps::exists(&h, &p.template).unwrap(),
+        ZfsOps::exists(&h, &zfs::ZfsName::parse(&p.template).unwrap()).unwrap(),
         "the shared template stays"
     );
 }
@@ -254,11 +254,11 @@ fn destroy_refuses_a_dataset_cudajail_did_not_make() {
     let env = cudajail::engine::sim_env(&h);
     let e = destroy(&env, &v, &p, false).unwrap_err().to_string();
     assert!(e.contains("not created by cudajail"), "{e}");
-    assert!(ZfsOps::exists(&h, "zroot/cudajail/cuda").unwrap());
+    assert!(ZfsOps::exists(&h, &zfs::ZfsName::parse("zroot/cudajail/cuda").unwrap()).unwrap());
     let e = up(&env, &v, &p).unwrap_err().to_string();
     assert!(e.contains("was not made by cudajail"), "{e}");
     destroy(&env, &v, &p, true).unwrap();
-    assert!(!ZfsOps::exists(&h, "zroot/cudajail/cuda").unwrap());
+    assert!(!ZfsOps::exists(&h, &zfs::ZfsName::parse("zroot/cudajail/cuda").unwrap()).unwrap());
 }
 
 #[test]
@@ -1141,7 +1141,7 @@ fn stop_and_destroy_wait_for_a_dying_jail() {
     );
     up(&env, &v, &p).unwrap();
     destroy(&env, &v, &p, false).unwrap();
-    assert!(!ZfsOps::exists(&h, &p.dataset).unwrap());
+    assert!(!ZfsOps::exists(&h, &zfs::ZfsName::parse(&p.dataset).unwrap()).unwrap());
     assert!(h.with_state(|s| s.dying_jails.is_empty()));
 }
 
@@ -1508,8 +1508,12 @@ fn a_failed_up_keeps_the_template_as_a_cache() {
             && e.contains("cudajail template rm"),
         "{e}"
     );
-    assert!(ZfsOps::exists(&h, "zroot/cudajail/templates/noble@base").unwrap());
-    assert!(!ZfsOps::exists(&h, "zroot/cudajail/cuda").unwrap());
+    assert!(ZfsOps::exists(
+        &h,
+        &zfs::ZfsName::parse("zroot/cudajail/templates/noble@base").unwrap()
+    )
+    .unwrap());
+    assert!(!ZfsOps::exists(&h, &zfs::ZfsName::parse("zroot/cudajail/cuda").unwrap()).unwrap());
     assert_eq!(without_template_cache(&h.observable(), &before), before);
     let calls = h.calls().len();
     up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap();

@@ -276,7 +276,8 @@ impl ZfsOps for SimHost {
         self.new_fs(&mut s, fs, props, Some(origin))
     }
 
-    fn destroy(&self, name: &str) -> Result<()> {
+    fn destroy(&self, name: &zfs::ZfsName) -> Result<()> {
+        let name: &str = &name.to_string();
         if let Some(e) = self.enter(Verb::ZfsDestroy, name) {
             return Err(from_errno(Op::Destroy, e, name));
         }
@@ -496,7 +497,8 @@ impl ZfsOps for SimHost {
         Ok(())
     }
 
-    fn exists(&self, name: &str) -> Result<bool> {
+    fn exists(&self, name: &zfs::ZfsName) -> Result<bool> {
+        let name: &str = &name.to_string();
         if let Some(e) = self.enter(Verb::ZfsExists, name) {
             return Err(from_errno(Op::List, e, name));
         }
@@ -609,11 +611,13 @@ mod tests {
         h.with_state(|s| s.mkdir_p("/zroot/j/dev/shm").unwrap());
         let shm = linuxulator::linux_mount_set(0, Some("1m"), &[])[1].clone();
         let on = h.mount("/zroot/j", &shm).unwrap();
-        let e = h.destroy("zroot/j").unwrap_err();
+        let e = h
+            .destroy(&zfs::ZfsName::parse("zroot/j").unwrap())
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
-        assert!(h.exists("zroot/j").unwrap());
+        assert!(h.exists(&zfs::ZfsName::parse("zroot/j").unwrap()).unwrap());
         h.unmount(&on, linuxulator::MountFlags::empty()).unwrap();
-        h.destroy("zroot/j").unwrap();
+        h.destroy(&zfs::ZfsName::parse("zroot/j").unwrap()).unwrap();
     }
 
     #[test]
@@ -659,19 +663,26 @@ mod tests {
             st.zfs_prop("zroot/cudajail/cuda", "mountpoint").as_deref(),
             Some("/zroot/cudajail/cuda")
         );
-        let e = h.destroy("zroot/cudajail/t@base").unwrap_err();
+        let e = h
+            .destroy(&zfs::ZfsName::parse("zroot/cudajail/t@base").unwrap())
+            .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Busy);
         assert_eq!(
-            h.destroy("zroot/cudajail/t").unwrap_err().kind(),
+            h.destroy(&zfs::ZfsName::parse("zroot/cudajail/t").unwrap())
+                .unwrap_err()
+                .kind(),
             ErrorKind::Busy
         );
-        h.destroy("zroot/cudajail/cuda").unwrap();
+        h.destroy(&zfs::ZfsName::parse("zroot/cudajail/cuda").unwrap())
+            .unwrap();
         assert!(!h
             .snapshot()
             .files
             .contains_key("/zroot/cudajail/cuda/etc/os-release"));
-        h.destroy("zroot/cudajail/t@base").unwrap();
-        h.destroy("zroot/cudajail/t").unwrap();
+        h.destroy(&zfs::ZfsName::parse("zroot/cudajail/t@base").unwrap())
+            .unwrap();
+        h.destroy(&zfs::ZfsName::parse("zroot/cudajail/t").unwrap())
+            .unwrap();
         assert_eq!(
             h.children(&ds("zroot/cudajail")).unwrap(),
             Vec::<String>::new()

@@ -92,7 +92,8 @@ mod bench {
         }
         let t0 = Instant::now();
         for i in 1..=100 {
-            z.destroy(&format!("{parent}/j{i}")).unwrap();
+            z.destroy(&zfs::ZfsName::parse(&format!("{parent}/j{i}")).unwrap())
+                .unwrap();
         }
         let destroy = t0.elapsed();
         println!(
@@ -103,11 +104,11 @@ mod bench {
             destroy,
             destroy / 100
         );
-        z.destroy(parent.as_str()).unwrap();
+        z.destroy(&zfs::ZfsName::from(&parent)).unwrap();
         for d in [c.as_str(), cp.as_str()] {
-            z.destroy(d).unwrap();
+            z.destroy(&zfs::ZfsName::parse(d).unwrap()).unwrap();
         }
-        z.destroy(&snap.to_string()).unwrap();
-        z.destroy(t.as_str()).unwrap();
+        z.destroy(&zfs::ZfsName::from(&snap)).unwrap();
+        z.destroy(&zfs::ZfsName::from(&t)).unwrap();
     }
 }

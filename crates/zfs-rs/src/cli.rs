@@ -79,7 +79,8 @@ impl ZfsOps for ZfsCli {
         a.push(fs.to_string());
         zfs(Op::Clone, fs.as_str(), &a).map(|_| ())
     }
-    fn destroy(&self, name: &str) -> Result<()> {
+    fn destroy(&self, name: &crate::types::ZfsName) -> Result<()> {
+        let name: &str = &name.to_string();
         zfs(Op::Destroy, name, &["destroy".into(), name.into()]).map(|_| ())
     }
     fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
@@ -106,7 +107,8 @@ impl ZfsOps for ZfsCli {
         )
         .map(|_| ())
     }
-    fn exists(&self, name: &str) -> Result<bool> {
+    fn exists(&self, name: &crate::types::ZfsName) -> Result<bool> {
+        let name: &str = &name.to_string();
         match zfs(
             Op::List,
             name,

@@ -36,7 +36,7 @@ pub use error::{from_errno, Error, Op, Result};
 pub use lzc::LibZfs;
 pub use ops::{destroy_recursive, ZfsOps};
 pub use sysabi::{Errno, ErrorKind};
-pub use types::{DatasetName, PropName, SnapshotName};
+pub use types::{DatasetName, PropName, SnapshotName, ZfsName};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -172,7 +172,8 @@ impl ZfsOps for LibZfs {
         self.set_native_after(Op::Clone, fs, p)
     }
 
-    fn destroy(&self, name: &str) -> Result<()> {
+    fn destroy(&self, name: &crate::types::ZfsName) -> Result<()> {
+        let name: &str = &name.to_string();
         if name.contains('@') {
             let mut l =
                 Nvlist::new().map_err(|e| from_errno(Op::Destroy, errno(e), "nvlist_alloc"))?;
@@ -234,7 +235,8 @@ impl ZfsOps for LibZfs {
         })
     }
 
-    fn exists(&self, name: &str) -> Result<bool> {
+    fn exists(&self, name: &crate::types::ZfsName) -> Result<bool> {
+        let name: &str = &name.to_string();
         Ok(sys::exists(&c(Op::List, name)?))
     }
 

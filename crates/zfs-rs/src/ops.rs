@@ -1,7 +1,7 @@
 //! The seam between dataset logic and ZFS.
 
 use crate::error::Result;
-use crate::types::{DatasetName, PropName, SnapshotName};
+use crate::types::{DatasetName, PropName, SnapshotName, ZfsName};
 
 /// The ZFS verbs the jail workflow uses. Implemented over libzfs_core on FreeBSD and Linux, and
 /// by `hostsim::SimHost` with the same origin/clone semantics.
@@ -10,7 +10,7 @@ use crate::types::{DatasetName, PropName, SnapshotName};
 /// [zfs(8)](https://man.freebsd.org/cgi/man.cgi?query=zfs&sektion=8)
 ///
 /// ```
-/// use zfs::{DatasetName, SnapshotName, ZfsOps};
+/// use zfs::{DatasetName, SnapshotName, ZfsName, ZfsOps};
 /// // hostsim: a simulated pool `zroot` (the real backends are `zfs::cli::ZfsCli` and, with
 /// // the OpenZFS headers, `LibZfs`).
 /// let z = hostsim::SimHost::freebsd14_with_gpus(0);
@@ -21,9 +21,10 @@ use crate::types::{DatasetName, PropName, SnapshotName};
 /// let jail = DatasetName::new("zroot/j1").unwrap();
 /// z.clone_snapshot(&jail, &snap, &[]).unwrap();
 /// // The snapshot cannot go while a clone depends on it.
-/// assert!(z.destroy("zroot/tmpl@base").is_err());
-/// z.destroy(jail.as_str()).unwrap();
-/// z.destroy("zroot/tmpl@base").unwrap();
+/// assert!(z.destroy(&ZfsName::from(&snap)).is_err());
+/// z.destroy(&ZfsName::from(&jail)).unwrap();
+/// z.destroy(&ZfsName::parse("zroot/tmpl@base").unwrap()).unwrap();
+/// assert!(!z.exists(&ZfsName::from(snap)).unwrap());
 /// ```
 pub trait ZfsOps {
     /// `lzc_create`—Creates a filesystem with properties.
@@ -39,7 +40,7 @@ pub trait ZfsOps {
     ) -> Result<()>;
     /// `lzc_destroy`—Destroys a filesystem (no children) or snapshot. `Busy` (`EBUSY`/`EEXIST`)
     /// while clones depend on a snapshot.
-    fn destroy(&self, name: &str) -> Result<()>;
+    fn destroy(&self, name: &ZfsName) -> Result<()>;
     /// `lzc_rename`—Renames a filesystem (its children and snapshots follow). The new parent
     /// must exist; the new name must not.
     fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()>;
@@ -49,7 +50,7 @@ pub trait ZfsOps {
     /// `lzc_rollback_to`—Rolls back to a snapshot, which must be the latest.
     fn rollback(&self, snap: &SnapshotName) -> Result<()>;
     /// `lzc_exists`.
-    fn exists(&self, name: &str) -> Result<bool>;
+    fn exists(&self, name: &ZfsName) -> Result<bool>;
     /// Direct children (filesystems and snapshots) of a dataset.
     fn children(&self, fs: &DatasetName) -> Result<Vec<String>>;
     /// A property value, `None` when unset.
@@ -107,11 +108,11 @@ pub fn destroy_recursive(
                     )?);
                 }
             }
-            ops.destroy(&c)?;
+            ops.destroy(&ZfsName::parse(&c)?)?;
             done.push(c);
         }
     }
-    ops.destroy(ds.as_str())?;
+    ops.destroy(&ZfsName::from(ds))?;
     done.push(ds.to_string());
     Ok(done)
 }

@@ -110,6 +110,59 @@ impl From<DatasetName> for String {
     }
 }
 
+/// A dataset or a snapshot: what `zfs destroy` and `lzc_exists` take. Built from the typed
+/// names (`ZfsName::from(&ds)`) or parsed (`@` makes a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ZfsName {
+    /// A filesystem or volume.
+    Dataset(DatasetName),
+    /// A snapshot.
+    Snapshot(SnapshotName),
+}
+
+impl ZfsName {
+    /// Validates a dataset or snapshot name.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`].
+    pub fn parse(s: &str) -> Result<ZfsName> {
+        if s.contains('@') {
+            SnapshotName::new(s).map(ZfsName::Snapshot)
+        } else {
+            DatasetName::new(s).map(ZfsName::Dataset)
+        }
+    }
+}
+
+impl fmt::Display for ZfsName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ZfsName::Dataset(d) => d.fmt(f),
+            ZfsName::Snapshot(s) => s.fmt(f),
+        }
+    }
+}
+impl From<DatasetName> for ZfsName {
+    fn from(d: DatasetName) -> ZfsName {
+        ZfsName::Dataset(d)
+    }
+}
+impl From<&DatasetName> for ZfsName {
+    fn from(d: &DatasetName) -> ZfsName {
+        ZfsName::Dataset(d.clone())
+    }
+}
+impl From<SnapshotName> for ZfsName {
+    fn from(s: SnapshotName) -> ZfsName {
+        ZfsName::Snapshot(s)
+    }
+}
+impl From<&SnapshotName> for ZfsName {
+    fn from(s: &SnapshotName) -> ZfsName {
+        ZfsName::Snapshot(s.clone())
+    }
+}
+
 /// A snapshot name: `pool/fs@snap`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -25,7 +25,7 @@ fn backends(name: &str) -> Vec<(Box<dyn ZfsOps>, String)> {
         .into_iter()
         .map(|(z, b)| {
             let base = format!("{p}/{name}-{b}");
-            if z.exists(&base).unwrap() {
+            if z.exists(&zfs::ZfsName::parse(&base).unwrap()).unwrap() {
                 destroy_tree(z.as_ref(), &base);
             }
             z.create(&ds(&base), &[]).unwrap();
@@ -42,9 +42,9 @@ fn destroy_tree(z: &dyn ZfsOps, name: &str) {
         }
     }
     for c in z.children(&ds(name)).unwrap() {
-        let _ = z.destroy(&c);
+        let _ = z.destroy(&zfs::ZfsName::parse(&c).unwrap());
     }
-    z.destroy(name).unwrap();
+    z.destroy(&zfs::ZfsName::parse(name).unwrap()).unwrap();
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn create_props_snapshot_clone_rollback_destroy() {
             ],
         )
         .unwrap();
-        assert!(z.exists(t.as_str()).unwrap());
+        assert!(z.exists(&zfs::ZfsName::from(&t)).unwrap());
         assert_eq!(
             z.get_prop(&t, &PropName::new("compression").unwrap())
                 .unwrap()
@@ -113,7 +113,7 @@ fn create_props_snapshot_clone_rollback_destroy() {
         );
         // A snapshot with a dependent clone cannot go.
         assert_eq!(
-            z.destroy(&s1.to_string()).unwrap_err().kind(),
+            z.destroy(&zfs::ZfsName::from(&s1)).unwrap_err().kind(),
             ErrorKind::Busy
         );
         // Rollback to the latest snapshot restores the file.
@@ -121,11 +121,11 @@ fn create_props_snapshot_clone_rollback_destroy() {
         z.rollback(&s1).unwrap();
         assert_eq!(std::fs::read(format!("{mp}/file")).unwrap(), b"one");
         // Destroy in dependency order.
-        z.destroy(c.as_str()).unwrap();
-        z.destroy(&s1.to_string()).unwrap();
-        z.destroy(&s2.to_string()).unwrap();
+        z.destroy(&zfs::ZfsName::from(&c)).unwrap();
+        z.destroy(&zfs::ZfsName::from(&s1)).unwrap();
+        z.destroy(&zfs::ZfsName::from(&s2)).unwrap();
         destroy_tree(z, &base);
-        assert!(!z.exists(&base).unwrap());
+        assert!(!z.exists(&zfs::ZfsName::parse(&base).unwrap()).unwrap());
     }
 }
 
@@ -160,8 +160,10 @@ fn bad_input_is_refused_and_changes_nothing() {
         z.snapshot(&[SnapshotName::new(&format!("{base}@b")).unwrap()])
             .unwrap();
         assert!(z.rollback(&s).is_err(), "only the latest snapshot");
-        z.destroy(&format!("{base}@b")).unwrap();
-        z.destroy(&format!("{base}@a")).unwrap();
+        z.destroy(&zfs::ZfsName::parse(&format!("{base}@b")).unwrap())
+            .unwrap();
+        z.destroy(&zfs::ZfsName::parse(&format!("{base}@a")).unwrap())
+            .unwrap();
         assert_eq!(
             z.children(&ds(&base)).unwrap(),
             before,
@@ -227,7 +229,9 @@ fn rename_promote_and_recursive_destroy() {
         );
         // Promote: the snapshot moves to the clone.
         z.promote(&c).unwrap();
-        assert!(z.exists(&format!("{c}@base")).unwrap());
+        assert!(z
+            .exists(&zfs::ZfsName::parse(&format!("{c}@base")).unwrap())
+            .unwrap());
         assert_eq!(
             z.get_prop(&tpl, &PropName::new("origin").unwrap()).unwrap(),
             Some(format!("{c}@base"))

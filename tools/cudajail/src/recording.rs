@@ -120,7 +120,7 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
         "cudajail:journal",
     ];
     while let Some(d) = todo.pop() {
-        if !env.zfs.exists(&d)? {
+        if !env.zfs.exists(&zfs::ZfsName::parse(&d)?)? {
             continue;
         }
         let ds = DatasetName::new(d.split('@').next().unwrap_or(&d))?;

@@ -24,7 +24,7 @@ pub fn parse(text: &str) -> Vec<StepId> {
 /// # Errors
 /// ZFS errors.
 pub(crate) fn read(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<Option<String>> {
-    if !env.zfs.exists(ds.as_str())? {
+    if !env.zfs.exists(&zfs::ZfsName::from(ds))? {
         return Ok(None);
     }
     Ok(env.zfs.get_prop(ds, &prop("journal"))?)
@@ -41,7 +41,7 @@ pub(crate) fn write(env: &Env<'_>, ds: &DatasetName, ids: &[StepId]) -> anyhow::
 
 /// Puts back a journal a failed re-run rewrote (when the dataset is still there).
 pub(crate) fn restore(env: &Env<'_>, ds: &DatasetName, old: &str) -> Option<String> {
-    if !env.zfs.exists(ds.as_str()).unwrap_or(false) {
+    if !env.zfs.exists(&zfs::ZfsName::from(ds)).unwrap_or(false) {
         return None;
     }
     env.zfs

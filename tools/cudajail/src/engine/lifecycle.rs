@@ -49,7 +49,7 @@ pub fn destroy(env: &Env<'_>, v: &Valid, p: &Plan, force: bool) -> anyhow::Resul
     let _ = v;
     let ds = DatasetName::new(&p.dataset)?;
     let name = JailName::new(&p.name)?;
-    let exists = env.zfs.exists(ds.as_str())?;
+    let exists = env.zfs.exists(&zfs::ZfsName::from(&ds))?;
     let managed = exists && env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() == Some("on");
     let mut differs = Vec::new();
     if exists && !managed {
@@ -226,7 +226,7 @@ pub struct JailStatus {
 /// Kernel or ZFS errors.
 pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>> {
     let base = pool.child("cudajail")?;
-    if !env.zfs.exists(base.as_str())? {
+    if !env.zfs.exists(&zfs::ZfsName::from(&base))? {
         return Ok(Vec::new());
     }
     let mounts = env.mount.mounts()?;
@@ -304,7 +304,7 @@ fn templates_root(pool: &DatasetName) -> anyhow::Result<DatasetName> {
 /// ZFS errors.
 pub fn template_list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<TemplateInfo>> {
     let root = templates_root(pool)?;
-    if !env.zfs.exists(root.as_str())? {
+    if !env.zfs.exists(&zfs::ZfsName::from(&root))? {
         return Ok(Vec::new());
     }
     let jails_root = pool.child("cudajail")?;
@@ -321,7 +321,7 @@ pub fn template_list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<Te
             continue;
         }
         let snap = format!("{t}@base");
-        let built = env.zfs.exists(&snap)?;
+        let built = env.zfs.exists(&zfs::ZfsName::parse(&snap)?)?;
         let mut clones = Vec::new();
         for j in &jails {
             if env.zfs.get_prop(&DatasetName::new(j)?, &origin)?.as_deref() == Some(snap.as_str()) {
@@ -382,7 +382,7 @@ pub fn stored_spec(
     name: &JailName,
 ) -> anyhow::Result<Option<Valid>> {
     let ds = pool.child("cudajail")?.child(name.as_str())?;
-    if !env.zfs.exists(ds.as_str())?
+    if !env.zfs.exists(&zfs::ZfsName::from(&ds))?
         || env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() != Some("on")
     {
         return Ok(None);

@@ -399,7 +399,7 @@ pub fn plan(env: &Env<'_>, v: &Valid) -> anyhow::Result<Plan> {
     let mut used = env.devfs.rulesets(Path::new("/dev"))?;
     let ds = v.pool.child("cudajail")?.child(v.name.as_str())?;
     let mut spec = v.clone();
-    let exists = env.zfs.exists(ds.as_str())?;
+    let exists = env.zfs.exists(&zfs::ZfsName::from(&ds))?;
     if spec.spec.ruleset.is_none() && !exists {
         // A ruleset marked as this jail's, left by an undo that could not delete it.
         for r in used.clone() {
@@ -437,7 +437,7 @@ fn jail_root(env: &Env<'_>, ds: &DatasetName) -> anyhow::Result<String> {
     let parts: Vec<&str> = name.split('/').collect();
     for i in (1..=parts.len()).rev() {
         let anc = DatasetName::new(&parts[..i].join("/"))?;
-        if !env.zfs.exists(anc.as_str())? {
+        if !env.zfs.exists(&zfs::ZfsName::from(&anc))? {
             continue;
         }
         let mp = mountpoint(env, &anc)?;

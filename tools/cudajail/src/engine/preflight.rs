@@ -21,7 +21,7 @@ fn problem(field: &str, message: String) -> Problem {
 /// host's `/etc/passwd`; `nvidia_run` exists and is the kernel module's version.
 pub fn preflight(env: &Env<'_>, v: &Valid) -> Vec<Problem> {
     let mut out = Vec::new();
-    match env.zfs.exists(v.pool.as_str()) {
+    match env.zfs.exists(&zfs::ZfsName::from(&v.pool)) {
         Ok(true) => {}
         Ok(false) => out.push(problem(
             "pool",

@@ -44,7 +44,7 @@ pub(crate) fn undo_all(env: &Env<'_>, undo: &mut Vec<Undo>) -> Vec<String> {
                 }
                 Undo::Destroy(v) => {
                     for d in v.iter().rev() {
-                        env.zfs.destroy(d)?;
+                        env.zfs.destroy(&zfs::ZfsName::parse(d)?)?;
                     }
                 }
                 Undo::Ruleset(id) => {

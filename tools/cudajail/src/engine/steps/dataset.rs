@@ -36,7 +36,7 @@ impl Step for Dataset {
 
     fn check(&self, cx: &Ctx<'_, '_>) -> anyhow::Result<Check> {
         let ds = cx.ds()?;
-        if !cx.env.zfs.exists(ds.as_str())? {
+        if !cx.env.zfs.exists(&zfs::ZfsName::from(&ds))? {
             return Ok(Check::Todo);
         }
         if cx.env.zfs.get_prop(&ds, &prop("managed"))?.as_deref() != Some("on") {

@@ -90,7 +90,7 @@ impl Step for Template {
 
     fn check(&self, cx: &Ctx<'_, '_>) -> anyhow::Result<Check> {
         let snap = SnapshotName::new(&cx.p.template)?;
-        Ok(if cx.env.zfs.exists(&snap.to_string())? {
+        Ok(if cx.env.zfs.exists(&zfs::ZfsName::from(&snap))? {
             Check::Done
         } else {
             Check::Todo
@@ -106,7 +106,7 @@ impl Step for Template {
             let parts: Vec<&str> = tfs.as_str().split('/').collect();
             for i in 2..=parts.len() {
                 let d = DatasetName::new(&parts[..i].join("/"))?;
-                if !env.zfs.exists(d.as_str())? {
+                if !env.zfs.exists(&zfs::ZfsName::from(&d))? {
                     env.zfs.create(&d, &[])?;
                     created.push(d.to_string());
                 }
