@@ -23,6 +23,30 @@ pub struct Cli {
     pub sim_state: Option<PathBuf>,
 }
 
+impl Cli {
+    /// Whether the command line asked for JSON (`--json`): a failure is then reported as JSON
+    /// too (`{"ok": false, "error": …}`, docs/json.md).
+    pub fn wants_json(&self) -> bool {
+        match &self.command {
+            Command::Plan { json, .. }
+            | Command::Up { json, .. }
+            | Command::Status { json, .. }
+            | Command::List { json, .. }
+            | Command::Doctor { json, .. } => *json,
+            Command::Conf {
+                cmd: ConfCmd::Show { json, .. },
+            } => *json,
+            Command::Devfs {
+                cmd: DevfsCmd::Check { json, .. },
+            } => *json,
+            Command::Template {
+                cmd: TemplateCmd::List { json, .. },
+            } => *json,
+            _ => false,
+        }
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

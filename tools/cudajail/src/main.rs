@@ -34,6 +34,10 @@ fn main() -> ExitCode {
         Err(f) => {
             if let cudajail::Failure::Report { out, .. } = &f {
                 print(out);
+            } else if cli.wants_json() {
+                // Machine-readable errors for machine-readable commands (docs/json.md).
+                let v = serde_json::json!({ "ok": false, "error": f.to_string() });
+                print(&serde_json::to_string_pretty(&v).unwrap_or_default());
             }
             eprintln!("cudajail: {f}");
             if matches!(&f, cudajail::Failure::Usage(m) if m.contains("spec")) {

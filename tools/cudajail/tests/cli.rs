@@ -542,3 +542,23 @@ fn recipes_are_listed_and_planned() {
     assert_eq!(code, 2, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Any `--json` command reports a failure as JSON on standard output too.
+#[test]
+fn json_commands_fail_in_json() {
+    for args in [
+        &["status", "--sim", "--json", "nosuch"][..],
+        &["list", "--json"][..],
+        &["devfs", "check", "--json", "/nonexistent/devfs.rules"][..],
+    ] {
+        let (code, out, err) = cj(args);
+        assert_ne!(code, 0, "{args:?}");
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out:?} {err}"));
+        assert_eq!(v["ok"], false, "{args:?}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{args:?}"
+        );
+    }
+}

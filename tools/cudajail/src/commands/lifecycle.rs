@@ -62,7 +62,7 @@ pub(crate) fn status(spec: Option<&Path>, json: bool, sim: bool) -> Result<Strin
             serde_json::to_string_pretty(&me)?
         } else {
             format!(
-                "jail:    {}\nrunning: {}\ndataset: {}\nroot:    {}\nmounts:  {}\nruleset: {}\njournal: {}\nsuite:   {}\ngpus:    {}",
+                "jail:    {}\nrunning: {}\ndataset: {}\nroot:    {}\nmounts:  {}\nruleset: {}\njournal: {}\nsuite:   {}\ngpus:    {}\nlinux:   {}\ndriver:  {}",
                 me.name,
                 me.jid
                     .map_or("no".to_string(), |j| format!("yes (jid {j})")),
@@ -73,6 +73,8 @@ pub(crate) fn status(spec: Option<&Path>, json: bool, sim: bool) -> Result<Strin
                 if me.journal.is_empty() { "-".to_string() } else { me.journal.join(" ") },
                 me.suite.as_deref().unwrap_or("-"),
                 me.gpus.as_ref().map_or("-".to_string(), ToString::to_string),
+                me.linux_release.as_deref().unwrap_or("-"),
+                me.driver.as_deref().unwrap_or("-"),
             )
         })
     })
@@ -87,18 +89,19 @@ pub(crate) fn list(spec: Option<&Path>, json: bool, sim: bool) -> Result<String,
             serde_json::to_string_pretty(&l)?
         } else {
             let mut t = format!(
-                "{:<16} {:<6} {:<7} {:<8} {:<9} {:<8} dataset\n",
-                "name", "jid", "mounts", "ruleset", "suite", "gpus"
+                "{:<16} {:<6} {:<7} {:<8} {:<9} {:<8} {:<11} dataset\n",
+                "name", "jid", "mounts", "ruleset", "suite", "gpus", "driver"
             );
             for j in &l {
                 t.push_str(&format!(
-                    "{:<16} {:<6} {:<7} {:<8} {:<9} {:<8} {}\n",
+                    "{:<16} {:<6} {:<7} {:<8} {:<9} {:<8} {:<11} {}\n",
                     j.name,
                     j.jid.map_or("-".to_string(), |x| x.to_string()),
                     j.mounts,
                     j.ruleset.map_or("-".to_string(), |r| r.to_string()),
                     j.suite.as_deref().unwrap_or("-"),
                     j.gpus.as_ref().map_or("-".to_string(), ToString::to_string),
+                    j.driver.as_deref().unwrap_or("-"),
                     j.dataset
                 ));
             }

@@ -218,6 +218,10 @@ pub struct JailStatus {
     pub suite: Option<String>,
     /// From the spec: the GPUs it sees, `"all"` or minors.
     pub gpus: Option<serde_json::Value>,
+    /// From the spec: the Linux kernel release the jail reports (`linux.osrelease`).
+    pub linux_release: Option<String>,
+    /// The NVIDIA userspace version in the jail (its `libcuda.so.<version>`), when there is one.
+    pub driver: Option<String>,
 }
 
 /// The cudajail jails on this host (datasets under `<pool>/cudajail` marked managed).
@@ -250,6 +254,12 @@ pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>
             Some(n) => stored_spec(env, pool, n).ok().flatten(),
             None => None,
         };
+        let driver = env
+            .view
+            .read_dir(&format!("{root}/{}", super::NV_LIB_DEST))
+            .iter()
+            .filter(|f| f.starts_with("libcuda.so."))
+            .find_map(|f| super::nvidia_lib_version(f).map(str::to_string));
         out.push(JailStatus {
             running: jid.is_some(),
             jid,
@@ -277,6 +287,8 @@ pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>
             gpus: spec
                 .as_ref()
                 .and_then(|v| serde_json::to_value(&v.spec.gpus).ok()),
+            linux_release: spec.as_ref().map(|v| v.osrelease.to_string()),
+            driver,
             name,
         });
     }
