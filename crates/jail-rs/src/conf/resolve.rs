@@ -39,21 +39,20 @@ fn wild_match(jail: &str, wild: &str) -> bool {
     }
 }
 
-/// `equalopts` (config.c): the same parameter, counting `noX` as `X` in the last component
-/// (`allow.mount` and `allow.nomount` are one parameter; the last written wins).
-fn same_param(a: &str, b: &str) -> bool {
-    // (prefix, last component without a `no`), compared without allocating.
-    fn base(n: &str) -> (&str, &str) {
-        let (pre, last) = n.rsplit_once('.').map_or(("", n), |(p, l)| (p, l));
-        (pre, last.strip_prefix("no").unwrap_or(last))
-    }
-    a == b || (!a.starts_with('$') && !b.starts_with('$') && base(a) == base(b))
+/// What makes two parameter names one parameter (config.c's `equalopts`, computed once per
+/// name): the prefix and the last component without a `no` (`allow.mount` and `allow.nomount`
+/// are one parameter; the last written wins).
+fn param_key(n: &str) -> (&str, &str) {
+    let (pre, last) = n.rsplit_once('.').map_or(("", n), |(p, l)| (p, l));
+    (pre, last.strip_prefix("no").unwrap_or(last))
 }
 
 /// A parameter being collected for one jail.
 #[derive(Debug, Clone)]
 struct Collected<'a> {
     name: &'a str,
+    /// [`param_key`] of the name.
+    key: (&'a str, &'a str),
     var: bool,
     immutable: bool,
     values: Vec<&'a Value>,
@@ -171,9 +170,10 @@ fn wild_records(recs: &[Record<'_>]) -> Vec<usize> {
 fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
     let var = p.name.starts_with('$');
     let bare = p.name.trim_start_matches('$');
-    let found = out.iter().position(|c| {
-        c.name.trim_start_matches('$') == bare || (!var && !c.var && same_param(c.name, &p.name))
-    });
+    let key = param_key(&p.name);
+    let found = out
+        .iter()
+        .position(|c| c.name.trim_start_matches('$') == bare || (!var && !c.var && c.key == key));
     match found {
         Some(i) => {
             let c = &mut out[i];
@@ -190,6 +190,7 @@ fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
                 ));
             }
             c.name = &p.name;
+            c.key = key;
             if p.op != AssignOp::Append || p.values.is_empty() {
                 c.values.clear();
             }
@@ -198,6 +199,7 @@ fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
         }
         None => out.push(Collected {
             name: &p.name,
+            key,
             var,
             immutable: false,
             values: p.values.iter().collect(),
@@ -214,8 +216,10 @@ fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Res
     let mut params: Vec<Collected<'_>> = Vec::new();
     // The name implies `name` (or `jid` for a number), which may not be set again.
     let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
+    let implied = if numeric { "jid" } else { "name" };
     params.push(Collected {
-        name: if numeric { "jid" } else { "name" },
+        name: implied,
+        key: param_key(implied),
         var: false,
         immutable: true,
         values: vec![&own],
