@@ -889,8 +889,56 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
 /// crates verified. Without the registry's index (no network) it is skipped, saying so.
 pub fn publish_check(ctx: &Ctx) -> Result<usize, String> {
     println!("== cargo publish --dry-run --workspace");
+    // Cargo extracts the dry run's local registry into $CARGO_HOME/registry/src once and, as
+    // registry crates never change, reuses that extraction next time: our packages do change,
+    // so their old extractions go first.
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo")));
+    if let Some(src) = home.map(|h| h.join("registry/src")) {
+        let ours = [
+            "sysabi-rs",
+            "jail-rs",
+            "devfs-rs",
+            "zfs-ops",
+            "libzfs-core-sys",
+            "kld-rs",
+            "linuxulator-rs",
+            "nvgpu-rs",
+            "rootfs-rs",
+            "hostsim-rs",
+            "nomad-nvgpu",
+            "cudajail",
+            "nvgpu-cli",
+        ];
+        // And their old build results: registry crates are never rebuilt, so the fingerprints
+        // of ours go (in the dry run's own target directory), which makes cargo build them anew.
+        let fp = ctx.target_dir().join("publish-check/debug/.fingerprint");
+        for e in std::fs::read_dir(&fp).into_iter().flatten().flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if ours.iter().any(|o| n.starts_with(&format!("{o}-"))) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        for reg in std::fs::read_dir(&src).into_iter().flatten().flatten() {
+            if reg.file_name().to_string_lossy().starts_with("index.") {
+                continue; // the real registry's extractions
+            }
+            for e in std::fs::read_dir(reg.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if ours.iter().any(|o| n.starts_with(&format!("{o}-"))) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    }
     let out = ctx
         .cargo()
+        .env("CARGO_TARGET_DIR", ctx.target_dir().join("publish-check"))
         .args([
             "publish",
             "--dry-run",
