@@ -461,9 +461,9 @@ pub fn cross_link(ctx: &Ctx) -> Result<usize, String> {
 }
 
 /// Tool packages linked for FreeBSD.
-const TOOLS: &[&str] = &["cudajail", "nvgpu-cli"];
+const TOOLS: &[&str] = &["cudajail", "nvgpu-cli", "nomad-device-nvgpu"];
 /// Their binaries.
-const TOOL_BINS: &[&str] = &["cudajail", "nvgpu"];
+const TOOL_BINS: &[&str] = &["cudajail", "nvgpu", "nomad-device-nvgpu"];
 /// The crates' example programs, by package.
 const EXAMPLES: &[(&str, &str)] = &[
     ("jail-rs", "jls"),
@@ -910,6 +910,7 @@ pub fn publish_check(ctx: &Ctx) -> Result<usize, String> {
             "nomad-nvgpu",
             "cudajail",
             "nvgpu-cli",
+            "nomad-device-nvgpu",
         ];
         // And their old build results: registry crates are never rebuilt, so the fingerprints
         // of ours go (in the dry run's own target directory), which makes cargo build them anew.

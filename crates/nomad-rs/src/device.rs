@@ -152,6 +152,8 @@ pub fn reserve(groups: &[DeviceGroup], ids: &[String]) -> Result<Reservation, St
 pub struct MemoryStat {
     /// The GPU's UUID.
     pub id: String,
+    /// Its model (the device group's name).
+    pub name: String,
     /// MiB in use.
     pub used_mib: u64,
     /// MiB in all.
@@ -168,10 +170,84 @@ pub fn memory_stats(nv: &dyn NvTransport) -> nvgpu::Result<Vec<MemoryStat>> {
         .into_iter()
         .map(|g| MemoryStat {
             id: g.uuid,
+            name: g.name,
             used_mib: g.memory_total_mib.saturating_sub(g.memory_free_mib),
             total_mib: g.memory_total_mib,
         })
         .collect())
+}
+
+/// Why a GPU seen before and missing now is unhealthy.
+pub const GONE: &str =
+    "no longer reported by the NVIDIA driver (removed, or fallen off the bus); see dmesg";
+
+/// Device health across fingerprints: a GPU once seen stays in the fingerprint, marked unhealthy,
+/// when the driver stops reporting it or stops answering, so Nomad stops placing work on it
+/// (instead of the device silently disappearing from the node). A GPU that comes back is healthy
+/// again.
+#[derive(Debug, Default, Clone)]
+pub struct Health {
+    /// Every GPU seen, in the order first seen, with its group's name and attributes.
+    known: Vec<(String, BTreeMap<String, Attribute>, Device)>,
+}
+
+impl Health {
+    /// A tracker that has seen nothing.
+    pub fn new() -> Health {
+        Health::default()
+    }
+
+    /// The groups to report for this fingerprint: `now` as read (or the driver's error), with
+    /// every GPU seen before and not reported now added as unhealthy.
+    pub fn update(&mut self, now: Result<Vec<DeviceGroup>, String>) -> Vec<DeviceGroup> {
+        let (mut out, why) = match now {
+            Ok(groups) => (groups, GONE.to_string()),
+            Err(e) => (Vec::new(), format!("the NVIDIA driver did not answer: {e}")),
+        };
+        for g in &out {
+            for d in &g.devices {
+                match self.known.iter_mut().find(|(_, _, k)| k.id == d.id) {
+                    Some(k) => *k = (g.name.clone(), g.attributes.clone(), d.clone()),
+                    None => self
+                        .known
+                        .push((g.name.clone(), g.attributes.clone(), d.clone())),
+                }
+            }
+        }
+        for (name, attributes, d) in &self.known {
+            if out.iter().flat_map(|g| &g.devices).any(|x| x.id == d.id) {
+                continue;
+            }
+            let mut d = d.clone();
+            d.healthy = false;
+            d.health_desc.clone_from(&why);
+            match out.iter_mut().find(|g| &g.name == name) {
+                Some(g) => g.devices.push(d),
+                None => out.push(DeviceGroup {
+                    vendor: VENDOR,
+                    device_type: DEVICE_TYPE,
+                    name: name.clone(),
+                    devices: vec![d],
+                    attributes: attributes.clone(),
+                }),
+            }
+        }
+        out
+    }
+}
+
+/// `groups` without the GPUs whose UUID is in `ignored` (and without groups left empty).
+pub fn without_ignored(
+    groups: Vec<DeviceGroup>,
+    ignored: &std::collections::BTreeSet<String>,
+) -> Vec<DeviceGroup> {
+    groups
+        .into_iter()
+        .filter_map(|mut g| {
+            g.devices.retain(|d| !ignored.contains(&d.id));
+            (!g.devices.is_empty()).then_some(g)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -208,6 +284,42 @@ mod tests {
         assert!(s
             .iter()
             .all(|m| m.used_mib <= m.total_mib && m.total_mib > 0));
+    }
+
+    #[test]
+    fn a_gpu_that_disappears_or_a_driver_that_fails_is_unhealthy_not_gone() {
+        let h = hostsim::SimHost::freebsd14_with_gpus(2);
+        let mut health = Health::new();
+        let first = health.update(fingerprint(&h).map_err(|e| e.to_string()));
+        assert!(first[0].devices.iter().all(|d| d.healthy));
+        let gone = first[0].devices[1].id.clone();
+        h.with_state(|s| {
+            s.gpus.pop();
+        });
+        let second = health.update(fingerprint(&h).map_err(|e| e.to_string()));
+        assert_eq!(
+            second[0].devices.len(),
+            2,
+            "the vanished GPU is still listed"
+        );
+        let d = second[0].devices.iter().find(|d| d.id == gone).unwrap();
+        assert!(!d.healthy && d.health_desc == GONE);
+        assert!(
+            reserve(&second, std::slice::from_ref(&gone)).is_ok(),
+            "reserve itself does not judge health"
+        );
+        let third = health.update(Err("EIO".into()));
+        assert!(third[0]
+            .devices
+            .iter()
+            .all(|d| !d.healthy && d.health_desc.contains("EIO")));
+        // Back: healthy again.
+        let fourth = health.update(
+            fingerprint(&hostsim::SimHost::freebsd14_with_gpus(2)).map_err(|e| e.to_string()),
+        );
+        assert!(fourth[0].devices.iter().all(|d| d.healthy));
+        let kept = without_ignored(fourth, &[gone].into_iter().collect());
+        assert_eq!(kept[0].devices.len(), 1);
     }
 
     #[test]

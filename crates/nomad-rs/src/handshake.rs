@@ -32,6 +32,33 @@ pub fn check_cookie(value: Option<&str>) -> Result<(), &'static str> {
     }
 }
 
+/// The environment variable with the app protocol versions the host speaks (`2` from Nomad).
+pub const PROTOCOL_VERSIONS_KEY: &str = "PLUGIN_PROTOCOL_VERSIONS";
+
+/// Checks the launch environment as go-plugin's `Serve` does: the cookie (else
+/// [`NOT_A_COMMAND`]), then the host's protocol versions, which must include
+/// [`APP_PROTOCOL_VERSION`] when the host names any.
+///
+/// # Errors
+/// The message to print on stderr before exiting 1.
+pub fn check_launch(cookie: Option<&str>, versions: Option<&str>) -> Result<(), String> {
+    check_cookie(cookie).map_err(str::to_string)?;
+    match versions {
+        None | Some("") => Ok(()),
+        Some(v)
+            if v.split(',')
+                .any(|x| x.trim() == APP_PROTOCOL_VERSION.to_string()) =>
+        {
+            Ok(())
+        }
+        Some(v) => Err(format!(
+            "incompatible plugin protocol: the host speaks version(s) {v}, this plugin speaks \
+             {APP_PROTOCOL_VERSION} (Nomad's plugin API v0.1.0); use a Nomad release that loads \
+             protocol 2 plugins\n"
+        )),
+    }
+}
+
 /// The first line the plugin writes on stdout: `CORE|APP|NETWORK|ADDR|PROTOCOL|CERT`, for a
 /// gRPC server on a unix socket with no certificate (no AutoMTLS).
 pub fn protocol_line(socket: &str) -> String {
@@ -51,5 +78,13 @@ mod tests {
         let f: Vec<&str> = l.split('|').collect();
         // The host's parser: at least 4 fields, core 1, app 2, network unix, protocol grpc.
         assert_eq!(f, ["1", "2", "unix", "/tmp/plugin123", "grpc", ""]);
+        let c = Some(MAGIC_COOKIE_VALUE);
+        assert!(check_launch(c, Some("2")).is_ok());
+        assert!(check_launch(c, Some("1,2")).is_ok());
+        assert!(check_launch(c, None).is_ok());
+        assert!(check_launch(c, Some("1"))
+            .unwrap_err()
+            .contains("incompatible"));
+        assert_eq!(check_launch(None, Some("2")).unwrap_err(), NOT_A_COMMAND);
     }
 }
