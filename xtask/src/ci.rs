@@ -69,7 +69,7 @@ pub fn sh_ok(cmd: &mut Command) -> bool {
     cmd.status().is_ok_and(|s| s.success())
 }
 
-fn run_step(name: &str, cmd: &mut Command) -> Result<(), String> {
+pub fn run_step(name: &str, cmd: &mut Command) -> Result<(), String> {
     println!("== {name}");
     let t = Instant::now();
     let st = cmd
@@ -700,7 +700,8 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
                 .env("RUSTDOCFLAGS", "-D warnings"),
         );
         let link = if s.zigbuild {
-            cross_link(ctx)
+            // Then the port's staging tree from those binaries, checked against pkg-plist.
+            cross_link(ctx).and_then(|n| crate::dist::dist(ctx, false).map(|()| n))
         } else {
             Err("cargo-zigbuild is not installed".into())
         };
@@ -710,7 +711,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             status: ran_or_failed(ok),
             detail: match &link {
                 Ok(n) => format!(
-                    "clippy + doc for x86_64-unknown-freebsd; {n} tools and example programs linked as FreeBSD ELF"
+                    "clippy + doc for x86_64-unknown-freebsd; {n} tools and example programs linked as FreeBSD ELF; `xtask dist` staging tree = pkg-plist"
                 ),
                 Err(e) => e.clone(),
             },

@@ -9,10 +9,12 @@
 //! | `cargo xtask bench` | every benchmark in one table (and `target/bench.json`) |
 //! | `cargo xtask publish-check` | `cargo publish --dry-run` of every crate, in order |
 //! | `cargo xtask port` | regenerates the FreeBSD port's generated files (`packaging/freebsd`) |
+//! | `cargo xtask dist [--debug]` | binaries for FreeBSD (release unless `--debug`), the port's staging tree checked against `pkg-plist`, a tarball |
 
 mod abi;
 mod bench;
 mod ci;
+mod dist;
 mod port;
 mod setup;
 
@@ -35,8 +37,12 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(&ctx),
         Some("publish-check") => ci::publish_check(&ctx).map(|_| ()),
         Some("port") => port::port(&ctx),
+        Some("dist") => {
+            let release = !args.iter().any(|a| a == "--debug");
+            setup::setup(&ctx).and_then(|_| dist::dist(&ctx, release))
+        }
         _ => {
-            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench|publish-check|port>");
+            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench|publish-check|port|dist>");
             return ExitCode::from(2);
         }
     };

@@ -8,7 +8,8 @@
 use crate::ci::Ctx;
 use clap::CommandFactory;
 
-const PORT: &str = "packaging/freebsd/sysutils/cudajail";
+/// The port's directory.
+pub const PORT: &str = "packaging/freebsd/sysutils/cudajail";
 
 /// `name-version` of every registry package in a `Cargo.lock`, sorted (workspace members and
 /// git dependencies are not fetched as crates).
@@ -56,18 +57,22 @@ pub fn rc_in(script: &str) -> String {
 /// page, the completions, and the documentation and example (options DOCS, EXAMPLES). The rc.d
 /// script is `USE_RC_SUBR`'s and not listed.
 pub fn pkg_plist() -> String {
-    let mut l = vec!["bin/cudajail".to_string(), "bin/nvgpu".to_string()];
+    let mut l: Vec<String> = crate::dist::BINARIES
+        .iter()
+        .map(|(_, p)| p.to_string())
+        .collect();
     l.push("share/man/man1/cudajail.1.gz".into());
     for sub in cudajail::Cli::command().get_subcommands() {
         l.push(format!("share/man/man1/cudajail-{}.1.gz", sub.get_name()));
     }
     l.push("share/man/man5/cudajail.toml.5.gz".into());
-    l.push("share/bash-completion/completions/cudajail".into());
-    l.push("share/zsh/site-functions/_cudajail".into());
-    l.push("share/fish/vendor_completions.d/cudajail.fish".into());
+    l.extend(crate::dist::COMPLETIONS.iter().map(|(_, p)| p.to_string()));
     l.push("%%PORTDOCS%%%%DOCSDIR%%/README.md".into());
     l.push("%%PORTDOCS%%%%DOCSDIR%%/json.md".into());
+    l.push("%%PORTDOCS%%%%DOCSDIR%%/nomad.md".into());
     l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/example-spec.toml".into());
+    l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/nomad/client.hcl".into());
+    l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/nomad/gpu-smoke.nomad.hcl".into());
     l.join("\n") + "\n"
 }
 
@@ -150,6 +155,29 @@ mod tests {
         listed.sort();
         assert_eq!(written, listed);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The port's Makefile installs what `cargo xtask dist` stages: every binary's package, the
+    /// plugin's directory, every completion and every example.
+    #[test]
+    fn the_makefile_installs_what_dist_stages() {
+        let mk = repo(&format!("{PORT}/Makefile"));
+        for p in ["tools/cudajail", "tools/nvgpu", "tools/nomad-device-nvgpu"] {
+            assert!(mk.contains(p), "CARGO_INSTALL_PATH lacks {p}");
+        }
+        assert!(mk.contains("${PREFIX}/libexec/nomad/plugins/"));
+        for (shell, path) in crate::dist::COMPLETIONS {
+            let name = format!("{shell:?}").to_lowercase();
+            assert!(mk.contains(&format!("completions {name} >")), "{name}");
+            assert!(mk.contains(path.rsplit_once('/').unwrap().0), "{path}");
+        }
+        for f in [
+            "docs/nomad.md",
+            "examples/nomad/client.hcl",
+            "examples/nomad/gpu-smoke.nomad.hcl",
+        ] {
+            assert!(mk.contains(f), "{f}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "busybox-static",
     "debootstrap",
+    // tcsh reads the completion script we write for it (a test).
+    "tcsh",
 ];
 
 /// Debian packages taken from bookworm-backports (OpenZFS 2.3 and a kernel it builds for): the

@@ -248,8 +248,8 @@ pub enum Command {
     },
     /// Print a shell completion script.
     Completions {
-        /// bash, zsh, fish, elvish or powershell.
-        shell: clap_complete::Shell,
+        /// bash, zsh, fish, elvish, powershell or tcsh.
+        shell: crate::commands::completions::CompletionShell,
     },
     /// Print the manual page (roff; `cudajail man | man -l -`), or with `--dir` write every
     /// page: cudajail(1), one cudajail-COMMAND(1) per command and cudajail.toml(5).

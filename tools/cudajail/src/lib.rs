@@ -24,4 +24,5 @@ pub mod shim;
 pub mod spec;
 
 pub use cli::{Cli, Command, ConfCmd, TemplateCmd};
+pub use commands::completions::CompletionShell;
 pub use commands::{load_spec, run, Failure};

@@ -6,7 +6,9 @@ use hcl::{Block, Body, Expression};
 use std::path::Path;
 
 fn parse(name: &str) -> Body {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/nomad").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/nomad")
+        .join(name);
     let text = std::fs::read_to_string(&p).unwrap();
     hcl::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -16,7 +18,10 @@ fn blocks<'a>(b: &'a Body, ident: &'a str) -> impl Iterator<Item = &'a Block> + 
 }
 
 fn label(b: &Block) -> String {
-    b.labels().first().map(|l| l.as_str().to_string()).unwrap_or_default()
+    b.labels()
+        .first()
+        .map(|l| l.as_str().to_string())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -25,15 +30,23 @@ fn the_client_config_loads_the_plugin_by_its_executable_name_with_its_schema() {
     let plugin = blocks(&body, "plugin")
         .find(|b| label(b) == nomad::service::PLUGIN_NAME)
         .expect("a plugin block for nomad-device-nvgpu");
-    let config = blocks(plugin.body(), "config").next().expect("a config block");
-    let Some(hcl_schema) = nomad::config::schema().block else { panic!() };
-    let nomad::proto::hashicorp::nomad::plugins::shared::hclspec::spec::Block::Object(o) = hcl_schema
+    let config = blocks(plugin.body(), "config")
+        .next()
+        .expect("a config block");
+    let Some(hcl_schema) = nomad::config::schema().block else {
+        panic!()
+    };
+    let nomad::proto::hashicorp::nomad::plugins::shared::hclspec::spec::Block::Object(o) =
+        hcl_schema
     else {
         panic!("the schema is an object")
     };
     for a in config.body().attributes() {
         let key = a.key();
-        assert!(o.attributes.contains_key(key), "{key} is not in the plugin's schema");
+        assert!(
+            o.attributes.contains_key(key),
+            "{key} is not in the plugin's schema"
+        );
         let ok = match (key, a.expr()) {
             ("enabled", Expression::Bool(_)) => true,
             ("fingerprint_period", Expression::String(s)) => {

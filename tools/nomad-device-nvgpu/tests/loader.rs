@@ -188,7 +188,10 @@ async fn nomad_loads_fingerprints_reserves_and_stops_the_device_plugin() {
         .into_inner();
     assert_eq!(info.r#type, base::PluginType::Device as i32);
     assert!(info.plugin_api_versions.iter().any(|v| v == "v0.1.0"));
-    assert_eq!(info.name, "nomad-device-nvgpu", "the executable's name, which the agent config uses");
+    assert_eq!(
+        info.name, "nomad-device-nvgpu",
+        "the executable's name, which the agent config uses"
+    );
     assert!(
         info.plugin_version
             .split('.')

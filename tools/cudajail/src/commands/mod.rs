@@ -2,6 +2,7 @@
 //! choice of host (`--sim` or this FreeBSD host) and the failure type the binary maps to exit
 //! codes. `run` dispatches the parsed command line.
 
+pub(crate) mod completions;
 mod devfs;
 mod exec;
 mod lifecycle;
@@ -393,9 +394,7 @@ pub fn run(cli: &Cli) -> Result<String, Failure> {
         Command::ShimSource => Ok(crate::shim::UVM_SHIM_C.trim_end().to_string()),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            let mut out = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "cudajail", &mut out);
-            Ok(String::from_utf8_lossy(&out).trim_end().to_string())
+            Ok(completions::script(*shell, Cli::command()))
         }
         Command::Man { dir } => man(dir.as_deref()),
     }
