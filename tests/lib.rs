@@ -50,6 +50,8 @@ pub fn without_template_cache(after: &hostsim::State, before: &hostsim::State) -
     if !complete {
         return s;
     }
+    // A template dataset is a cache only when its own `@base` snapshot exists (a recipe's
+    // template left half-built while the suite's completed is residue, not cache).
     let new: Vec<String> = s
         .datasets
         .keys()
@@ -58,7 +60,8 @@ pub fn without_template_cache(after: &hostsim::State, before: &hostsim::State) -
             let base = d.split('@').next().unwrap_or(d);
             base.ends_with("/cudajail")
                 || base.ends_with("/cudajail/templates")
-                || base.contains("/cudajail/templates/")
+                || (base.contains("/cudajail/templates/")
+                    && after.datasets.contains_key(&format!("{base}@base")))
         })
         .cloned()
         .collect();

@@ -141,14 +141,16 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     let p = planned(&h, &v);
     let env = cudajail::engine::sim_env(&h);
     let r = up(&env, &v, &p).unwrap();
-    assert_eq!(r.len(), 9);
+    assert_eq!(r.len(), 10);
     assert!(
-        r.iter()
-            .all(|s| s.outcome.starts_with("applied") || s.id == "host"),
+        r.iter().all(|s| s.outcome.starts_with("applied")
+            || s.id == "host"
+            || s.id == "recipe-template"),
         "{r:?}"
     );
+    assert_eq!(r[2].outcome, "skipped (no recipe)");
     assert_eq!(
-        r[8].outcome,
+        r[9].outcome,
         "applied: CUDA 12.8 (driver 580.95.05) works inside the jail on NVIDIA H100 80GB HBM3 (GPU-7180742a-0000-4000-8000-000000000000, 81079 MiB), NVIDIA H100 80GB HBM3 (GPU-7180742b-0000-4000-8000-000000000001, 81079 MiB)"
     );
     let root = &p.root;
@@ -182,7 +184,7 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     let st = list(&env, &v.pool).unwrap();
     assert_eq!(
         st[0].journal.join(","),
-        "host,template,dataset,devfs,mounts,jail,nvidia,uvm,verify"
+        "host,template,recipe-template,dataset,devfs,mounts,jail,nvidia,uvm,verify"
     );
     assert_eq!(st[0].mounts, 5);
 
@@ -193,8 +195,8 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
         .filter(|s| s.outcome.starts_with("skipped"))
         .count();
     assert_eq!(
-        skipped, 8,
-        "everything but verify is already done: {again:?}"
+        skipped, 9,
+        "everything but verify is already done (or not needed): {again:?}"
     );
     assert_eq!(h.observable(), before, "a second up changes nothing");
 }
@@ -378,6 +380,76 @@ fn fault_injection_at_every_call_of_up_leaves_no_residue() {
     );
     // Exact: a new kernel call in `up` changes this number, and the change must be looked at.
     assert_eq!(cases, 286, "fault cases");
+}
+
+/// The same sweep with a recipe: every call of `up` failing in turn, now with the recipe's
+/// template built in a temporary jail (clone, mounts, jail, the recipe's commands, removal,
+/// unmounts, snapshot) and the check in the user's jail. A failure before the check leaves
+/// nothing but completed templates (caches, said so); a failure in the check leaves the jail
+/// up, as it says.
+#[test]
+fn fault_injection_at_every_call_of_up_with_a_recipe_leaves_no_residue() {
+    let v = with_recipe("cuda");
+    let h = SimHost::freebsd14_cuda_ready(1);
+    record_pytorch(&h, true);
+    let p = planned(&h, &v);
+    let start = h.calls().len();
+    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
+    let counts = verb_counts(&h, start);
+    let clean = h.observable();
+    let (mut cases, mut tolerated, mut left_up) = (0, 0, 0);
+    for (verb, n) in &counts {
+        for nth in 1..=*n {
+            for errno in [kld::Errno::EIO, kld::Errno::EPERM] {
+                let h = SimHost::freebsd14_cuda_ready(1);
+                record_pytorch(&h, true);
+                let p = planned(&h, &v);
+                let before = h.observable();
+                h.fail_at(*verb, nth, errno);
+                let r = up(&cudajail::engine::sim_env(&h), &v, &p);
+                h.clear_faults();
+                cases += 1;
+                let Err(e) = r else {
+                    assert!(
+                        h.observable() == clean,
+                        "{verb:?} call {nth} failing with {errno} was passed over, but the host differs from a clean run:\n{}",
+                        state_diff(&clean, &h.observable())
+                    );
+                    tolerated += 1;
+                    continue;
+                };
+                let msg = format!("{e:#}");
+                assert!(!msg.contains("undo also failed"), "{verb:?}#{nth}: {msg}");
+                let step = e
+                    .downcast_ref::<cudajail::engine::StepFailed>()
+                    .map(|s| s.step);
+                if step == Some("recipe") {
+                    // The check (or what the template lacked) failed in the running jail.
+                    assert!(msg.contains("the jail cuda is up"), "{verb:?}#{nth}: {msg}");
+                    assert_eq!(JailOps::list(&h).unwrap().len(), 1, "{verb:?}#{nth}");
+                    left_up += 1;
+                    continue;
+                }
+                let after = h.observable();
+                let stripped = without_template_cache(&after, &before);
+                if stripped != after {
+                    assert!(msg.contains("kept the template"), "{verb:?}#{nth}: {msg}");
+                }
+                assert_eq!(
+                    stripped, before,
+                    "{verb:?} call {nth} failing with {errno}: residue left\n{msg}"
+                );
+            }
+        }
+    }
+    eprintln!(
+        "recipe fault sweep: {cases} (call × errno) cases over {} verbs, zero residue; {tolerated} tolerated; {left_up} in the check (jail left up)",
+        counts.len()
+    );
+    assert!(
+        left_up > 0 && cases > 300,
+        "{cases} cases, {left_up} in the check"
+    );
 }
 
 #[test]
@@ -746,7 +818,7 @@ fn the_cuda_check_in_the_jail_says_what_is_wrong_and_up_undoes_its_work() {
     .validate(None)
     .unwrap();
     let r = up(&env, &v, &planned(&h, &v)).unwrap();
-    assert!(r[8].outcome.contains("CUDA check off"), "{r:?}");
+    assert!(r[9].outcome.contains("CUDA check off"), "{r:?}");
     assert!(!FsView::exists(
         &h,
         &format!("{}{}", p.root, cudajail::shim::PROBE_PATH)
@@ -784,10 +856,10 @@ fn nvidia_userspace_from_nvidias_installer_run_inside_the_jail() {
     let v = with_run(run);
     let env = cudajail::engine::sim_env(&h);
     let p = planned(&h, &v);
-    assert!(p.steps[6].actions[1].contains(run), "{:?}", p.steps[6]);
+    assert!(p.steps[7].actions[1].contains(run), "{:?}", p.steps[7]);
     let r = up(&env, &v, &p).unwrap();
     assert!(
-        r[8].outcome.contains("CUDA 12.8 (driver 580.95.05) works"),
+        r[9].outcome.contains("CUDA 12.8 (driver 580.95.05) works"),
         "{r:?}"
     );
     let lib = format!("{}/usr/lib/x86_64-linux-gnu", p.root);
@@ -912,7 +984,7 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
     let st = list(&env, &v.pool).unwrap();
     assert_eq!(
         st[0].journal.join(","),
-        "host,template,dataset,devfs,mounts,jail",
+        "host,template,recipe-template,dataset,devfs,mounts,jail",
         "the journal says how far it got"
     );
     assert_eq!(JailOps::list(&h).unwrap().len(), 1);
@@ -927,6 +999,7 @@ fn a_crash_mid_up_leaves_a_journal_and_the_next_up_resumes() {
         [
             ("host", true),
             ("template", true),
+            ("recipe-template", true),
             ("dataset", true),
             ("devfs", true),
             ("mounts", true),
@@ -993,7 +1066,7 @@ fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
     // With a compiler it is rebuilt from this version's source.
     h.with_state(|s| s.write_file(&cc, b"ELF").unwrap());
     let r = up(&env, &v, &planned(&h, &v)).unwrap();
-    assert_eq!(r[7].outcome, "applied");
+    assert_eq!(r[8].outcome, "applied");
     assert_eq!(
         FsView::read_to_string(&h, &src).as_deref(),
         Some(cudajail::shim::UVM_SHIM_C)
@@ -1004,7 +1077,7 @@ fn the_uvm_shim_is_rebuilt_when_its_source_changed_and_kept_if_that_fails() {
     );
     // And the next run leaves it alone.
     let r = up(&env, &v, &planned(&h, &v)).unwrap();
-    assert_eq!(r[7].outcome, "skipped (already done)");
+    assert_eq!(r[8].outcome, "skipped (already done)");
 }
 
 #[test]
@@ -1563,15 +1636,204 @@ fn record_pytorch(h: &SimHost, torch_ok: bool) {
     });
 }
 
-/// `up` with a recipe: packages, steps, check, a log in the jail; a second `up` runs no step
-/// again (idempotent), only the check; a failing step leaves the jail up, says which step and
-/// where the log is, and a re-run resumes.
+fn with_recipe(name: &str) -> Valid {
+    parse(&format!("name = \"{name}\"\nrecipe = \"pytorch\"\n"))
+        .unwrap()
+        .validate(None)
+        .unwrap()
+}
+
+fn execs_since(h: &SimHost, start: usize) -> Vec<String> {
+    h.calls()[start..]
+        .iter()
+        .filter(|c| c.verb == Verb::JailExec)
+        .map(|c| c.subject.clone())
+        .collect()
+}
+
+/// A recipe is applied once, to a template of its own built in a temporary jail: a failure
+/// there undoes everything but the suite's template (a cache) and says which command failed and
+/// where its log is; once built, every jail with the recipe is a clone of it and runs only the
+/// check; `template list` shows it, `template rm` takes it with the suite's.
 #[test]
-fn a_recipe_is_applied_once_and_resumes_after_a_failure() {
+fn a_recipe_is_applied_once_to_its_template_and_every_jail_clones_it() {
     let h = SimHost::freebsd14_cuda_ready(1);
     record_pytorch(&h, false);
-    let mut v = default();
-    v.spec.recipe = Some("pytorch".into());
+    let v = with_recipe("cuda");
+    let env = cudajail::engine::sim_env(&h);
+    let p = planned(&h, &v);
+    let rt = p.recipe_template.clone().unwrap();
+    assert!(
+        rt.starts_with("zroot/cudajail/templates/noble-pytorch-") && rt.ends_with("@base"),
+        "{rt}"
+    );
+    assert!(
+        p.steps[2]
+            .actions
+            .iter()
+            .any(|a| a.contains("apt-get install")),
+        "{:?}",
+        p.steps[2]
+    );
+    assert!(
+        p.steps[3].actions[0].contains(&rt),
+        "the dataset is cloned from the recipe's template"
+    );
+    let before = h.observable();
+    let err = up(&env, &v, &p).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<cudajail::engine::StepFailed>()
+            .map(|s| s.step),
+        Some("recipe-template")
+    );
+    let e = format!("{err:#}");
+    assert!(
+        e.contains("applying recipe pytorch to its template")
+            && e.contains("step torch failed (exit 1)")
+            && e.contains("No matching distribution")
+            && e.contains("/var/log/cudajail/recipe-pytorch.log")
+            && e.contains("kept the template zroot/cudajail/templates/noble@base"),
+        "{e}"
+    );
+    assert!(
+        JailOps::list(&h).unwrap().is_empty(),
+        "the temporary jail is gone"
+    );
+    assert_eq!(
+        without_template_cache(&h.observable(), &before),
+        before,
+        "nothing left but the suite's template"
+    );
+
+    // The download works now: the recipe's template is built, the jail cloned from it.
+    record_pytorch(&h, true);
+    let start = h.calls().len();
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(
+        (r[2].id, r[2].outcome.as_str()),
+        ("recipe-template", "applied")
+    );
+    let last = r.last().unwrap();
+    assert_eq!(
+        (last.id, last.outcome.as_str()),
+        (
+            "recipe",
+            "recipe pytorch: 0 step(s) run, 2 already done, check passed"
+        )
+    );
+    let execs = execs_since(&h, start);
+    assert_eq!(
+        execs
+            .iter()
+            .filter(|c| c.contains("apt-get install"))
+            .count(),
+        1,
+        "{execs:?}"
+    );
+    assert_eq!(
+        execs.iter().filter(|c| c.contains("pip install")).count(),
+        1,
+        "{execs:?}"
+    );
+    let root = planned(&h, &v).root;
+    let log = String::from_utf8(
+        cudajail::engine::RootFs::read_host(
+            &h,
+            &format!("{root}/var/log/cudajail/recipe-pytorch.log"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        log.contains("$ python3 -m venv /opt/pytorch")
+            && !log.contains("[exit 1]")
+            && log.contains("import torch"),
+        "the template's log (of the run that built it) comes with the clone, then the check: {log}"
+    );
+    assert_eq!(
+        JailOps::list(&h).unwrap().len(),
+        1,
+        "only the user's jail runs"
+    );
+    assert_eq!(
+        zfs::ZfsOps::get_prop(
+            &h,
+            &zfs::DatasetName::new("zroot/cudajail/cuda").unwrap(),
+            &zfs::PropName::new("origin").unwrap()
+        )
+        .unwrap()
+        .as_deref(),
+        Some(rt.as_str())
+    );
+
+    // A second jail with the recipe installs nothing: it is a clone of the ready tree.
+    let v2 = with_recipe("cuda2");
+    let start = h.calls().len();
+    let r = up(&env, &v2, &planned(&h, &v2)).unwrap();
+    assert_eq!(r[2].outcome, "skipped (already done)");
+    let execs = execs_since(&h, start);
+    assert!(
+        !execs
+            .iter()
+            .any(|c| c.contains("apt-get") || c.contains("pip") || c.contains("venv")),
+        "{execs:?}"
+    );
+    assert!(
+        execs.iter().any(|c| c.contains("import torch")),
+        "the check runs: {execs:?}"
+    );
+    // Again on the first jail: nothing but the check.
+    let r = up(&env, &v, &planned(&h, &v)).unwrap();
+    assert_eq!(
+        r.last().unwrap().outcome,
+        "recipe pytorch: 0 step(s) run, 2 already done, check passed"
+    );
+
+    // The templates, and their removal once no jail uses them.
+    let l = cudajail::engine::template_list(&env, &v.pool).unwrap();
+    let shown: Vec<(String, Option<String>, usize)> = l
+        .iter()
+        .map(|t| (t.suite.clone(), t.recipe.clone(), t.clones.len()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("noble".into(), None, 0),
+            ("noble".into(), Some("pytorch".into()), 2)
+        ]
+    );
+    let e = cudajail::engine::template_rm(&env, &v.pool, linuxulator::Suite::Noble)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("zroot/cudajail/cuda2"), "{e}");
+    destroy(&env, &v, &planned(&h, &v), false).unwrap();
+    destroy(&env, &v2, &planned(&h, &v2), false).unwrap();
+    let gone = cudajail::engine::template_rm(&env, &v.pool, linuxulator::Suite::Noble).unwrap();
+    assert!(
+        gone.contains(&rt) && gone.contains(&"zroot/cudajail/templates/noble@base".to_string()),
+        "{gone:?}"
+    );
+    assert!(cudajail::engine::template_list(&env, &v.pool)
+        .unwrap()
+        .is_empty());
+}
+
+/// The recipe's check runs in the user's jail (it needs the GPUs); when it fails, the jail
+/// stays up and says so, and a re-run passes once the cause is fixed.
+#[test]
+fn a_failing_recipe_check_leaves_the_jail_up_and_a_rerun_passes() {
+    let h = SimHost::freebsd14_cuda_ready(1);
+    record_pytorch(&h, true);
+    h.with_state(|s| {
+        let check = s
+            .recorded
+            .iter_mut()
+            .find(|r| r.command.contains("import torch"))
+            .unwrap();
+        check.code = 1;
+        check.output = "AssertionError\n".into();
+    });
+    let v = with_recipe("cuda");
     let env = cudajail::engine::sim_env(&h);
     let err = up(&env, &v, &planned(&h, &v)).unwrap_err();
     assert_eq!(
@@ -1581,58 +1843,14 @@ fn a_recipe_is_applied_once_and_resumes_after_a_failure() {
     );
     let e = format!("{err:#}");
     assert!(
-        e.contains("step torch failed (exit 1)")
-            && e.contains("No matching distribution")
-            && e.contains("/var/log/cudajail/recipe-pytorch.log")
-            && e.contains("the jail cuda is up"),
+        e.contains("the check failed (exit 1)") && e.contains("the jail cuda is up"),
         "{e}"
     );
     assert_eq!(JailOps::list(&h).unwrap().len(), 1, "the jail stays up");
-    // The network came back: the re-run skips what is done.
     record_pytorch(&h, true);
-    let calls = h.calls().len();
-    let r = up(&env, &v, &planned(&h, &v)).unwrap();
-    let last = r.last().unwrap();
-    assert_eq!(last.id, "recipe");
-    assert_eq!(
-        last.outcome,
-        "recipe pytorch: 1 step(s) run, 1 already done, check passed"
-    );
-    let execs: Vec<String> = h.calls()[calls..]
-        .iter()
-        .filter(|c| c.verb == Verb::JailExec)
-        .map(|c| c.subject.clone())
-        .collect();
-    assert!(
-        !execs.iter().any(|c| c.contains("apt-get")),
-        "packages are in: {execs:?}"
-    );
-    assert!(!execs.iter().any(|c| c.contains("venv /opt")), "{execs:?}");
-    // Once more: nothing but the check.
-    let calls = h.calls().len();
     let r = up(&env, &v, &planned(&h, &v)).unwrap();
     assert_eq!(
         r.last().unwrap().outcome,
         "recipe pytorch: 0 step(s) run, 2 already done, check passed"
-    );
-    let p = planned(&h, &v);
-    let log = String::from_utf8(
-        cudajail::engine::RootFs::read_host(
-            &h,
-            &format!("{}/var/log/cudajail/recipe-pytorch.log", p.root),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    assert!(
-        log.contains("$ python3 -m venv /opt/pytorch") && log.contains("[exit 1]"),
-        "{log}"
-    );
-    assert!(
-        h.calls()[calls..]
-            .iter()
-            .filter(|c| c.verb == Verb::JailExec)
-            .count()
-            >= 1
     );
 }

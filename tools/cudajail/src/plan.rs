@@ -85,8 +85,12 @@ pub struct Plan {
     pub ruleset: RulesetId,
     /// Whether the ruleset number still has to be checked against the host's rulesets.
     pub ruleset_provisional: bool,
-    /// The template snapshot the dataset is cloned from.
+    /// The suite's base template snapshot.
     pub template: String,
+    /// With a recipe: the snapshot of the template the recipe's packages and steps are applied
+    /// to once (`<suite>-<recipe>-<digest>@base`, a clone of `template`); the dataset is cloned
+    /// from it. `None` without a recipe: the dataset is cloned from `template`.
+    pub recipe_template: Option<String>,
     /// The devfs ruleset.
     pub rules: Ruleset,
     /// The mounts, in mount order.
@@ -142,6 +146,23 @@ pub fn build_at(
         .child("templates")?
         .child(v.suite.as_str())?
         .snapshot("base")?;
+    let recipe = v
+        .spec
+        .recipe
+        .as_deref()
+        .map(crate::recipe::Recipe::builtin)
+        .transpose()?;
+    let recipe_template = match &recipe {
+        Some(r) => Some(
+            v.pool
+                .child("cudajail")?
+                .child("templates")?
+                .child(&format!("{}-{}-{}", v.suite.as_str(), r.name, r.digest()))?
+                .snapshot("base")?
+                .to_string(),
+        ),
+        None => None,
+    };
     let root = root.unwrap_or_else(|| format!("/{dataset}"));
     let (ruleset, provisional) = match v.spec.ruleset {
         Some(r) => (RulesetId(r), false),
@@ -191,18 +212,13 @@ pub fn build_at(
         ruleset,
         ruleset_provisional: provisional,
         template: template.to_string(),
+        recipe_template,
         rules: rs,
         mounts,
         jail: jspec,
         nvidia_run: v.spec.nvidia_run.clone(),
         steps: Vec::new(),
-        recipe: v
-            .spec
-            .recipe
-            .as_deref()
-            .map(crate::recipe::Recipe::builtin)
-            .transpose()?
-            .map(|r| (r.name.clone(), r.describe())),
+        recipe: recipe.map(|r| (r.name.clone(), r.describe())),
     };
     plan.steps = crate::engine::steps::STEPS
         .iter()
@@ -265,7 +281,7 @@ impl std::fmt::Display for Plan {
         if let Some((name, actions)) = &self.recipe {
             writeln!(
                 f,
-                "{:>2}. [recipe] {name}, once the jail is up (a failure leaves the jail up; a re-run resumes)",
+                "{:>2}. [recipe] {name} in the jail once it is up: the check, and whatever the recipe template lacks (a failure leaves the jail up; a re-run resumes)",
                 self.steps.len() + 1
             )?;
             for a in actions {
@@ -291,7 +307,18 @@ mod tests {
         let ids: Vec<&str> = p.steps.iter().map(|s| s.id).collect();
         assert_eq!(
             ids,
-            ["host", "template", "dataset", "devfs", "mounts", "jail", "nvidia", "uvm", "verify"]
+            [
+                "host",
+                "template",
+                "recipe-template",
+                "dataset",
+                "devfs",
+                "mounts",
+                "jail",
+                "nvidia",
+                "uvm",
+                "verify"
+            ]
         );
         assert_eq!(p.dataset, "zroot/cudajail/cuda");
         let text = p.to_string();

@@ -116,6 +116,32 @@ impl Recipe {
         Ok(r)
     }
 
+    /// What identifies the template this recipe builds: 8 hex digits of an FNV-1a hash of its
+    /// packages and steps (not its description or check, which the template does not hold), so
+    /// a changed recipe builds a new template instead of reusing a stale one.
+    #[must_use]
+    pub fn digest(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |b: &[u8]| {
+            for x in b.iter().chain([0x1f].iter()) {
+                h ^= u64::from(*x);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        };
+        for p in &self.packages {
+            eat(b"package");
+            eat(p.as_bytes());
+        }
+        for s in &self.steps {
+            eat(b"step");
+            eat(s.creates.as_bytes());
+            for a in &s.run {
+                eat(a.as_bytes());
+            }
+        }
+        format!("{:08x}", (h >> 32) ^ (h & 0xffff_ffff))
+    }
+
     /// A recipe shipped with cudajail, by name.
     ///
     /// # Errors
@@ -192,6 +218,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pytorch, llama-cpp, comfyui"));
+    }
+
+    #[test]
+    fn the_digest_follows_packages_and_steps_only() {
+        let a = Recipe::builtin("pytorch").unwrap();
+        let mut b = a.clone();
+        b.description = "another text".into();
+        b.check = None;
+        assert_eq!(a.digest(), b.digest());
+        assert_eq!(a.digest().len(), 8);
+        b.packages.push("git".into());
+        assert_ne!(a.digest(), b.digest());
+        let mut c = a.clone();
+        c.steps[0].run.push("-v".into());
+        assert_ne!(a.digest(), c.digest());
+        assert_ne!(a.digest(), Recipe::builtin("llama-cpp").unwrap().digest());
     }
 
     #[test]

@@ -59,8 +59,10 @@ fn plan_json_is_machine_readable() {
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["name"], "cuda");
-    assert_eq!(v["steps"].as_array().unwrap().len(), 9);
-    assert_eq!(v["steps"][3]["id"], "devfs");
+    assert_eq!(v["steps"].as_array().unwrap().len(), 10);
+    assert_eq!(v["steps"][2]["id"], "recipe-template");
+    assert_eq!(v["steps"][4]["id"], "devfs");
+    assert_eq!(v["recipe_template"], serde_json::Value::Null);
 }
 
 #[test]
@@ -228,7 +230,7 @@ fn up_list_destroy_on_the_simulated_host() {
     let (code, out, err) = cj(&["up", "--sim", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 9);
+    assert_eq!(v.as_array().unwrap().len(), 10);
     let (code, out, _) = cj(&["list", "--sim", "--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -12,7 +12,8 @@ pub(crate) fn template(cmd: &crate::cli::TemplateCmd) -> Result<String, Failure>
             with_env(*sim, &v, |env| {
                 let p = engine::plan(env, &v)?;
                 let r = engine::template_build(env, &v, &p)?;
-                Ok(format!("{}: {} ({})", r.id, r.outcome, p.template))
+                let t = p.recipe_template.as_ref().unwrap_or(&p.template);
+                Ok(format!("{}: {} ({t})", r.id, r.outcome))
             })
         }
         TemplateCmd::List { spec, json, sim } => {
@@ -25,8 +26,9 @@ pub(crate) fn template(cmd: &crate::cli::TemplateCmd) -> Result<String, Failure>
                     l.iter()
                         .map(|t| {
                             format!(
-                                "{:<10} {:<40} jails: {}",
+                                "{:<10} {:<10} {:<40} jails: {}",
                                 t.suite,
+                                t.recipe.as_deref().unwrap_or("-"),
                                 t.snapshot.as_deref().unwrap_or("(not built)"),
                                 if t.clones.is_empty() {
                                     "-".to_string()

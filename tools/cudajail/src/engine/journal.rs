@@ -61,7 +61,7 @@ mod tests {
         let t = render(&ids);
         assert_eq!(
             t,
-            "host,template,dataset,devfs,mounts,jail,nvidia,uvm,verify"
+            "host,template,recipe-template,dataset,devfs,mounts,jail,nvidia,uvm,verify"
         );
         assert_eq!(parse(&t), ids);
         assert_eq!(parse("host,bogus,jail"), [StepId::Host, StepId::Jail]);

@@ -295,11 +295,14 @@ pub fn list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<JailStatus>
     Ok(out)
 }
 
-/// A template as `template list` shows it.
+/// A template as `template list` shows it: a suite's template, or a recipe's (a clone of its
+/// suite's template with the recipe applied, see the `recipe-template` step).
 #[derive(Debug, Clone, Serialize)]
 pub struct TemplateInfo {
     /// The suite (`noble`).
     pub suite: String,
+    /// The recipe applied to it (`pytorch`), for a recipe's template; `null` for the suite's.
+    pub recipe: Option<String>,
     /// Its snapshot, if built.
     pub snapshot: Option<String>,
     /// Jails cloned from it.
@@ -310,7 +313,7 @@ fn templates_root(pool: &DatasetName) -> anyhow::Result<DatasetName> {
     Ok(pool.child("cudajail")?.child("templates")?)
 }
 
-/// `cudajail template list`.
+/// `cudajail template list`: the suites' templates, then the recipes' (each after its suite's).
 ///
 /// # Errors
 /// ZFS errors.
@@ -340,36 +343,64 @@ pub fn template_list(env: &Env<'_>, pool: &DatasetName) -> anyhow::Result<Vec<Te
                 clones.push(j.clone());
             }
         }
+        let name = t.rsplit('/').next().unwrap_or(&t);
+        let recipe = env.zfs.get_prop(&DatasetName::new(&t)?, &prop("recipe"))?;
         out.push(TemplateInfo {
-            suite: t.rsplit('/').next().unwrap_or(&t).to_string(),
+            // A recipe's template is `<suite>-<recipe>-<digest>`; suites have no `-`.
+            suite: name.split('-').next().unwrap_or(name).to_string(),
+            recipe,
             snapshot: built.then_some(snap),
             clones,
         });
     }
+    out.sort_by(|a, b| (&a.suite, &a.recipe).cmp(&(&b.suite, &b.recipe)));
     Ok(out)
 }
 
-/// `cudajail template rm SUITE`: destroys a template that no jail was cloned from.
+/// `cudajail template rm SUITE`: destroys the suite's template and its recipes' templates,
+/// when no jail was cloned from any of them.
 ///
 /// # Errors
-/// Jails still cloned from it (they are named); ZFS errors.
+/// Jails still cloned from one of them (they are named); ZFS errors.
 pub fn template_rm(env: &Env<'_>, pool: &DatasetName, suite: Suite) -> anyhow::Result<Vec<String>> {
-    let t = templates_root(pool)?.child(suite.as_str())?;
-    let Some(info) = template_list(env, pool)?
+    let root = templates_root(pool)?;
+    let all: Vec<TemplateInfo> = template_list(env, pool)?
         .into_iter()
-        .find(|i| i.suite == suite.as_str())
-    else {
+        .filter(|i| i.suite == suite.as_str())
+        .collect();
+    if all.is_empty() {
         bail!("no template for {} on {pool}", suite.as_str());
-    };
-    if !info.clones.is_empty() {
+    }
+    let used: Vec<&String> = all.iter().flat_map(|i| &i.clones).collect();
+    if !used.is_empty() {
         bail!(
-            "jails are cloned from {}: {}; destroy them first (cudajail destroy)",
-            t,
-            info.clones.join(", ")
+            "jails are cloned from the {} templates: {}; destroy them first (cudajail destroy)",
+            suite.as_str(),
+            used.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let none = |_: &str| Vec::new();
-    Ok(zfs::destroy_recursive(env.zfs, &t, false, &none)?)
+    let mut gone = Vec::new();
+    // The recipes' templates first: they are clones of the suite's snapshot.
+    for t in env.zfs.children(&root)? {
+        let name = t.rsplit('/').next().unwrap_or(&t);
+        if !t.contains('@') && name.starts_with(&format!("{}-", suite.as_str())) {
+            gone.extend(zfs::destroy_recursive(
+                env.zfs,
+                &DatasetName::new(&t)?,
+                false,
+                &none,
+            )?);
+        }
+    }
+    let base = root.child(suite.as_str())?;
+    if env.zfs.exists(&zfs::ZfsName::from(&base))? {
+        gone.extend(zfs::destroy_recursive(env.zfs, &base, false, &none)?);
+    }
+    Ok(gone)
 }
 
 /// The version of the spec record kept in `cudajail:spec`.

@@ -26,7 +26,7 @@ pub mod journal;
 mod lifecycle;
 mod nvlib;
 mod preflight;
-mod recipe;
+pub(crate) mod recipe;
 mod run;
 pub mod steps;
 pub(crate) mod undo;
@@ -183,6 +183,14 @@ pub const DYING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// and what to do).
 pub fn remove_jail(env: &Env<'_>, jid: Jid, name: &jail::JailName) -> anyhow::Result<()> {
     env.jail.remove(jid)?;
+    wait_gone(env, jid, name)
+}
+
+/// Waits until the removed jail `jid` has died (see [`remove_jail`]).
+///
+/// # Errors
+/// The jail still dying after the wait, or a kernel error while looking.
+pub(crate) fn wait_gone(env: &Env<'_>, jid: Jid, name: &jail::JailName) -> anyhow::Result<()> {
     let start = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(10);
     loop {
@@ -232,6 +240,7 @@ pub fn unmount_below(env: &Env<'_>, root: &str) -> anyhow::Result<Vec<String>> {
 fn run_step(cx: &mut Ctx<'_, '_>, s: &dyn Step) -> anyhow::Result<StepReport> {
     let outcome = match s.check(cx)? {
         Check::Done => "skipped (already done)".to_string(),
+        Check::NotNeeded(why) => format!("skipped ({why})"),
         Check::Todo => match s.apply(cx)? {
             Outcome::Applied => "applied".to_string(),
             Outcome::Unchanged => "skipped (already done)".to_string(),
@@ -476,7 +485,12 @@ pub fn template_build(env: &Env<'_>, v: &Valid, p: &Plan) -> anyhow::Result<Step
         bail!("{p}");
     }
     let mut cx = Ctx::new(env, v, p);
-    run_step(&mut cx, steps::step(StepId::Template)).map_err(|e| {
+    let mut r = run_step(&mut cx, steps::step(StepId::Template));
+    // With a recipe, its template too (the report is then the recipe template's).
+    if r.is_ok() && p.recipe_template.is_some() {
+        r = run_step(&mut cx, steps::step(StepId::RecipeTemplate));
+    }
+    r.map_err(|e| {
         let errors = undo::undo_all(env, &mut cx.undo);
         anyhow!("{e:#}{}", undo_text(&errors))
     })

@@ -1,7 +1,8 @@
-//! Applying a recipe ([`crate::recipe::Recipe`]) to a running jail: packages, then each step
-//! whose `creates` is missing, then the check; every command's output appended to
-//! `/var/log/cudajail/recipe-NAME.log` in the jail. Nothing is undone on failure: the jail is up
-//! and a re-run resumes where it stopped.
+//! Applying a recipe ([`crate::recipe::Recipe`]) in a running jail: packages, then each step
+//! whose `creates` is missing, then (in the user's jail, not the template's) the check; every
+//! command's output appended to `/var/log/cudajail/recipe-NAME.log` in the jail. The
+//! `recipe-template` step applies packages and steps once to the recipe's template, in a
+//! temporary jail; the jail cloned from it then only runs the check (and anything missing).
 
 use super::{Env, Perm, READ_LIMIT};
 use crate::plan::Plan;
@@ -13,11 +14,11 @@ const LOG_KEEP: usize = 1 << 20;
 
 fn log_append(env: &Env<'_>, root: &str, rel: &str, text: &str) -> anyhow::Result<()> {
     env.fs.mkdir_beneath(root, "var/log/cudajail", Perm::DIR)?;
+    // A log that cannot be read is an error, not an empty log: rewriting it would lose its
+    // history (a fault sweep found this).
     let mut old = env
         .fs
-        .read_beneath(root, rel, READ_LIMIT)
-        .ok()
-        .flatten()
+        .read_beneath(root, rel, READ_LIMIT)?
         .unwrap_or_default();
     old.extend_from_slice(text.as_bytes());
     if old.len() > LOG_KEEP {
@@ -27,7 +28,8 @@ fn log_append(env: &Env<'_>, root: &str, rel: &str, text: &str) -> anyhow::Resul
     Ok(())
 }
 
-/// Applies `recipe` in the running jail of `p`; what it did, in one line.
+/// Applies `recipe` in the running jail of `p`; what it did, in one line. Nothing is undone on
+/// failure: the jail is up and a re-run resumes where it stopped.
 ///
 /// # Errors
 /// The jail not running; a command that failed (named, with the end of its output and the
@@ -37,12 +39,26 @@ pub fn apply_recipe(env: &Env<'_>, p: &Plan, recipe: &Recipe) -> anyhow::Result<
         .jail
         .get(&p.jail.name)?
         .ok_or_else(|| anyhow!("jail {} is not running", p.name))?;
-    let root = p.root.as_str();
+    apply_in(env, j.jid, &p.root, recipe, true)
+}
+
+/// Applies `recipe` in the running jail `jid` whose root is `root`: packages and steps, and the
+/// check when `check` is set.
+///
+/// # Errors
+/// As [`apply_recipe`].
+pub fn apply_in(
+    env: &Env<'_>,
+    jid: jail::Jid,
+    root: &str,
+    recipe: &Recipe,
+    check: bool,
+) -> anyhow::Result<String> {
     let log_rel = format!("var/log/cudajail/recipe-{}.log", recipe.name);
     let log_path = format!("/{log_rel}");
     let run = |what: &str, argv: &[String]| -> anyhow::Result<()> {
         let args: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let (code, out) = env.exec.exec(j.jid, &args)?;
+        let (code, out) = env.exec.exec(jid, &args)?;
         log_append(
             env,
             root,
@@ -113,7 +129,7 @@ pub fn apply_recipe(env: &Env<'_>, p: &Plan, recipe: &Recipe) -> anyhow::Result<
         ran += 1;
     }
     did.push(format!("{ran} step(s) run, {skipped} already done"));
-    if let Some(c) = &recipe.check {
+    if let Some(c) = recipe.check.as_ref().filter(|_| check) {
         run("the check", &c.run)?;
         did.push("check passed".into());
     }

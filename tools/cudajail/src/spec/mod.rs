@@ -92,8 +92,9 @@ pub struct Spec {
     /// Network: `inherit` shares the host's IPv4 and IPv6 addresses (jail(8) `ip4=inherit
     /// ip6=inherit`); `none` gives the jail no network (`ip4=new ip6=new` with no addresses).
     pub network: String,
-    /// A recipe applied after the jail is up (`pytorch`, `llama-cpp`, `comfyui`: packages,
-    /// idempotent steps and a check; `cudajail recipes` lists them). Unset: none.
+    /// A recipe (`pytorch`, `llama-cpp`, `comfyui`; `cudajail recipes` lists them): its
+    /// packages and idempotent steps applied once to a template of its own that the jail is
+    /// cloned from, its check run in the jail once it is up. Unset: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipe: Option<String>,
     /// The old name of `network`, which set IPv6 as well as IPv4 without saying so: refused

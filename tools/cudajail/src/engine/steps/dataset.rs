@@ -18,7 +18,9 @@ impl Step for Dataset {
     fn describe(&self, v: &Valid, p: &Plan) -> StepPlan {
         let mut actions = vec![format!(
             "zfs clone {} {} (cudajail:managed=on, cudajail:ruleset={}, cudajail:spec=the spec)",
-            p.template, p.dataset, p.ruleset
+            p.recipe_template.as_ref().unwrap_or(&p.template),
+            p.dataset,
+            p.ruleset
         )];
         if !v.spec.users.is_empty() {
             actions.push(format!(
@@ -47,7 +49,8 @@ impl Step for Dataset {
 
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {
         let ds = cx.ds()?;
-        let snap = SnapshotName::new(&cx.p.template)?;
+        // A recipe's template when the spec has one, else the suite's.
+        let snap = SnapshotName::new(cx.p.recipe_template.as_ref().unwrap_or(&cx.p.template))?;
         cx.env.zfs.clone_snapshot(
             &ds,
             &snap,

@@ -14,8 +14,9 @@ mod dataset;
 mod devfs;
 pub(crate) mod host;
 mod jail;
-mod mounts;
+pub(crate) mod mounts;
 mod nvidia;
+mod recipe_template;
 mod template;
 mod uvm;
 mod verify;
@@ -24,12 +25,14 @@ pub use template::{apply_rootfs_fixes, rootfs_fixes, TEMPLATE_PACKAGES};
 
 /// The id of a step, as the journal (`cudajail:journal`) and the plan name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum StepId {
     /// Kernel modules and (with `persist_config`) rc.conf.
     Host,
     /// The template dataset: bootstrap, fixes, snapshot.
     Template,
+    /// With a recipe: its packages and steps applied once to a template of its own.
+    RecipeTemplate,
     /// The jail's dataset, cloned from the template.
     Dataset,
     /// The devfs ruleset.
@@ -53,6 +56,7 @@ impl StepId {
         match self {
             StepId::Host => "host",
             StepId::Template => "template",
+            StepId::RecipeTemplate => "recipe-template",
             StepId::Dataset => "dataset",
             StepId::Devfs => "devfs",
             StepId::Mounts => "mounts",
@@ -83,6 +87,8 @@ pub enum Check {
     Done,
     /// Something to do: [`Step::apply`] runs.
     Todo,
+    /// Nothing to do for this spec (the reason, for the report): the step is skipped.
+    NotNeeded(&'static str),
 }
 
 /// What [`Step::apply`] did.
@@ -153,9 +159,10 @@ pub trait Step: Sync {
 }
 
 /// Every step of `up`, in order.
-pub static STEPS: [&dyn Step; 9] = [
+pub static STEPS: [&dyn Step; 10] = [
     &host::Host,
     &template::Template,
+    &recipe_template::RecipeTemplate,
     &dataset::Dataset,
     &devfs::Devfs,
     &mounts::Mounts,
