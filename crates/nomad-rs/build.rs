@@ -6,6 +6,7 @@ fn main() {
         "plugin/grpc_controller.proto",
         "plugins/base/proto/base.proto",
         "plugins/device/proto/device.proto",
+        "plugins/drivers/proto/driver.proto",
         "plugins/shared/hclspec/hcl_spec.proto",
         "plugins/shared/structs/proto/attribute.proto",
         "plugins/shared/structs/proto/stats.proto",

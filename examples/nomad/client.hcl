@@ -19,8 +19,19 @@ plugin "nomad-device-nvgpu" {
   }
 }
 
-# raw_exec runs the example job's commands on the host, where the reserved GPU's device nodes
-# are. The cudajail task driver is not written yet (see docs/nomad.md).
+# The cudajail task driver: each task in a CUDA jail of its own (jobs say driver = "cudajail").
+plugin "nomad-driver-cudajail" {
+  config {
+    # The ZFS pool for the jails (default: the one holding /, as `cudajail up` picks it).
+    # pool = "zroot"
+    state_dir = "/var/db/nomad-driver-cudajail"
+    # Host directories jobs may bind into their jails (binds = ["HOST:TARGET"]); none by default.
+    bind_roots = ["/tank/models"]
+  }
+}
+
+# raw_exec runs the smoke-test job's commands on the host, where the reserved GPU's device
+# nodes are.
 plugin "raw_exec" {
   config {
     enabled = true

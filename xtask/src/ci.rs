@@ -461,9 +461,19 @@ pub fn cross_link(ctx: &Ctx) -> Result<usize, String> {
 }
 
 /// Tool packages linked for FreeBSD.
-const TOOLS: &[&str] = &["cudajail", "nvgpu-cli", "nomad-device-nvgpu"];
+const TOOLS: &[&str] = &[
+    "cudajail",
+    "nvgpu-cli",
+    "nomad-device-nvgpu",
+    "nomad-driver-cudajail",
+];
 /// Their binaries.
-const TOOL_BINS: &[&str] = &["cudajail", "nvgpu", "nomad-device-nvgpu"];
+const TOOL_BINS: &[&str] = &[
+    "cudajail",
+    "nvgpu",
+    "nomad-device-nvgpu",
+    "nomad-driver-cudajail",
+];
 /// The crates' example programs, by package.
 const EXAMPLES: &[(&str, &str)] = &[
     ("jail-rs", "jls"),
@@ -912,6 +922,7 @@ pub fn publish_check(ctx: &Ctx) -> Result<usize, String> {
             "cudajail",
             "nvgpu-cli",
             "nomad-device-nvgpu",
+            "nomad-driver-cudajail",
         ];
         // And their old build results: registry crates are never rebuilt, so the fingerprints
         // of ours go (in the dry run's own target directory), which makes cargo build them anew.

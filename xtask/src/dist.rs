@@ -18,6 +18,10 @@ pub const BINARIES: &[(&str, &str)] = &[
         "nomad-device-nvgpu",
         "libexec/nomad/plugins/nomad-device-nvgpu",
     ),
+    (
+        "nomad-driver-cudajail",
+        "libexec/nomad/plugins/nomad-driver-cudajail",
+    ),
 ];
 
 /// Completions: shell and path (relative to PREFIX).
@@ -134,6 +138,11 @@ pub fn stage(root: &Path, prefix: &Path, bins: Option<&Path>) -> Result<Vec<Stri
             "share/examples/cudajail/nomad/gpu-smoke.nomad.hcl",
             0o444,
         ),
+        (
+            "examples/nomad/llama.nomad.hcl",
+            "share/examples/cudajail/nomad/llama.nomad.hcl",
+            0o444,
+        ),
         ("tools/cudajail/rc.d/cudajail", RC_SCRIPT, 0o555),
     ] {
         let data = std::fs::read(root.join(from)).map_err(|e| format!("{from}: {e}"))?;
@@ -211,7 +220,12 @@ pub fn dist(ctx: &Ctx, release: bool) -> Result<(), String> {
     if release {
         c.arg("--release");
     }
-    for p in ["cudajail", "nvgpu-cli", "nomad-device-nvgpu"] {
+    for p in [
+        "cudajail",
+        "nvgpu-cli",
+        "nomad-device-nvgpu",
+        "nomad-driver-cudajail",
+    ] {
         c.args(["-p", p]);
     }
     run_step(

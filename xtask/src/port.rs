@@ -73,6 +73,7 @@ pub fn pkg_plist() -> String {
     l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/example-spec.toml".into());
     l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/nomad/client.hcl".into());
     l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/nomad/gpu-smoke.nomad.hcl".into());
+    l.push("%%PORTEXAMPLES%%%%EXAMPLESDIR%%/nomad/llama.nomad.hcl".into());
     l.join("\n") + "\n"
 }
 
@@ -162,7 +163,12 @@ mod tests {
     #[test]
     fn the_makefile_installs_what_dist_stages() {
         let mk = repo(&format!("{PORT}/Makefile"));
-        for p in ["tools/cudajail", "tools/nvgpu", "tools/nomad-device-nvgpu"] {
+        for p in [
+            "tools/cudajail",
+            "tools/nvgpu",
+            "tools/nomad-device-nvgpu",
+            "tools/nomad-driver-cudajail",
+        ] {
             assert!(mk.contains(p), "CARGO_INSTALL_PATH lacks {p}");
         }
         assert!(mk.contains("${PREFIX}/libexec/nomad/plugins/"));

@@ -9,6 +9,7 @@
 //! - [`service`]: Nomad's `BasePlugin` and `DevicePlugin` gRPC services over a [`service::GpuSource`].
 //! - [`config`], [`msgpack`]: the plugin's configuration schema and its go-cty msgpack encoding.
 //! - [`proto`]: the generated messages, servers and clients.
+//! - [`loader`]: Nomad's side of a launch (start a plugin, read its line, connect), for tests.
 //!
 //! The `nomad-device-nvgpu` binary (tools/nomad-device-nvgpu) is `server::serve` with
 //! `service::device_routes` over the host's driver.
@@ -22,6 +23,7 @@
 pub mod config;
 pub mod device;
 pub mod handshake;
+pub mod loader;
 pub mod msgpack;
 pub mod proto;
 pub mod server;

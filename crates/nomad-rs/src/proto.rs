@@ -22,6 +22,13 @@ pub mod hashicorp {
                     tonic::include_proto!("hashicorp.nomad.plugins.base.proto");
                 }
             }
+            /// `hashicorp.nomad.plugins.drivers.proto`: the task `Driver` service.
+            pub mod drivers {
+                /// The package itself.
+                pub mod proto {
+                    tonic::include_proto!("hashicorp.nomad.plugins.drivers.proto");
+                }
+            }
             /// `hashicorp.nomad.plugins.device`: the `DevicePlugin` service.
             pub mod device {
                 tonic::include_proto!("hashicorp.nomad.plugins.device");
@@ -64,6 +71,10 @@ mod tests {
         assert_eq!(
             super::plugin::grpc_controller_server::SERVICE_NAME,
             "plugin.GRPCController"
+        );
+        assert_eq!(
+            super::hashicorp::nomad::plugins::drivers::proto::driver_server::SERVICE_NAME,
+            "hashicorp.nomad.plugins.drivers.proto.Driver"
         );
     }
 

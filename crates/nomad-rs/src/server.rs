@@ -20,6 +20,14 @@ use tonic::{Request, Response, Status};
 /// The environment variable go-plugin reads for the directory of the socket.
 pub const SOCKET_DIR_KEY: &str = "PLUGIN_UNIX_SOCKET_DIR";
 
+/// The `@module` of [`log`]'s lines (the plugin binary's name), set once by the binary.
+static MODULE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Names the plugin in its log lines (`@module`); the first call wins.
+pub fn set_log_module(name: &'static str) {
+    let _ = MODULE.set(name);
+}
+
 /// Writes one log line on stderr as hclog's JSON (`@level`, `@message`, `@timestamp`): before
 /// and after the handshake, the agent re-logs such lines at their level.
 pub fn log(level: &str, message: &str) {
@@ -29,7 +37,7 @@ pub fn log(level: &str, message: &str) {
     let line = serde_json::json!({
         "@level": level,
         "@message": message,
-        "@module": "nomad-device-nvgpu",
+        "@module": MODULE.get().copied().unwrap_or("nomad-plugin"),
         "@timestamp": format!("{}.{:06}", ts.as_secs(), ts.subsec_micros()),
     });
     let _ = writeln!(std::io::stderr().lock(), "{line}");

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         println!("nomad-device-nvgpu {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    nomad::server::set_log_module("nomad-device-nvgpu");
     let cookie = std::env::var(nomad::handshake::MAGIC_COOKIE_KEY).ok();
     let versions = std::env::var(nomad::handshake::PROTOCOL_VERSIONS_KEY).ok();
     if let Err(msg) = nomad::handshake::check_launch(cookie.as_deref(), versions.as_deref()) {

@@ -14,9 +14,8 @@
 use nomad::msgpack::{encode, Value};
 use nomad::proto::hashicorp::nomad::plugins::{base::proto as base, device as pb};
 use nomad::proto::plugin::{grpc_controller_client::GrpcControllerClient, Empty};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
@@ -40,69 +39,33 @@ fn save(h: &hostsim::SimHost, p: &Path) {
     std::fs::rename(&tmp, p).unwrap();
 }
 
-struct Plugin {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for Plugin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Launches the plugin as go-plugin's client does and reads the protocol line (Nomad waits up
-/// to a minute; a test a few seconds).
-fn launch(dir: &Path, state: &Path) -> Plugin {
-    let mut child = Command::new(BIN)
-        .env(COOKIE.0, COOKIE.1)
-        .env("PLUGIN_PROTOCOL_VERSIONS", "2")
-        .env("PLUGIN_MIN_PORT", "10000")
-        .env("PLUGIN_MAX_PORT", "25000")
-        .env("PLUGIN_UNIX_SOCKET_DIR", dir)
-        .env("NOMAD_NVGPU_SIM_STATE", state)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    // go-plugin's client: CORE|APP|NETWORK|ADDR|PROTOCOL[|CERT]; core 1, app among the host's
-    // versions (2), network unix, protocol grpc.
-    let f: Vec<&str> = line.trim_end().split('|').collect();
-    assert!(f.len() >= 4, "protocol line {line:?}");
+/// Launches the plugin as go-plugin's client does ([`nomad::loader::launch`] checks the
+/// protocol line as the host does; Nomad waits up to a minute for it, a test a few seconds).
+fn launch(dir: &Path, state: &Path) -> nomad::loader::Launched {
+    let p = nomad::loader::launch(
+        Command::new(BIN)
+            .env("NOMAD_NVGPU_SIM_STATE", state)
+            .stderr(Stdio::inherit()),
+        dir,
+    )
+    .unwrap();
+    let f: Vec<&str> = p.line.trim_end().split('|').collect();
     assert_eq!(
         (f[0], f[1], f[2], f[4]),
         ("1", "2", "unix", "grpc"),
-        "{line:?}"
+        "{:?}",
+        p.line
     );
     assert_eq!(f.get(5), Some(&""), "no certificate without AutoMTLS");
-    let socket = PathBuf::from(f[3]);
     assert!(
-        socket.starts_with(dir),
+        p.socket.starts_with(dir),
         "the socket is in PLUGIN_UNIX_SOCKET_DIR"
     );
-    Plugin { child, socket }
+    p
 }
 
 async fn connect(socket: &Path) -> Channel {
-    let p = socket.to_path_buf();
-    tonic::transport::Endpoint::try_from("http://[::1]:1")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
-            let p = p.clone();
-            async move {
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    tokio::net::UnixStream::connect(p).await?,
-                ))
-            }
-        }))
-        .await
-        .unwrap()
+    nomad::loader::connect(socket).await.unwrap()
 }
 
 /// Nomad's `DeviceGroup.Validate` (plugins/device/device.go) and attribute units

@@ -1,0 +1,116 @@
+//! Where the driver's jails live: the FreeBSD host (cudajail's native seams, tasks started with
+//! jexec(8)), or a simulated FreeBSD host kept in a file (`NOMAD_CUDAJAIL_SIM_STATE`), for tests
+//! and demonstrations: there the jails, datasets and rulesets are simulated, and the task's
+//! program runs on this machine as a real process (no jail).
+
+use cudajail::engine::Env;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// The largest simulated host file read.
+const SIM_STATE_LIMIT: u64 = 256 << 20;
+
+/// The host the driver works on.
+pub enum Backend {
+    /// This FreeBSD host.
+    Native,
+    /// A simulated host saved in this file, loaded and saved around every change.
+    Sim {
+        /// The state file.
+        state: PathBuf,
+        /// One change at a time.
+        lock: Mutex<()>,
+    },
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<hostsim::SimHost> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SIM_STATE_LIMIT + 1).read_to_end(&mut buf))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    anyhow::ensure!(
+        buf.len() as u64 <= SIM_STATE_LIMIT,
+        "{}: larger than {SIM_STATE_LIMIT} bytes",
+        path.display()
+    );
+    let state: hostsim::State =
+        serde_json::from_slice(&buf).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let h = hostsim::SimHost::empty();
+    h.with_state(|s| *s = state);
+    Ok(h)
+}
+
+fn save(h: &hostsim::SimHost, path: &std::path::Path) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_vec(&h.snapshot())?)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+impl Backend {
+    /// The simulated host in `state`.
+    pub fn sim(state: PathBuf) -> Backend {
+        Backend::Sim {
+            state,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// Whether the jails are simulated.
+    pub fn simulated(&self) -> bool {
+        matches!(self, Backend::Sim { .. })
+    }
+
+    /// Runs `f` on the host's seams; a simulated host is saved afterwards, also when `f` fails
+    /// (its undo changed the host too).
+    ///
+    /// # Errors
+    /// `f`'s error; the simulated host cannot be read or written; not FreeBSD.
+    pub fn with_env<T>(&self, f: impl FnOnce(&Env<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        match self {
+            Backend::Sim { state, lock } => {
+                let _g = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let h = load(state)?;
+                let r = f(&cudajail::engine::sim_env(&h));
+                save(&h, state)?;
+                r
+            }
+            Backend::Native => native(f),
+        }
+    }
+
+    /// The command line that runs `argv` in jail `jid` as `user` (empty: root): jexec(8) on
+    /// FreeBSD, `argv` itself on the simulated host.
+    pub fn in_jail(&self, jid: i32, user: &str, argv: &[String]) -> Vec<String> {
+        match self {
+            Backend::Sim { .. } => argv.to_vec(),
+            Backend::Native => {
+                let mut v = vec!["/usr/sbin/jexec".to_string()];
+                if !user.is_empty() {
+                    v.extend(["-U".to_string(), user.to_string()]);
+                }
+                v.push(jid.to_string());
+                v.extend(argv.iter().cloned());
+                v
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "freebsd")]
+fn native<T>(f: impl FnOnce(&Env<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let host = cudajail::native::Host::new(None);
+    f(&host.env())
+}
+
+#[cfg(not(target_os = "freebsd"))]
+fn native<T>(f: impl FnOnce(&Env<'_>) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let _ = f;
+    anyhow::bail!(
+        "the cudajail driver needs a FreeBSD host and this is {} (NOMAD_CUDAJAIL_SIM_STATE runs it on a simulated host)",
+        std::env::consts::OS
+    )
+}
