@@ -17,6 +17,7 @@
 //!   failing check and its fix.
 //! - `Capabilities`: signals, exec, an image file system (the jail's own root), no Nomad volume
 //!   mounts, host networking.
+//! - `TaskStats`: the task's resident memory and CPU share from ps(1) (`-o rss= -o time=`).
 
 use crate::backend::Backend;
 use crate::config::{self, DriverConfig, TaskSettings};
@@ -536,12 +537,36 @@ fn health(driver: &CudajailDriver) -> drv::FingerprintResponse {
     }
 }
 
-fn rss_kib(pid: i32) -> Option<u64> {
-    // Linux's /proc (the simulated backend's processes); FreeBSD needs kvm(3): not read yet.
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+/// `ps`'s accumulated CPU time: FreeBSD's `MMM:SS.hh`, procps' `[DD-]HH:MM:SS`; seconds.
+pub fn parse_cpu_time(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (days, rest) = match s.split_once('-') {
+        Some((d, r)) => (d.parse::<f64>().ok()?, r),
+        None => (0.0, s),
+    };
+    let mut total = 0.0;
+    for f in rest.split(':') {
+        if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return None;
+        }
+        total = total * 60.0 + f.parse::<f64>().ok()?;
+    }
+    Some(days * 86_400.0 + total)
+}
+
+/// The task's resident memory (KiB) and CPU time (s), from ps(1) (`-o rss= -o time=`), which
+/// FreeBSD and Linux both have.
+fn ps_sample(pid: i32) -> Option<(u64, f64)> {
+    let out = std::process::Command::new("ps")
+        .args(["-o", "rss=", "-o", "time=", "-p", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text.split_whitespace();
+    let rss = f.next()?.parse().ok()?;
+    let cpu = parse_cpu_time(f.next()?)?;
+    Some((rss, cpu))
 }
 
 #[tonic::async_trait]
@@ -811,19 +836,30 @@ impl drv::driver_server::Driver for CudajailDriver {
             .max(Duration::from_millis(10));
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
+            let mut last: Option<(f64, Instant)> = None;
             loop {
-                let rss = pid_of(&st.dir).and_then(rss_kib);
-                let memory = drv::MemoryUsage {
-                    rss: rss.unwrap_or(0) * 1024,
-                    measured_fields: if rss.is_some() {
-                        vec![drv::memory_usage::Fields::Rss.into()]
-                    } else {
-                        Vec::new()
-                    },
-                    ..Default::default()
-                };
+                let dir = st.dir.clone();
+                let sample = tokio::task::spawn_blocking(move || pid_of(&dir).and_then(ps_sample))
+                    .await
+                    .ok()
+                    .flatten();
+                let mut memory = drv::MemoryUsage::default();
+                let mut cpu = drv::CpuUsage::default();
+                if let Some((rss, cpu_secs)) = sample {
+                    memory.rss = rss * 1024;
+                    memory.measured_fields = vec![drv::memory_usage::Fields::Rss.into()];
+                    let now = Instant::now();
+                    if let Some((prev, at)) = last {
+                        let wall = now.duration_since(at).as_secs_f64();
+                        if wall > 0.0 {
+                            cpu.percent = ((cpu_secs - prev).max(0.0) / wall) * 100.0;
+                            cpu.measured_fields = vec![drv::cpu_usage::Fields::Percent.into()];
+                        }
+                    }
+                    last = Some((cpu_secs, now));
+                }
                 let usage = drv::TaskResourceUsage {
-                    cpu: Some(drv::CpuUsage::default()),
+                    cpu: Some(cpu),
                     memory: Some(memory),
                 };
                 let stats = drv::TaskStats {
@@ -1039,6 +1075,16 @@ mod tests {
         assert!(jail_name("").is_err());
         let n = jail_name("x/y/z").unwrap();
         assert!(jail::JailName::new(&n).is_ok());
+    }
+
+    #[test]
+    fn cpu_times_as_freebsd_and_procps_print_them() {
+        assert_eq!(parse_cpu_time("0:01.50"), Some(1.5));
+        assert_eq!(parse_cpu_time("12:03.25"), Some(723.25));
+        assert_eq!(parse_cpu_time("00:00:03"), Some(3.0));
+        assert_eq!(parse_cpu_time("1-02:00:00"), Some(93_600.0));
+        assert_eq!(parse_cpu_time("x"), None);
+        assert_eq!(parse_cpu_time(""), None);
     }
 
     #[test]

@@ -338,6 +338,17 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
         s.timestamp.is_some() && s.agg_resource_usage.is_some(),
         "Nomad requires both"
     );
+    let mem = s.agg_resource_usage.unwrap().memory.unwrap();
+    assert!(
+        mem.rss > 0 && !mem.measured_fields.is_empty(),
+        "ps measured the task: {mem:?}"
+    );
+    let s = stats.next().await.unwrap().unwrap().stats.unwrap();
+    let cpu = s.agg_resource_usage.unwrap().cpu.unwrap();
+    assert!(
+        !cpu.measured_fields.is_empty() && cpu.percent >= 0.0,
+        "{cpu:?}"
+    );
     drop(stats);
     let ex = c
         .drv
