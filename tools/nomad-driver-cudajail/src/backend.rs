@@ -12,8 +12,9 @@ const SIM_STATE_LIMIT: u64 = 256 << 20;
 
 /// The host the driver works on.
 pub enum Backend {
-    /// This FreeBSD host.
-    Native,
+    /// This FreeBSD host. One change at a time: Nomad starts tasks concurrently, and two `up`s
+    /// planned at once would pick the same free devfs ruleset number.
+    Native(Mutex<()>),
     /// A simulated host saved in this file, loaded and saved around every change.
     Sim {
         /// The state file.
@@ -49,6 +50,11 @@ fn save(h: &hostsim::SimHost, path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 impl Backend {
+    /// This FreeBSD host.
+    pub fn native() -> Backend {
+        Backend::Native(Mutex::new(()))
+    }
+
     /// The simulated host in `state`.
     pub fn sim(state: PathBuf) -> Backend {
         Backend::Sim {
@@ -78,7 +84,12 @@ impl Backend {
                 save(&h, state)?;
                 r
             }
-            Backend::Native => native(f),
+            Backend::Native(lock) => {
+                let _g = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                native(f)
+            }
         }
     }
 
@@ -87,7 +98,7 @@ impl Backend {
     pub fn in_jail(&self, jid: i32, user: &str, argv: &[String]) -> Vec<String> {
         match self {
             Backend::Sim { .. } => argv.to_vec(),
-            Backend::Native => {
+            Backend::Native(_) => {
                 let mut v = vec!["/usr/sbin/jexec".to_string()];
                 if !user.is_empty() {
                     v.extend(["-U".to_string(), user.to_string()]);

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
             );
             Backend::sim(p.into())
         }
-        None => Backend::Native,
+        None => Backend::native(),
     };
     let exe = match std::env::current_exe() {
         Ok(e) => e,

@@ -625,3 +625,66 @@ fn run_by_hand_it_prints_go_plugins_message_and_exits_1() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("This binary is a plugin."));
 }
+
+/// Nomad starts allocations concurrently: two StartTasks at once get two jails with rulesets of
+/// their own (the driver builds one jail at a time), and both are destroyed cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_get_separate_jails_and_rulesets() {
+    let dir = scratch("concurrent");
+    let state = dir.join("host.json");
+    save(&hostsim::SimHost::freebsd14_cuda_ready(2), &state);
+    let before = load(&state);
+    let p = launch(&dir, &state);
+    let c = clients(&p, &dir.join("state")).await;
+    let ids = ["c0c0c0c0-aaaa/one/11111111", "d1d1d1d1-bbbb/two/22222222"];
+    let starts = ids
+        .iter()
+        .zip(["/dev/nvidia0", "/dev/nvidia1"])
+        .map(|(id, gpu)| {
+            let mut d = c.drv.clone();
+            let t = task_config(
+                id,
+                &dir,
+                &["/bin/sh", "-c", "while :; do sleep 0.05; done"],
+                &[gpu],
+            );
+            async move { d.start_task(drv::StartTaskRequest { task: Some(t) }).await }
+        });
+    let (a, b) = {
+        let mut v: Vec<_> = starts.collect();
+        let b = v.pop().unwrap();
+        let a = v.pop().unwrap();
+        tokio::join!(a, b)
+    };
+    a.unwrap();
+    b.unwrap();
+    let host = load(&state);
+    let rulesets: std::collections::BTreeSet<String> = host
+        .jails
+        .values()
+        .map(|j| format!("{:?}", j.params.get("devfs_ruleset")))
+        .collect();
+    assert_eq!((host.jails.len(), rulesets.len()), (2, 2), "{rulesets:?}");
+    for id in ids {
+        let mut d = c.drv.clone();
+        d.stop_task(drv::StopTaskRequest {
+            task_id: id.into(),
+            timeout: Some(prost_types::Duration {
+                seconds: 2,
+                nanos: 0,
+            }),
+            signal: String::new(),
+        })
+        .await
+        .unwrap();
+        d.destroy_task(drv::DestroyTaskRequest {
+            task_id: id.into(),
+            force: false,
+        })
+        .await
+        .unwrap();
+    }
+    no_residue(&before, &load(&state), "nomad-");
+    drop(p);
+    let _ = std::fs::remove_dir_all(&dir);
+}
