@@ -822,6 +822,11 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
                 "cudajail",
                 "cuda_probe",
             ),
+            (
+                "the Nomad device plugin's fingerprint against nvidia-smi",
+                "nomad-device-nvgpu",
+                "gpu",
+            ),
         ]
         .into_iter()
         .try_for_each(|(what, pkg, test)| {
@@ -843,7 +848,7 @@ pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
             tier: "gpu",
             status: ran_or_failed(r.is_ok()),
             detail:
-                "nvgpu and the CUDA check (cuInit, context, 1 MiB alloc) compared with nvidia-smi"
+                "nvgpu, the CUDA check (cuInit, context, 1 MiB alloc) and the Nomad device plugin's fingerprint compared with nvidia-smi"
                     .into(),
         });
         record(r, &mut failures);
