@@ -1,7 +1,7 @@
 //! `cargo xtask ci`: every check, in order, then a table of tiers.
 
 use crate::abi;
-use crate::setup::{self, Setup};
+use crate::setup::Setup;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -86,11 +86,24 @@ pub fn run_step(name: &str, cmd: &mut Command) -> Result<(), String> {
 /// Test counts of one tier.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {
-    passed: usize,
-    failed: usize,
-    ignored: usize,
+    /// Tests passed.
+    pub passed: usize,
+    /// Tests failed.
+    pub failed: usize,
+    /// Tests ignored (root, GPU and other tests this machine cannot run).
+    pub ignored: usize,
     /// Tests that passed by printing `SKIP: <reason>` (a missing prerequisite), not by proving.
-    skipped_inside: usize,
+    pub skipped_inside: usize,
+}
+
+impl Counts {
+    /// Adds `o`'s counts.
+    pub fn add(&mut self, o: &Counts) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.ignored += o.ignored;
+        self.skipped_inside += o.skipped_inside;
+    }
 }
 
 /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; …` line to `c` (other lines are
@@ -114,16 +127,11 @@ fn add_test_result(c: &mut Counts, line: &str) {
     }
 }
 
-/// A tier's status for whether its steps succeeded.
-fn ran_or_failed(ok: bool) -> String {
-    if ok { "ran" } else { "FAILED" }.into()
-}
-
 /// Packages whose tests form the sim tier.
-const SIM_PACKAGES: &[&str] = &["hostsim-rs", "workspace-tests"];
+pub(crate) const SIM_PACKAGES: &[&str] = &["hostsim-rs", "workspace-tests"];
 
 /// Runs one `cargo test` group, echoing its output and adding up the `test result:` lines.
-fn cargo_test_group(ctx: &Ctx, label: &str, args: &[&str]) -> Result<Counts, String> {
+pub(crate) fn cargo_test_group(ctx: &Ctx, label: &str, args: &[&str]) -> Result<Counts, String> {
     println!("== cargo test ({label}): {}", args.join(" "));
     let t = Instant::now();
     let mut child = ctx
@@ -150,24 +158,6 @@ fn cargo_test_group(ctx: &Ctx, label: &str, args: &[&str]) -> Result<Counts, Str
         Ok(c)
     } else {
         Err(format!("cargo test ({label}) failed ({st})"))
-    }
-}
-
-/// The whole test suite as two groups: everything but the sim packages (pure), then those.
-fn cargo_test(ctx: &Ctx) -> Result<(Counts, Counts), String> {
-    let mut pure_args = vec!["--workspace", "--all-features"];
-    for p in SIM_PACKAGES {
-        pure_args.extend(["--exclude", p]);
-    }
-    let pure = cargo_test_group(ctx, "pure", &pure_args);
-    let mut sim_args = vec!["--all-features"];
-    for p in SIM_PACKAGES {
-        sim_args.extend(["-p", p]);
-    }
-    let sim = cargo_test_group(ctx, "sim", &sim_args);
-    match (pure, sim) {
-        (Ok(p), Ok(s)) => Ok((p, s)),
-        (Err(e), _) | (_, Err(e)) => Err(e),
     }
 }
 
@@ -219,7 +209,7 @@ fn built_executable(ctx: &Ctx, args: &[&str], target: &str) -> Result<PathBuf, S
 
 /// The real-ZFS tier: boots the dkms-built kernel in a VM (virtme-ng, no KVM), creates a
 /// file-backed pool and runs the zfs crate's real tests and the clone benchmark there.
-fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
+pub(crate) fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
     if let Some(why) = &s.no_libzfs {
         return Err(format!("SKIP: {why}"));
     }
@@ -313,7 +303,7 @@ fn real_zfs(ctx: &Ctx, s: &Setup) -> Result<(Counts, String), String> {
 }
 
 /// How many `#[ignore = "root: …"]` tests the workspace has.
-fn count_root_tests(root: &Path) -> usize {
+pub(crate) fn count_root_tests(root: &Path) -> usize {
     let needle = concat!("#[ignore = \"", "root:");
     let mut n = 0;
     let mut stack: Vec<PathBuf> = vec![root.join("crates"), root.join("tools"), root.join("tests")];
@@ -336,7 +326,7 @@ fn count_root_tests(root: &Path) -> usize {
 }
 
 /// The backstop: the keyword that opts out of Rust's checks may appear only inside `sys/` modules.
-fn unsafe_outside_sys(root: &Path) -> Vec<String> {
+pub(crate) fn unsafe_outside_sys(root: &Path) -> Vec<String> {
     let word = concat!("un", "safe");
     let mut bad = Vec::new();
     let mut stack: Vec<PathBuf> = ["crates", "tools", "tests", "xtask"]
@@ -546,358 +536,6 @@ pub fn freebsd_elf(b: &[u8]) -> Result<String, String> {
         ))
     } else {
         Err(format!("not a FreeBSD executable (OS/ABI {osabi}, FreeBSD note {note}, interpreter {interp:?})"))
-    }
-}
-
-struct Row {
-    tier: &'static str,
-    status: String,
-    detail: String,
-}
-
-/// The whole CI run.
-pub fn run_ci(ctx: &Ctx) -> Result<(), String> {
-    let start = Instant::now();
-    let s = setup::setup(ctx)?;
-    let mut rows: Vec<Row> = Vec::new();
-    let mut failures: Vec<String> = Vec::new();
-    let record = |r: Result<(), String>, failures: &mut Vec<String>| {
-        if let Err(e) = r {
-            println!("   FAILED: {e}");
-            failures.push(e);
-        }
-    };
-
-    record(
-        run_step(
-            "cargo fmt --check",
-            ctx.cargo().args(["fmt", "--all", "--check"]),
-        ),
-        &mut failures,
-    );
-
-    println!("== {} only in sys/ modules", concat!("un", "safe"));
-    let bad = unsafe_outside_sys(&ctx.root);
-    for b in &bad {
-        println!("   {b}");
-    }
-    record(
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "the word {} appears outside sys/ ({} places)",
-                concat!("un", "safe"),
-                bad.len()
-            ))
-        },
-        &mut failures,
-    );
-
-    let abi = abi_step(ctx, &s);
-    rows.push(match &abi {
-        Ok(n) => Row {
-            tier: "abi",
-            status: "ran".into(),
-            detail: format!("{n} facts matched (FreeBSD + Linux headers, amd64 + arm64)"),
-        },
-        Err(e) => Row {
-            tier: "abi",
-            status: "FAILED".into(),
-            detail: e.clone(),
-        },
-    });
-    record(abi.map(|_| ()), &mut failures);
-
-    record(
-        run_step(
-            "cargo clippy (host)",
-            ctx.cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--all-features",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-        ),
-        &mut failures,
-    );
-
-    let tests = cargo_test(ctx);
-    match &tests {
-        Ok((pure, sim)) => {
-            rows.insert(
-                0,
-                Row {
-                    tier: "pure",
-                    status: "ran".into(),
-                    detail: format!("{} passed, {} failed", pure.passed, pure.failed),
-                },
-            );
-            rows.push(Row {
-                tier: "sim",
-                status: if sim.passed > 0 {
-                    "ran".into()
-                } else {
-                    "skipped".into()
-                },
-                detail: if sim.passed > 0 {
-                    format!(
-                        "{} passed, {} failed (hostsim and cross-crate scenarios)",
-                        sim.passed, sim.failed
-                    )
-                } else {
-                    "no hostsim tests ran".into()
-                },
-            });
-        }
-        Err(e) => rows.insert(
-            0,
-            Row {
-                tier: "pure",
-                status: "FAILED".into(),
-                detail: e.clone(),
-            },
-        ),
-    }
-    let ignored = tests
-        .as_ref()
-        .map(|(p, s)| p.ignored + s.ignored)
-        .unwrap_or(0);
-    record(
-        tests.as_ref().map(|_| ()).map_err(Clone::clone),
-        &mut failures,
-    );
-
-    record(
-        run_step(
-            "cargo doc (host, -D warnings)",
-            ctx.cargo()
-                .args(["doc", "--workspace", "--no-deps", "--all-features"])
-                .env("RUSTDOCFLAGS", "-D warnings"),
-        ),
-        &mut failures,
-    );
-
-    if s.freebsd_target {
-        let clippy = run_step(
-            "cargo clippy --target x86_64-unknown-freebsd",
-            ctx.cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--all-features",
-                "--target",
-                "x86_64-unknown-freebsd",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-        );
-        let doc = run_step(
-            "cargo doc --target x86_64-unknown-freebsd (-D warnings)",
-            ctx.cargo()
-                .args([
-                    "doc",
-                    "--workspace",
-                    "--no-deps",
-                    "--all-features",
-                    "--target",
-                    "x86_64-unknown-freebsd",
-                ])
-                .env("RUSTDOCFLAGS", "-D warnings"),
-        );
-        let link = if s.zigbuild {
-            // Then the port's staging tree from those binaries, checked against pkg-plist.
-            cross_link(ctx).and_then(|n| crate::dist::dist(ctx, false).map(|()| n))
-        } else {
-            Err("cargo-zigbuild is not installed".into())
-        };
-        let ok = clippy.is_ok() && doc.is_ok() && link.is_ok();
-        rows.push(Row {
-            tier: "cross",
-            status: ran_or_failed(ok),
-            detail: match &link {
-                Ok(n) => format!(
-                    "clippy + doc for x86_64-unknown-freebsd; {n} tools and example programs linked as FreeBSD ELF; `xtask dist` staging tree = pkg-plist"
-                ),
-                Err(e) => e.clone(),
-            },
-        });
-        record(clippy, &mut failures);
-        record(doc, &mut failures);
-        record(link.map(|_| ()), &mut failures);
-    } else {
-        println!("FREEBSD CHECK SKIPPED: the x86_64-unknown-freebsd target could not be installed");
-        rows.push(Row {
-            tier: "cross",
-            status: "SKIPPED".into(),
-            detail: "rustup target add x86_64-unknown-freebsd failed".into(),
-        });
-        failures.push("cross tier could not run".into());
-    }
-
-    let zfs_tier = real_zfs(ctx, &s);
-    let zfs_detail = match &zfs_tier {
-        Ok((c, ratio)) => format!(
-            "OpenZFS VM: {} passed, {} failed; clone vs copy {ratio}",
-            c.passed, c.failed
-        ),
-        Err(e) if e.starts_with("SKIP: ") => format!("OpenZFS VM skipped: {}", &e[6..]),
-        Err(e) => format!("OpenZFS VM FAILED: {e}"),
-    };
-    let zfs_counts = zfs_tier.as_ref().map(|(c, _)| *c).unwrap_or_default();
-    if let Err(e) = &zfs_tier {
-        if !e.starts_with("SKIP: ") {
-            failures.push(e.clone());
-        }
-    }
-    let real = cargo_test_group(
-        ctx,
-        "real-linux",
-        &[
-            "-p",
-            "cudajail",
-            "--test",
-            "uvm_shim",
-            "--test",
-            "debootstrap",
-            "--test",
-            "cuda_probe",
-            "--",
-            "--ignored",
-            // Shown, so that tests that skip themselves (printing `SKIP:`) are counted.
-            "--nocapture",
-        ],
-    );
-    rows.push(Row {
-        tier: "real-linux",
-        status: ran_or_failed(real.is_ok()),
-        detail: match &real {
-            Ok(c) => format!(
-                "uvm shim in a real program + CUDA check (dlopen path) + debootstrap bookworm: {} passed ({} of them SKIPPED inside), {} failed; {zfs_detail}",
-                c.passed, c.skipped_inside, c.failed
-            ),
-            Err(e) => e.clone(),
-        },
-    });
-    let real_counts = real.as_ref().ok().copied().unwrap_or_default();
-    record(real.map(|_| ()), &mut failures);
-    // Every crate packages and verifies as the registry would take it, in dependency order.
-    let publish = publish_check(ctx);
-    rows.push(Row {
-        tier: "publish",
-        status: match &publish {
-            Ok(_) => "ran".into(),
-            Err(e) if e.starts_with("SKIP") => "skipped".into(),
-            Err(_) => "FAILED".into(),
-        },
-        detail: match &publish {
-            Ok(n) => format!("cargo publish --dry-run: {n} crates packaged and verified"),
-            Err(e) => e.clone(),
-        },
-    });
-    record(
-        match publish {
-            Err(e) if e.starts_with("SKIP") => Ok(()),
-            r => r.map(|_| ()),
-        },
-        &mut failures,
-    );
-    rows.push(Row {
-        tier: "freebsd-root",
-        status: "skipped".into(),
-        detail: format!(
-            "{} root tests written (FreeBSD only; compiled by the cross tier); run there as root: `cargo test -- --ignored`",
-            count_root_tests(&ctx.root)
-        ),
-    });
-    if Path::new("/dev/nvidiactl").exists() {
-        let r = [
-            ("nvgpu against nvidia-smi", "nvgpu-rs", "gpu"),
-            (
-                "the CUDA check against nvidia-smi",
-                "cudajail",
-                "cuda_probe",
-            ),
-            (
-                "the Nomad device plugin's fingerprint against nvidia-smi",
-                "nomad-device-nvgpu",
-                "gpu",
-            ),
-        ]
-        .into_iter()
-        .try_for_each(|(what, pkg, test)| {
-            run_step(
-                &format!("gpu tier: {what}"),
-                ctx.cargo().args([
-                    "test",
-                    "-p",
-                    pkg,
-                    "--test",
-                    test,
-                    "--",
-                    "--ignored",
-                    "--nocapture",
-                ]),
-            )
-        });
-        rows.push(Row {
-            tier: "gpu",
-            status: ran_or_failed(r.is_ok()),
-            detail:
-                "nvgpu, the CUDA check (cuInit, context, 1 MiB alloc) and the Nomad device plugin's fingerprint compared with nvidia-smi"
-                    .into(),
-        });
-        record(r, &mut failures);
-    } else {
-        rows.push(Row {
-            tier: "gpu",
-            status: "skipped".into(),
-            detail:
-                "no /dev/nvidiactl on this machine (last run by hand: docs/gpu-h100-2026-11-27.log, docs/gpu-h200-2026-11-27-nvgpu.log, docs/gpu-h200-2026-11-27-cuda-probe.log)"
-                    .into(),
-        });
-    }
-
-    println!();
-    println!("{:<13} {:<8} detail", "tier", "status");
-    println!("{}", "-".repeat(90));
-    let order = [
-        "pure",
-        "abi",
-        "cross",
-        "sim",
-        "real-linux",
-        "publish",
-        "freebsd-root",
-        "gpu",
-    ];
-    for t in order {
-        for r in rows.iter().filter(|r| r.tier == t) {
-            println!("{:<13} {:<8} {}", r.tier, r.status, r.detail);
-        }
-    }
-    println!("{}", "-".repeat(90));
-    println!("total time {:.0?}", start.elapsed());
-    let (p, f) = match &tests {
-        Ok((a, b)) => (
-            a.passed + b.passed + real_counts.passed + zfs_counts.passed,
-            a.failed + b.failed + real_counts.failed + zfs_counts.failed,
-        ),
-        Err(_) => (0, 1),
-    };
-    println!("ci: {p} passed, {f} failed, {ignored} skipped");
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} step(s) failed: {}",
-            failures.len(),
-            failures.join("; ")
-        ))
     }
 }
 
