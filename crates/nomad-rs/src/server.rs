@@ -144,3 +144,42 @@ async fn serve_at(
         () = stopped => Ok(()),
     }
 }
+
+/// A plugin binary's whole `main` after its own flags: checks the launch (cookie, protocol
+/// versions: go-plugin's message and exit 1 when run by hand), names the log module, builds the
+/// routes (`routes` may log, so it runs after the check), serves them on a two-thread runtime
+/// until `Shutdown`, and gives open streams one second to end. Returns the exit status.
+pub fn run(
+    module: &'static str,
+    routes: impl FnOnce() -> tonic::service::Routes,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    set_log_module(module);
+    let cookie = std::env::var(handshake::MAGIC_COOKIE_KEY).ok();
+    let versions = std::env::var(handshake::PROTOCOL_VERSIONS_KEY).ok();
+    if let Err(msg) = handshake::check_launch(cookie.as_deref(), versions.as_deref()) {
+        eprint!("{msg}");
+        return ExitCode::FAILURE;
+    }
+    let routes = routes();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            log("error", &format!("cannot start the runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let r = rt.block_on(serve(routes, &mut std::io::stdout()));
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log("error", &format!("plugin server failed: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -134,6 +134,35 @@ impl<S: GpuSource> DevicePlugin<S> {
     }
 }
 
+/// `PluginInfo`'s answer for a plugin of type `ty` named `name` at `version`, speaking
+/// [`PLUGIN_API_VERSION`].
+pub fn plugin_info(ty: base::PluginType, name: &str, version: &str) -> base::PluginInfoResponse {
+    base::PluginInfoResponse {
+        r#type: ty.into(),
+        plugin_api_versions: vec![PLUGIN_API_VERSION.into()],
+        plugin_version: version.into(),
+        name: name.into(),
+    }
+}
+
+/// Checks `SetConfig`'s API version (empty, or [`PLUGIN_API_VERSION`]) and decodes its msgpack
+/// config with `decode`.
+///
+/// # Errors
+/// `InvalidArgument`: another API version, or what `decode` refuses.
+pub fn set_config_of<T>(
+    r: &base::SetConfigRequest,
+    decode: impl FnOnce(&[u8]) -> Result<T, String>,
+) -> Result<T, Status> {
+    if !r.plugin_api_version.is_empty() && r.plugin_api_version != PLUGIN_API_VERSION {
+        return Err(Status::invalid_argument(format!(
+            "plugin API version {} is not supported; this plugin speaks {PLUGIN_API_VERSION}",
+            r.plugin_api_version
+        )));
+    }
+    decode(&r.msgpack_config).map_err(Status::invalid_argument)
+}
+
 /// The routes of a device plugin over `source` (see [`DevicePlugin::routes`]).
 pub fn device_routes<S: GpuSource>(source: S) -> tonic::service::Routes {
     DevicePlugin::new(source).routes()
@@ -145,12 +174,11 @@ impl<S: GpuSource> base::base_plugin_server::BasePlugin for DevicePlugin<S> {
         &self,
         _: Request<base::PluginInfoRequest>,
     ) -> Result<Response<base::PluginInfoResponse>, Status> {
-        Ok(Response::new(base::PluginInfoResponse {
-            r#type: base::PluginType::Device.into(),
-            plugin_api_versions: vec![PLUGIN_API_VERSION.into()],
-            plugin_version: env!("CARGO_PKG_VERSION").into(),
-            name: PLUGIN_NAME.into(),
-        }))
+        Ok(Response::new(plugin_info(
+            base::PluginType::Device,
+            PLUGIN_NAME,
+            env!("CARGO_PKG_VERSION"),
+        )))
     }
 
     async fn config_schema(
@@ -166,14 +194,7 @@ impl<S: GpuSource> base::base_plugin_server::BasePlugin for DevicePlugin<S> {
         &self,
         r: Request<base::SetConfigRequest>,
     ) -> Result<Response<base::SetConfigResponse>, Status> {
-        let r = r.into_inner();
-        if !r.plugin_api_version.is_empty() && r.plugin_api_version != PLUGIN_API_VERSION {
-            return Err(Status::invalid_argument(format!(
-                "plugin API version {} is not supported; this plugin speaks {PLUGIN_API_VERSION}",
-                r.plugin_api_version
-            )));
-        }
-        let c = DeviceConfig::from_msgpack(&r.msgpack_config).map_err(Status::invalid_argument)?;
+        let c = set_config_of(&r.into_inner(), DeviceConfig::from_msgpack)?;
         *lock(&self.inner.config) = c;
         Ok(Response::new(base::SetConfigResponse {}))
     }

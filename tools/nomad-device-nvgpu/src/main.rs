@@ -36,47 +36,22 @@ fn main() -> ExitCode {
         println!("nomad-device-nvgpu {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    nomad::server::set_log_module("nomad-device-nvgpu");
-    let cookie = std::env::var(nomad::handshake::MAGIC_COOKIE_KEY).ok();
-    let versions = std::env::var(nomad::handshake::PROTOCOL_VERSIONS_KEY).ok();
-    if let Err(msg) = nomad::handshake::check_launch(cookie.as_deref(), versions.as_deref()) {
-        eprint!("{msg}");
-        return ExitCode::FAILURE;
-    }
-    let routes = match std::env::var_os("NOMAD_NVGPU_SIM_STATE").filter(|p| !p.is_empty()) {
-        Some(p) => {
-            let p = std::path::PathBuf::from(p);
-            nomad::server::log(
-                "warn",
-                &format!(
-                    "simulated GPUs from {} (NOMAD_NVGPU_SIM_STATE), not the driver",
-                    p.display()
-                ),
-            );
-            device_routes(FromTransport(move || load_sim(&p)))
+    nomad::server::run("nomad-device-nvgpu", || {
+        match std::env::var_os("NOMAD_NVGPU_SIM_STATE").filter(|p| !p.is_empty()) {
+            Some(p) => {
+                let p = std::path::PathBuf::from(p);
+                nomad::server::log(
+                    "warn",
+                    &format!(
+                        "simulated GPUs from {} (NOMAD_NVGPU_SIM_STATE), not the driver",
+                        p.display()
+                    ),
+                );
+                device_routes(FromTransport(move || load_sim(&p)))
+            }
+            None => device_routes(FromTransport(|| {
+                Ok::<_, std::convert::Infallible>(nvgpu::NativeTransport::new())
+            })),
         }
-        None => device_routes(FromTransport(|| {
-            Ok::<_, std::convert::Infallible>(nvgpu::NativeTransport::new())
-        })),
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            nomad::server::log("error", &format!("cannot start the runtime: {e}"));
-            return ExitCode::FAILURE;
-        }
-    };
-    let r = rt.block_on(nomad::server::serve(routes, &mut std::io::stdout()));
-    rt.shutdown_timeout(std::time::Duration::from_secs(1));
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            nomad::server::log("error", &format!("plugin server failed: {e}"));
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

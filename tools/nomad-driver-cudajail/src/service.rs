@@ -24,7 +24,6 @@ use crate::config::{self, DriverConfig, TaskSettings};
 use crate::supervise::{exit_of, pid_of};
 use crate::sys::kill;
 use cudajail::spec::{Gpus, Spec};
-use nomad::handshake::PLUGIN_API_VERSION;
 use nomad::proto::hashicorp::nomad::plugins::{
     base::proto as base, drivers::proto as drv, shared::structs,
 };
@@ -434,12 +433,11 @@ impl base::base_plugin_server::BasePlugin for CudajailDriver {
         &self,
         _: Request<base::PluginInfoRequest>,
     ) -> Result<Response<base::PluginInfoResponse>, Status> {
-        Ok(Response::new(base::PluginInfoResponse {
-            r#type: base::PluginType::Driver.into(),
-            plugin_api_versions: vec![PLUGIN_API_VERSION.into()],
-            plugin_version: env!("CARGO_PKG_VERSION").into(),
-            name: DRIVER_NAME.into(),
-        }))
+        Ok(Response::new(nomad::service::plugin_info(
+            base::PluginType::Driver,
+            DRIVER_NAME,
+            env!("CARGO_PKG_VERSION"),
+        )))
     }
 
     async fn config_schema(
@@ -455,14 +453,7 @@ impl base::base_plugin_server::BasePlugin for CudajailDriver {
         &self,
         r: Request<base::SetConfigRequest>,
     ) -> Result<Response<base::SetConfigResponse>, Status> {
-        let r = r.into_inner();
-        if !r.plugin_api_version.is_empty() && r.plugin_api_version != PLUGIN_API_VERSION {
-            return Err(Status::invalid_argument(format!(
-                "plugin API version {} is not supported; this driver speaks {PLUGIN_API_VERSION}",
-                r.plugin_api_version
-            )));
-        }
-        let c = DriverConfig::from_msgpack(&r.msgpack_config).map_err(Status::invalid_argument)?;
+        let c = nomad::service::set_config_of(&r.into_inner(), DriverConfig::from_msgpack)?;
         *lock(&self.inner.config) = c;
         Ok(Response::new(base::SetConfigResponse {}))
     }
