@@ -950,13 +950,134 @@ impl drv::driver_server::Driver for CudajailDriver {
         Ok(Response::new(out))
     }
 
+    /// `nomad alloc exec`: the command runs in the task's jail with its stdin, stdout and
+    /// stderr carried by the stream. Without a terminal: a `tty` request gets pipes too (the
+    /// program sees no terminal; resize messages are ignored).
     async fn exec_task_streaming(
         &self,
-        _: Request<tonic::Streaming<drv::ExecTaskStreamingRequest>>,
+        r: Request<tonic::Streaming<drv::ExecTaskStreamingRequest>>,
     ) -> Result<Response<Self::ExecTaskStreamingStream>, Status> {
-        Err(Status::unimplemented(
-            "interactive exec is not supported yet; ExecTask runs a command",
-        ))
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut inbound = r.into_inner();
+        let setup = inbound
+            .message()
+            .await?
+            .and_then(|m| m.setup)
+            .ok_or_else(|| Status::invalid_argument("the first message must be the setup"))?;
+        let (config, st) = self.state_of(&setup.task_id)?;
+        if setup.command.is_empty() {
+            return Err(Status::invalid_argument("no command"));
+        }
+        let me = self.clone();
+        let name = st.spec.name.clone();
+        let jid = tokio::task::spawn_blocking(move || {
+            me.inner.backend.with_env(|env| {
+                env.jail
+                    .get(&jail::JailName::new(&name)?)?
+                    .map(|j| j.jid.0)
+                    .ok_or_else(|| anyhow::anyhow!("jail {name} is not running"))
+            })
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+        let argv = self
+            .inner
+            .backend
+            .in_jail(jid, &config.user, &setup.command);
+        let (prog, rest) = argv
+            .split_first()
+            .ok_or_else(|| Status::invalid_argument("no command"))?;
+        let mut child = tokio::process::Command::new(prog)
+            .args(rest)
+            .env_clear()
+            .envs(&config.env)
+            .env(
+                "PATH",
+                config
+                    .env
+                    .get("PATH")
+                    .map_or("/usr/local/bin:/usr/bin:/bin", String::as_str),
+            )
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Status::failed_precondition(format!("{prog}: {e}")))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let op =
+            |data: Vec<u8>, close: bool| Some(drv::ExecTaskStreamingIoOperation { data, close });
+        // stdin from the stream; closed when the client says so or the stream ends.
+        if let Some(mut stdin) = child.stdin.take() {
+            tokio::spawn(async move {
+                while let Ok(Some(m)) = inbound.message().await {
+                    if let Some(i) = m.stdin {
+                        if !i.data.is_empty() && stdin.write_all(&i.data).await.is_err() {
+                            break;
+                        }
+                        if i.close {
+                            break;
+                        }
+                    }
+                }
+                let _ = stdin.shutdown().await;
+            });
+        }
+        let pump = |mut r: Box<dyn tokio::io::AsyncRead + Send + Unpin>, err: bool| {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 << 10];
+                loop {
+                    let n = r.read(&mut buf).await.unwrap_or(0);
+                    let o = op(buf[..n].to_vec(), n == 0);
+                    let m = if err {
+                        drv::ExecTaskStreamingResponse {
+                            stderr: o,
+                            ..Default::default()
+                        }
+                    } else {
+                        drv::ExecTaskStreamingResponse {
+                            stdout: o,
+                            ..Default::default()
+                        }
+                    };
+                    if tx.send(Ok(m)).await.is_err() || n == 0 {
+                        return;
+                    }
+                }
+            })
+        };
+        let out = child.stdout.take().map(|o| pump(Box::new(o), false));
+        let err = child.stderr.take().map(|e| pump(Box::new(e), true));
+        tokio::spawn(async move {
+            // Both streams drained, then the exit status.
+            for h in [out, err].into_iter().flatten() {
+                let _ = h.await;
+            }
+            use std::os::unix::process::ExitStatusExt;
+            let result = match child.wait().await {
+                Ok(s) => drv::ExitResult {
+                    exit_code: s.code().unwrap_or(0),
+                    signal: s.signal().unwrap_or(0),
+                    oom_killed: false,
+                },
+                Err(_) => drv::ExitResult {
+                    exit_code: 255,
+                    ..Default::default()
+                },
+            };
+            let _ = tx
+                .send(Ok(drv::ExecTaskStreamingResponse {
+                    exited: true,
+                    result: Some(result),
+                    ..Default::default()
+                }))
+                .await;
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn create_network(

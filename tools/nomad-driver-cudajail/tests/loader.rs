@@ -371,6 +371,60 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
         (ex.stdout.as_slice(), ex.result.unwrap().exit_code),
         (&b"hello from nomad\n"[..], 3)
     );
+    // `nomad alloc exec`: stdin in, stdout and stderr out, then the exit status.
+    let io = |data: &[u8], close: bool| {
+        Some(drv::ExecTaskStreamingIoOperation {
+            data: data.to_vec(),
+            close,
+        })
+    };
+    let msgs = vec![
+        drv::ExecTaskStreamingRequest {
+            setup: Some(drv::exec_task_streaming_request::Setup {
+                task_id: TASK.into(),
+                command: vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "read x; echo got $x $GREETING; echo oops >&2; exit 4".into(),
+                ],
+                tty: false,
+            }),
+            ..Default::default()
+        },
+        drv::ExecTaskStreamingRequest {
+            stdin: io(b"hello\n", false),
+            ..Default::default()
+        },
+        drv::ExecTaskStreamingRequest {
+            stdin: io(b"", true),
+            ..Default::default()
+        },
+    ];
+    let mut out = c
+        .drv
+        .exec_task_streaming(tokio_stream::iter(msgs))
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut so, mut se, mut exit) = (Vec::new(), Vec::new(), None);
+    while let Some(m) = tokio::time::timeout(Duration::from_secs(10), out.next())
+        .await
+        .unwrap()
+    {
+        let m = m.unwrap();
+        if let Some(o) = m.stdout {
+            so.extend(o.data);
+        }
+        if let Some(e) = m.stderr {
+            se.extend(e.data);
+        }
+        if m.exited {
+            exit = m.result;
+        }
+    }
+    assert_eq!(String::from_utf8_lossy(&so), "got hello hello from nomad\n");
+    assert_eq!(String::from_utf8_lossy(&se), "oops\n");
+    assert_eq!(exit.unwrap().exit_code, 4);
     let bad = c
         .drv
         .signal_task(drv::SignalTaskRequest {
