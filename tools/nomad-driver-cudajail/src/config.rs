@@ -85,6 +85,41 @@ fn clean_abs(p: &str) -> Option<String> {
 }
 
 impl DriverConfig {
+    /// Creates `state_dir` (0700) if missing and checks it is a directory of this user that
+    /// nobody else may write: the driver reads pids from it and signals them as root.
+    ///
+    /// # Errors
+    /// It cannot be made, is a symlink or not a directory, belongs to another user, or is
+    /// group- or world-writable (the message says how to fix it).
+    pub fn prepare_state_dir(&self, euid: u32) -> Result<(), String> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        let d = &self.state_dir;
+        if let Err(e) = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(d)
+        {
+            return Err(format!("state_dir {}: {e}", d.display()));
+        }
+        let m =
+            std::fs::symlink_metadata(d).map_err(|e| format!("state_dir {}: {e}", d.display()))?;
+        if !m.file_type().is_dir() {
+            return Err(format!(
+                "state_dir {} is not a directory (a symlink?)",
+                d.display()
+            ));
+        }
+        if m.uid() != euid || m.mode() & 0o022 != 0 {
+            return Err(format!(
+                "state_dir {} is owned by uid {} with mode {:o}: the driver signals the pids it keeps there, so it must be this user's ({euid}) and writable by nobody else (chown {euid} {0}; chmod 0700 {0})",
+                d.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether `host` lies at or below one of [`DriverConfig::bind_roots`] (compared by path
     /// components, after refusing `..`).
     pub fn bind_allowed(&self, host: &str) -> bool {
@@ -365,6 +400,37 @@ mod tests {
             Value::Array(vec![Value::Str("/x/../etc".into())]),
         )]));
         assert!(r.unwrap_err().contains("bind_roots"));
+    }
+
+    #[test]
+    fn the_state_dir_must_be_ours_and_closed_to_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("driver-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let c = DriverConfig {
+            state_dir: base.join("state"),
+            ..DriverConfig::default()
+        };
+        let me = crate::sys::geteuid();
+        c.prepare_state_dir(me).unwrap();
+        assert_eq!(
+            std::fs::metadata(&c.state_dir).unwrap().mode() & 0o777,
+            0o700
+        );
+        std::fs::set_permissions(&c.state_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(c.prepare_state_dir(me).unwrap_err().contains("chmod 0700"));
+        std::fs::set_permissions(&c.state_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(c
+            .prepare_state_dir(me + 1)
+            .unwrap_err()
+            .contains("owned by"));
+        std::fs::remove_dir(&c.state_dir).unwrap();
+        std::os::unix::fs::symlink("/tmp", &c.state_dir).unwrap();
+        assert!(c
+            .prepare_state_dir(me)
+            .unwrap_err()
+            .contains("not a directory"));
+        let _ = std::fs::remove_dir_all(&base);
     }
 
     #[test]

@@ -454,6 +454,8 @@ impl base::base_plugin_server::BasePlugin for CudajailDriver {
         r: Request<base::SetConfigRequest>,
     ) -> Result<Response<base::SetConfigResponse>, Status> {
         let c = nomad::service::set_config_of(&r.into_inner(), DriverConfig::from_msgpack)?;
+        c.prepare_state_dir(crate::sys::geteuid())
+            .map_err(Status::invalid_argument)?;
         *lock(&self.inner.config) = c;
         Ok(Response::new(base::SetConfigResponse {}))
     }
@@ -654,9 +656,21 @@ impl drv::driver_server::Driver for CudajailDriver {
         if lock(&self.inner.tasks).contains_key(&id) {
             return Ok(Response::new(drv::RecoverTaskResponse {}));
         }
-        let state: TaskState = serde_json::from_slice(&handle.driver_state).map_err(|e| {
-            Status::invalid_argument(format!("task {id}: the handle's driver state: {e}"))
-        })?;
+        let state: TaskState = serde_json::from_slice::<TaskState>(&handle.driver_state)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                if s.supervisor > 1 {
+                    Ok(s)
+                } else {
+                    Err(format!(
+                        "supervisor pid {} is not a process of ours",
+                        s.supervisor
+                    ))
+                }
+            })
+            .map_err(|e| {
+                Status::invalid_argument(format!("task {id}: the handle's driver state: {e}"))
+            })?;
         if !state.dir.is_dir() {
             return Err(Status::not_found(format!(
                 "task {id}: its state directory {} is gone",

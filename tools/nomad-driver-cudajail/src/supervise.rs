@@ -35,17 +35,27 @@ fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
 
 /// The recorded end of the task in `dir`, if it has ended.
 pub fn exit_of(dir: &Path) -> Option<Exit> {
-    let b = std::fs::read(dir.join("exit.json")).ok()?;
+    use std::io::Read;
+    let mut b = Vec::new();
+    std::fs::File::open(dir.join("exit.json"))
+        .ok()?
+        .take(64 << 10)
+        .read_to_end(&mut b)
+        .ok()?;
     serde_json::from_slice(&b).ok()
 }
 
-/// The task's pid (its process group), once started.
+/// The task's pid (its process group), once started: a number above 1 (a pid of 0 or 1 would
+/// make the group signal of `StopTask` hit this process's group or every process).
 pub fn pid_of(dir: &Path) -> Option<i32> {
-    std::fs::read_to_string(dir.join("pid"))
+    use std::io::Read;
+    let mut s = String::new();
+    std::fs::File::open(dir.join("pid"))
         .ok()?
-        .trim()
-        .parse()
-        .ok()
+        .take(32)
+        .read_to_string(&mut s)
+        .ok()?;
+    s.trim().parse().ok().filter(|p| *p > 1)
 }
 
 fn open_out(path: &str) -> std::io::Result<std::fs::File> {
@@ -119,4 +129,28 @@ pub fn main(args: &[String]) -> i32 {
         at: now(),
     });
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_file_of_0_or_1_or_junk_is_no_pid() {
+        let d = std::env::temp_dir().join(format!("supervise-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        for (text, want) in [
+            ("1234\n", Some(1234)),
+            ("1", None),
+            ("0", None),
+            ("-5", None),
+            ("x", None),
+        ] {
+            std::fs::write(d.join("pid"), text).unwrap();
+            assert_eq!(pid_of(&d), want, "{text:?}");
+        }
+        std::fs::write(d.join("pid"), "9".repeat(100)).unwrap();
+        assert_eq!(pid_of(&d), None);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
