@@ -404,7 +404,7 @@ mod tests {
 
     #[test]
     fn the_state_dir_must_be_ours_and_closed_to_others() {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let base = std::env::temp_dir().join(format!("driver-state-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let c = DriverConfig {
