@@ -1,186 +1,208 @@
-//! The lexer: words, quoted strings with escapes, `$var`/`${var}`, the three comment styles.
+//! The lexer: words, quoted strings with escapes, `$var`/`${var}`, the three comment styles,
+//! as usr.sbin/jail/jaillex.l reads them. It works on bytes (every character with a meaning
+//! is ASCII) and records spans of the text, copying only strings with escapes.
 
-use super::ast::{Pos, Value};
+use super::flat::Span;
+use super::parse::Parser;
 use crate::error::{Error, Op, Result};
 use std::fmt;
 use sysabi::ErrorKind;
 
-#[derive(Debug, Clone, PartialEq)]
+/// The characters of one unquoted token besides letters and digits (jaillex.l).
+const ATOM: &[u8] = b"_!%&()-.:<>?@[]^`|~";
+
+/// Bytes that may stand in an unquoted run.
+static IS_ATOM: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut k = 0;
+    while k < ATOM.len() {
+        t[ATOM[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// A token.
+#[derive(Debug)]
 pub(super) enum Tok {
-    /// A string, and whether it is a single token of jail(8)'s lexer (one unquoted run, one
-    /// quoted string or one escape, without variables): only such a word may name a jail.
-    Word(Value, bool),
+    /// A string (its parts) and whether it was a single token of jail(8)'s lexer (one unquoted
+    /// run, one quoted string or one escape, without variables): only such a word may name a
+    /// jail.
+    Word(Word, bool),
     LBrace,
     RBrace,
     Semi,
     Comma,
     Eq,
     PlusEq,
-    Comment(String),
+    Comment(Span),
 }
 
-pub(super) struct Lexer<'a> {
-    /// The text, read in place (a byte offset into it, always at a character boundary).
-    pub(super) text: &'a str,
-    pub(super) i: usize,
-    pub(super) line: usize,
-    pub(super) col: usize,
-    /// The file name once, shared by every position ([`Pos::file`]).
-    pub(super) shared: std::sync::Arc<str>,
+/// The parts of one word: nearly always one, kept without an allocation.
+#[derive(Debug, Default)]
+pub(super) struct Word {
+    first: Option<Span>,
+    more: Vec<Span>,
 }
 
-impl Lexer<'_> {
-    pub(super) fn pos(&self) -> Pos {
-        Pos {
-            file: self.shared.clone(),
-            line: self.line,
-            col: self.col,
+impl Word {
+    pub(super) fn parts(&self) -> impl Iterator<Item = Span> + '_ {
+        self.first.iter().copied().chain(self.more.iter().copied())
+    }
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+    /// The only part, when there is exactly one.
+    pub(super) fn only(&self) -> Option<Span> {
+        if self.more.is_empty() {
+            self.first
+        } else {
+            None
         }
     }
-    fn err(&self, m: impl fmt::Display) -> Error {
+    fn last_mut(&mut self) -> Option<&mut Span> {
+        match self.more.last_mut() {
+            Some(s) => Some(s),
+            None => self.first.as_mut(),
+        }
+    }
+    fn push(&mut self, s: Span) {
+        if self.first.is_none() {
+            self.first = Some(s);
+        } else {
+            self.more.push(s);
+        }
+    }
+}
+
+impl<'t> Parser<'t> {
+    pub(super) fn err_at(&self, off: usize, m: impl fmt::Display) -> Error {
         Error::new(
             Op::Validate,
             ErrorKind::InvalidInput,
-            format!("{}: {m}", self.pos()),
+            format!("{}: {m}", self.doc.pos_at(off)),
         )
     }
-    fn peek(&self, k: usize) -> Option<char> {
-        let mut it = self.text[self.i..].chars();
-        match k {
-            0 => it.next(),
-            _ => it.nth(k),
-        }
+    fn byte(&self, k: usize) -> Option<u8> {
+        self.doc.text.as_bytes().get(self.i + k).copied()
     }
-    fn bump(&mut self) -> Option<char> {
-        let ch = self.text[self.i..].chars().next()?;
-        self.i += ch.len_utf8();
-        if ch == '\n' {
-            self.line += 1;
-            self.col = 1;
-        } else {
-            self.col += 1;
-        }
-        Some(ch)
+    fn char_here(&self) -> Option<char> {
+        self.doc.text[self.i..].chars().next()
     }
+
+    /// Literal text `s..e` joins the word's last literal part (jail(8) joins adjacent pieces
+    /// into one string).
+    fn lit_text(&mut self, w: &mut Word, s: usize, e: usize) {
+        if s == e {
+            return;
+        }
+        if let Some(last) = w.last_mut() {
+            if !last.is_var() {
+                if !last.is_side() && last.end() == s {
+                    last.grow(e - s);
+                    return;
+                }
+                let d = &mut self.doc;
+                if !last.is_side() {
+                    let at = d.side.len();
+                    d.side.push_str(&d.text[last.start()..last.end()]);
+                    *last = Span::side(at, last.len());
+                }
+                // A side part being built is always the last thing in `side`.
+                d.side.push_str(&d.text[s..e]);
+                last.grow(e - s);
+                return;
+            }
+        }
+        w.push(Span::text(s, e));
+    }
+
+    /// A decoded character (an escape) joins the word's last literal part.
+    fn lit_char(&mut self, w: &mut Word, c: char) {
+        let d = &mut self.doc;
+        if let Some(last) = w.last_mut() {
+            if !last.is_var() {
+                if !last.is_side() {
+                    let at = d.side.len();
+                    d.side.push_str(&d.text[last.start()..last.end()]);
+                    *last = Span::side(at, last.len());
+                }
+                d.side.push(c);
+                last.grow(c.len_utf8());
+                return;
+            }
+        }
+        let at = d.side.len();
+        d.side.push(c);
+        w.push(Span::side(at, c.len_utf8()));
+    }
+
     /// After `$`: `${name}`, `$name`, or a literal `$` when no name follows (jaillex.l: the
-    /// single-character rule). Returns whether it was a variable.
-    fn var(&mut self, v: &mut Value) -> Result<bool> {
-        // after '$'
-        if self.peek(0) == Some('{') {
-            self.bump();
-            let mut name = String::new();
+    /// single-character rule; `$5` is `$` and the digits). Returns whether it was a variable.
+    fn var(&mut self, w: &mut Word) -> Result<bool> {
+        let dollar = self.i - 1;
+        if self.byte(0) == Some(b'{') {
+            self.i += 1;
+            let s = self.i;
             loop {
-                match self.bump() {
+                match self.char_here() {
                     Some('}') => break,
-                    Some(c) if c != '\n' && c != '"' => name.push(c),
-                    _ => return Err(self.err("unterminated ${")),
+                    Some(c) if c != '\n' && c != '"' => self.i += c.len_utf8(),
+                    Some(c) => {
+                        self.i += c.len_utf8();
+                        return Err(self.err_at(self.i, "unterminated ${"));
+                    }
+                    None => return Err(self.err_at(self.i, "unterminated ${")),
                 }
             }
-            if name.is_empty() {
-                return Err(self.err("empty variable name"));
+            let e = self.i;
+            self.i += 1;
+            if s == e {
+                return Err(self.err_at(self.i, "empty variable name"));
             }
-            v.push_var(&name);
+            w.push(Span::text(s, e).var());
             Ok(true)
         } else {
-            let mut name = String::new();
-            while let Some(c) = self.peek(0) {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    name.push(c);
-                    self.bump();
-                } else {
-                    break;
-                }
+            let s = self.i;
+            while self
+                .byte(0)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                self.i += 1;
             }
-            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-                // `$5`: `$` then the digits, literally (a variable name starts with a letter
-                // or `_`).
-                v.push_lit("$");
-                v.push_lit(&name);
+            let text = self.doc.text.as_bytes();
+            if s == self.i || text[s].is_ascii_digit() {
+                self.lit_text(w, dollar, self.i);
                 Ok(false)
             } else {
-                v.push_var(&name);
+                w.push(Span::text(s, self.i).var());
                 Ok(true)
             }
         }
     }
-    pub(super) fn next(&mut self) -> Result<Option<(Tok, Pos)>> {
-        while self.peek(0).is_some_and(char::is_whitespace) {
-            self.bump();
-        }
-        let pos = self.pos();
-        let Some(ch) = self.peek(0) else {
-            return Ok(None);
+
+    /// After a backslash: what `text2lval` (jaillex.l) makes of the escape: up to three octal
+    /// digits, `x` and up to two hex digits, `\a \b \f \n \r \t \v`, a newline continues the
+    /// line, anything else stands for itself.
+    fn escape(&mut self, w: &mut Word) -> Result<()> {
+        let Some(c) = self.char_here() else {
+            return Err(self.err_at(self.i, "trailing \\"));
         };
-        let tok = match ch {
-            '{' | '}' | ';' | ',' | '=' => {
-                self.bump();
-                match ch {
-                    '{' => Tok::LBrace,
-                    '}' => Tok::RBrace,
-                    ';' => Tok::Semi,
-                    ',' => Tok::Comma,
-                    _ => Tok::Eq,
-                }
-            }
-            '+' if self.peek(1) == Some('=') => {
-                self.bump();
-                self.bump();
-                Tok::PlusEq
-            }
-            '#' => Tok::Comment(self.line_comment()),
-            '/' if self.peek(1) == Some('/') => Tok::Comment(self.line_comment()),
-            '/' if self.peek(1) == Some('*') => {
-                let mut s = String::new();
-                loop {
-                    match self.bump() {
-                        None => {
-                            return Err(Error::new(
-                                Op::Validate,
-                                ErrorKind::InvalidInput,
-                                format!("{pos}: unterminated /* comment"),
-                            ))
-                        }
-                        Some('*') if self.peek(0) == Some('/') => {
-                            self.bump();
-                            s.push_str("*/");
-                            break;
-                        }
-                        Some(c) => s.push(c),
-                    }
-                }
-                Tok::Comment(s)
-            }
-            _ => {
-                let (v, single) = self.word()?;
-                Tok::Word(v, single)
-            }
-        };
-        Ok(Some((tok, pos)))
-    }
-    fn line_comment(&mut self) -> String {
-        let mut s = String::new();
-        while let Some(c) = self.peek(0) {
-            if c == '\n' {
-                break;
-            }
-            s.push(c);
-            self.bump();
-        }
-        s.trim_end().to_string()
-    }
-    /// After a backslash: what `text2lval` (usr.sbin/jail/jaillex.l) makes of the escape:
-    /// up to three octal digits, `x` and up to two hex digits, `\a \b \f \n \r \t \v`, a
-    /// newline continues the line, anything else stands for itself.
-    fn escape(&mut self, v: &mut Value) -> Result<()> {
-        let c = self.bump().ok_or_else(|| self.err("trailing \\"))?;
+        self.i += c.len_utf8();
         let ch = match c {
             '0'..='7' => {
                 let mut n = c as u32 - '0' as u32;
                 for _ in 0..2 {
-                    match self.peek(0) {
-                        Some(d @ '0'..='7') => {
-                            self.bump();
-                            n = n * 8 + (d as u32 - '0' as u32);
+                    match self.byte(0) {
+                        Some(d @ b'0'..=b'7') => {
+                            self.i += 1;
+                            n = n * 8 + u32::from(d - b'0');
                         }
                         _ => break,
                     }
@@ -190,9 +212,9 @@ impl Lexer<'_> {
             'x' => {
                 let mut n = 0u32;
                 for _ in 0..2 {
-                    match self.peek(0).and_then(|d| d.to_digit(16)) {
+                    match self.byte(0).and_then(|d| char::from(d).to_digit(16)) {
                         Some(d) => {
-                            self.bump();
+                            self.i += 1;
                             n = n * 16 + d;
                         }
                         None => break,
@@ -210,8 +232,74 @@ impl Lexer<'_> {
             '\n' => return Ok(()),
             other => other,
         };
-        v.push_lit(&ch.to_string());
+        self.lit_char(w, ch);
         Ok(())
+    }
+
+    /// The next token and the offset where it starts.
+    pub(super) fn lex(&mut self) -> Result<Option<(Tok, usize)>> {
+        let bytes = self.doc.text.as_bytes();
+        loop {
+            match bytes.get(self.i) {
+                Some(&b) if b < 0x80 => {
+                    if char::from(b).is_whitespace() {
+                        self.i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                Some(_) => match self.char_here() {
+                    Some(c) if c.is_whitespace() => self.i += c.len_utf8(),
+                    _ => break,
+                },
+                None => return Ok(None),
+            }
+        }
+        let pos = self.i;
+        let b = bytes[pos];
+        let next = bytes.get(pos + 1).copied();
+        let tok = match b {
+            b'{' | b'}' | b';' | b',' | b'=' => {
+                self.i += 1;
+                match b {
+                    b'{' => Tok::LBrace,
+                    b'}' => Tok::RBrace,
+                    b';' => Tok::Semi,
+                    b',' => Tok::Comma,
+                    _ => Tok::Eq,
+                }
+            }
+            b'+' if next == Some(b'=') => {
+                self.i += 2;
+                Tok::PlusEq
+            }
+            b'#' => self.line_comment(),
+            b'/' if next == Some(b'/') => self.line_comment(),
+            b'/' if next == Some(b'*') => {
+                // jaillex.l: `/*` then everything up to the first `*/` after it (so `/*/`
+                // does not close itself).
+                let Some(k) = self.doc.text[pos + 2..].find("*/") else {
+                    return Err(self.err_at(pos, "unterminated /* comment"));
+                };
+                self.i = pos + 2 + k + 2;
+                Tok::Comment(Span::text(pos, self.i))
+            }
+            _ => {
+                let (w, single) = self.word()?;
+                Tok::Word(w, single)
+            }
+        };
+        Ok(Some((tok, pos)))
+    }
+
+    /// `#` or `//` to the end of the line (the newline stays), trailing blanks dropped.
+    fn line_comment(&mut self) -> Tok {
+        let s = self.i;
+        let rest = &self.doc.text[s..];
+        let e = s + rest.find('\n').unwrap_or(rest.len());
+        self.i = e;
+        let kept = self.doc.text[s..e].trim_end().len();
+        Tok::Comment(Span::text(s, s + kept))
     }
 
     /// A string as jail(8)'s lexer reads it: adjacent pieces (unquoted runs of
@@ -219,80 +307,79 @@ impl Lexer<'_> {
     /// strings, variables) join into one. `#`, `//` and `/*` start a comment even in the middle
     /// of an unquoted word; any other character is a syntax error there. Returns the string and
     /// whether it was one token.
-    fn word(&mut self) -> Result<(Value, bool)> {
-        const ATOM: &str = "_!%&()-.:<>?@[]^`|~";
-        let mut v = Value::default();
+    fn word(&mut self) -> Result<(Word, bool)> {
+        let mut w = Word::default();
         let mut tokens = 0usize;
         let mut has_var = false;
-        loop {
-            match self.peek(0) {
-                Some('"') => {
-                    self.bump();
+        while let Some(b) = self.byte(0) {
+            let next = self.byte(1);
+            match b {
+                b'"' | b'\'' => {
+                    self.i += 1;
                     tokens += 1;
                     loop {
-                        match self.bump() {
-                            None => return Err(self.err("unterminated \"")),
-                            Some('"') => break,
-                            Some('\\') => self.escape(&mut v)?,
-                            Some('$') => {
-                                has_var |= self.var(&mut v)?;
-                            }
-                            Some(c) => v.push_lit(&c.to_string()),
+                        let rest = &self.doc.text.as_bytes()[self.i..];
+                        let k = rest
+                            .iter()
+                            .position(|&c| c == b || c == b'\\' || (c == b'$' && b == b'"'));
+                        let Some(k) = k else {
+                            self.i = self.doc.text.len();
+                            let msg = if b == b'"' {
+                                "unterminated \""
+                            } else {
+                                "unterminated '"
+                            };
+                            return Err(self.err_at(self.i, msg));
+                        };
+                        self.lit_text(&mut w, self.i, self.i + k);
+                        self.i += k + 1;
+                        match rest[k] {
+                            b'\\' => self.escape(&mut w)?,
+                            b'$' => has_var |= self.var(&mut w)?,
+                            _ => break,
                         }
                     }
                 }
-                Some('\'') => {
-                    self.bump();
+                b'\\' => {
+                    self.i += 1;
                     tokens += 1;
-                    loop {
-                        match self.bump() {
-                            None => return Err(self.err("unterminated '")),
-                            Some('\'') => break,
-                            Some('\\') => self.escape(&mut v)?,
-                            Some(c) => v.push_lit(&c.to_string()),
-                        }
+                    self.escape(&mut w)?;
+                }
+                b'$' => {
+                    self.i += 1;
+                    tokens += 1;
+                    has_var |= self.var(&mut w)?;
+                }
+                b'#' => break,
+                b'/' if matches!(next, Some(b'/' | b'*')) => break,
+                b'+' if next == Some(b'=') => break,
+                b'*' | b'+' | b'/' => {
+                    tokens += 1;
+                    self.lit_text(&mut w, self.i, self.i + 1);
+                    self.i += 1;
+                }
+                _ if IS_ATOM[b as usize] => {
+                    tokens += 1;
+                    let s = self.i;
+                    let run = self.doc.text.as_bytes()[s..]
+                        .iter()
+                        .position(|&c| !IS_ATOM[c as usize])
+                        .unwrap_or(self.doc.text.len() - s);
+                    self.i += run;
+                    self.lit_text(&mut w, s, self.i);
+                }
+                _ => {
+                    let c = self.char_here().unwrap_or('\0');
+                    if c.is_whitespace() || "{};,=".contains(c) {
+                        break;
                     }
+                    return Err(self.err_at(
+                        self.i,
+                        format!("unexpected character {c:?} (quote a value holding it)"),
+                    ));
                 }
-                Some('\\') => {
-                    self.bump();
-                    tokens += 1;
-                    self.escape(&mut v)?;
-                }
-                Some('$') => {
-                    self.bump();
-                    tokens += 1;
-                    has_var |= self.var(&mut v)?;
-                }
-                Some('#') => break,
-                Some('/') if matches!(self.peek(1), Some('/' | '*')) => break,
-                Some('+') if self.peek(1) == Some('=') => break,
-                Some(c @ ('*' | '+' | '/')) => {
-                    self.bump();
-                    tokens += 1;
-                    v.push_lit(&c.to_string());
-                }
-                Some(c) if c.is_ascii_alphanumeric() || ATOM.contains(c) => {
-                    tokens += 1;
-                    let mut run = String::new();
-                    while let Some(c) = self.peek(0) {
-                        if c.is_ascii_alphanumeric() || ATOM.contains(c) {
-                            run.push(c);
-                            self.bump();
-                        } else {
-                            break;
-                        }
-                    }
-                    v.push_lit(&run);
-                }
-                Some(c) if c.is_whitespace() || "{};,=".contains(c) => break,
-                Some(c) => {
-                    return Err(self.err(format!(
-                        "unexpected character {c:?} (quote a value holding it)"
-                    )))
-                }
-                None => break,
             }
         }
-        Ok((v, tokens == 1 && !has_var))
+        Ok((w, tokens == 1 && !has_var))
     }
 }

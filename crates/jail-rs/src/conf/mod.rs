@@ -11,7 +11,10 @@
 //! [jail(8)](https://man.freebsd.org/cgi/man.cgi?query=jail&sektion=8)
 
 mod ast;
+mod flat;
 mod include;
+#[cfg(test)]
+mod legacy;
 mod lex;
 mod parse;
 mod print;
@@ -19,8 +22,8 @@ mod resolve;
 
 use crate::error::{Error, Op, Result};
 pub use ast::{AssignOp, Item, JailConf, Param, Part, Pos, Value};
+pub use flat::FlatConf;
 pub use include::{ConfFs, StdConfFs};
-use lex::Lexer;
 use parse::Parser;
 pub use resolve::{Jail8Params, Resolved, JAIL8_PARAMS};
 use sysabi::ErrorKind;
@@ -32,37 +35,39 @@ pub const MAX_NESTING: usize = 64;
 /// The largest jail.conf text [`JailConf::parse`] accepts: 256 MiB (a 40,000-jail file is 6.6 MB).
 pub const MAX_CONF_BYTES: usize = 256 << 20;
 
+fn too_big(text: &str, file: &str) -> Result<()> {
+    if text.len() > MAX_CONF_BYTES {
+        return Err(Error::new(
+            Op::Validate,
+            ErrorKind::InvalidInput,
+            format!(
+                "{file}: {} bytes, more than the {MAX_CONF_BYTES} a jail.conf may have here",
+                text.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl JailConf {
-    /// Parses jail.conf text; `file` names it in errors.
+    /// Parses jail.conf text into the owned tree; `file` names it in errors. (To resolve or
+    /// print a large file without the tree, use [`FlatConf::parse`].)
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`] with `file:line:column: message`.
     pub fn parse(text: &str, file: &str) -> Result<JailConf> {
-        if text.len() > MAX_CONF_BYTES {
-            return Err(Error::new(
-                Op::Validate,
-                ErrorKind::InvalidInput,
-                format!(
-                    "{file}: {} bytes, more than the {MAX_CONF_BYTES} a jail.conf may have here",
-                    text.len()
-                ),
-            ));
-        }
-        let lx = Lexer {
-            text,
-            i: 0,
-            line: 1,
-            col: 1,
-            shared: file.into(),
-        };
-        let end = lx.pos();
-        let mut p = Parser {
-            lx,
-            look: None,
-            done: false,
-            end,
-        };
-        Ok(JailConf { items: p.items(0)? })
+        Ok(FlatConf::parse(text, file)?.to_conf())
+    }
+}
+
+impl<'t> FlatConf<'t> {
+    /// Parses jail.conf text in place; `file` names it in errors.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] with `file:line:column: message`.
+    pub fn parse(text: &'t str, file: &str) -> Result<FlatConf<'t>> {
+        too_big(text, file)?;
+        Parser::new(text, file).run()
     }
 }
 

@@ -1,46 +1,51 @@
-//! The parser: tokens to items, with `file:line:column` errors and the nesting limit.
+//! The parser: tokens to [`FlatConf`] nodes, with `file:line:column` errors and the nesting
+//! limit (usr.sbin/jail/jailparse.y's grammar).
 
-use super::ast::{AssignOp, Item, Param, Part, Pos, Value};
-use super::lex::{Lexer, Tok};
+use super::ast::{AssignOp, Pos};
+use super::flat::{FlatConf, Kind, Node, Span};
+use super::lex::{Tok, Word};
 use super::MAX_NESTING;
 use crate::error::{Error, Op, Result};
 use std::fmt;
 use sysabi::ErrorKind;
 
-/// Reads tokens from the lexer as it goes (one token of look-ahead), so a file's tokens are
-/// never all in memory at once.
-pub(super) struct Parser<'a> {
-    pub(super) lx: Lexer<'a>,
+/// Reads tokens from the text as it goes (one token of look-ahead) into the nodes of `doc`.
+pub(super) struct Parser<'t> {
+    pub(super) doc: FlatConf<'t>,
+    /// The byte offset the lexer is at.
+    pub(super) i: usize,
     /// The token after the current position, once looked at.
-    pub(super) look: Option<(Tok, Pos)>,
+    look: Option<(Tok, usize)>,
     /// Whether the lexer reached the end of the text.
-    pub(super) done: bool,
-    /// Where the text ends (for errors at the end of the file).
-    pub(super) end: Pos,
+    done: bool,
 }
 
 pub(super) fn perr(pos: &Pos, m: impl fmt::Display) -> Error {
     Error::new(Op::Validate, ErrorKind::InvalidInput, format!("{pos}: {m}"))
 }
 
-fn param_name(v: &Value, pos: &Pos) -> Result<String> {
-    match v.0.as_slice() {
-        [Part::Lit(l)] if !l.is_empty() && !l.contains(char::is_whitespace) => Ok(l.clone()),
-        [Part::Var(n)] => Ok(format!("${n}")),
-        _ => Err(perr(pos, "expected a parameter name")),
+impl<'t> Parser<'t> {
+    pub(super) fn new(text: &'t str, file: &str) -> Parser<'t> {
+        Parser {
+            doc: FlatConf::empty(text, file),
+            i: 0,
+            look: None,
+            done: false,
+        }
     }
-}
 
-impl Parser<'_> {
-    /// Fills the look-ahead; a lexer error is the parse's error.
+    /// Parses the whole text.
+    pub(super) fn run(mut self) -> Result<FlatConf<'t>> {
+        self.items(0)?;
+        self.doc.vals.push(self.doc.parts.len() as u32);
+        Ok(self.doc)
+    }
+
     fn fill(&mut self) -> Result<()> {
         if self.look.is_none() && !self.done {
-            match self.lx.next()? {
+            match self.lex()? {
                 Some(t) => self.look = Some(t),
-                None => {
-                    self.done = true;
-                    self.end = self.lx.pos();
-                }
+                None => self.done = true,
             }
         }
         Ok(())
@@ -49,137 +54,191 @@ impl Parser<'_> {
         self.fill()?;
         Ok(self.look.as_ref().map(|t| &t.0))
     }
-    fn pos(&mut self) -> Result<Pos> {
+    /// Where the next token starts (the end of the text after the last).
+    fn pos(&mut self) -> Result<usize> {
         self.fill()?;
-        Ok(self
-            .look
-            .as_ref()
-            .map_or_else(|| self.end.clone(), |t| t.1.clone()))
+        Ok(self.look.as_ref().map_or(self.doc.text.len(), |t| t.1))
     }
-    fn next(&mut self) -> Result<Option<(Tok, Pos)>> {
+    fn next(&mut self) -> Result<Option<(Tok, usize)>> {
         self.fill()?;
         Ok(self.look.take())
     }
-    pub(super) fn items(&mut self, depth: usize) -> Result<Vec<Item>> {
-        let mut out = Vec::new();
+
+    /// A word's text when it has no variables.
+    fn lit(&self, w: &Word) -> Option<&str> {
+        match w.only() {
+            None if w.len() == 0 => Some(""),
+            Some(s) if !s.is_var() => Some(self.doc.str(s)),
+            _ => None,
+        }
+    }
+
+    /// A parameter or block name: one literal without blanks, or one variable (kept as
+    /// `$name`).
+    fn name(&mut self, w: &Word, at: usize) -> Result<Span> {
+        match w.only() {
+            Some(s) if s.is_var() => {
+                let d = &mut self.doc;
+                let start = d.side.len();
+                d.side.push('$');
+                let (a, b) = (s.start(), s.end());
+                d.side.push_str(&d.text[a..b]);
+                Ok(Span::side(start, b - a + 1))
+            }
+            Some(s) if !self.doc.str(s).contains(char::is_whitespace) => Ok(s),
+            _ => Err(self.err_at(at, "expected a parameter name")),
+        }
+    }
+
+    fn push_value(&mut self, w: &Word) {
+        self.doc.vals.push(self.doc.parts.len() as u32);
+        self.doc.parts.extend(w.parts());
+    }
+
+    fn items(&mut self, depth: usize) -> Result<()> {
         loop {
             let pos = self.pos()?;
             match self.next()? {
-                None if depth == 0 => return Ok(out),
-                None => return Err(perr(&pos, "missing } at end of file")),
-                Some((Tok::RBrace, p)) if depth == 0 => return Err(perr(&p, "unexpected }")),
-                Some((Tok::RBrace, _)) => return Ok(out),
-                Some((Tok::Comment(c), _)) => out.push(Item::Comment(c)),
+                None if depth == 0 => return Ok(()),
+                None => return Err(self.err_at(pos, "missing } at end of file")),
+                Some((Tok::RBrace, p)) if depth == 0 => return Err(self.err_at(p, "unexpected }")),
+                Some((Tok::RBrace, _)) => return Ok(()),
+                Some((Tok::Comment(c), p)) => self.doc.nodes.push(Node {
+                    kind: Kind::Comment,
+                    name: c,
+                    a: 0,
+                    b: 0,
+                    pos: p as u32,
+                }),
                 Some((Tok::Semi, _)) => {}
-                Some((Tok::Word(w, single), p)) => {
-                    if w.as_lit().as_deref() == Some(".include") {
-                        let pattern = match self.next_value()? {
-                            Some((Tok::Word(v, _), _)) => v,
-                            _ => return Err(perr(&p, ".include needs a file pattern")),
-                        };
-                        self.expect_semi(&p)?;
-                        out.push(Item::Include { pattern, pos: p });
-                        continue;
-                    }
-                    let name = param_name(&w, &p)?;
-                    if !single && !name.starts_with('$') {
-                        // jailparse.y: a name is one STR (or VAR) token; `web.*` unquoted is
-                        // two (`web.` and `*`).
-                        return Err(perr(
-                            &p,
-                            format!("{name:?} is not one word: quote it (\"{name}\")"),
-                        ));
-                    }
-                    match self.peek_value()? {
-                        Some(Tok::LBrace) => {
-                            self.next_value()?;
-                            if name.starts_with('$') {
-                                return Err(perr(&p, "a variable cannot name a jail block"));
-                            }
-                            if depth + 1 > MAX_NESTING {
-                                return Err(perr(
-                                    &p,
-                                    format!("jail blocks nested more than {MAX_NESTING} deep"),
-                                ));
-                            }
-                            let items = self.items(depth + 1)?;
-                            out.push(Item::Jail {
-                                name,
-                                items,
-                                pos: p,
-                            });
-                        }
-                        Some(Tok::Semi) => {
-                            self.next_value()?;
-                            out.push(Item::Param(Param {
-                                name,
-                                op: AssignOp::Flag,
-                                values: vec![],
-                                pos: p,
-                            }));
-                        }
-                        // jailparse.y: `name value;` is `name = value;`.
-                        Some(Tok::Eq | Tok::PlusEq | Tok::Word(..)) => {
-                            let op = match self.peek_value()? {
-                                Some(Tok::Eq) => {
-                                    self.next_value()?;
-                                    AssignOp::Set
-                                }
-                                Some(Tok::PlusEq) => {
-                                    self.next_value()?;
-                                    AssignOp::Append
-                                }
-                                _ => AssignOp::Set,
-                            };
-                            let mut values = Vec::new();
-                            loop {
-                                match self.next_value()? {
-                                    Some((Tok::Word(v, _), _)) => values.push(v),
-                                    Some((_, q)) => {
-                                        return Err(perr(
-                                            &q,
-                                            format!("expected a value for {name}"),
-                                        ))
-                                    }
-                                    None => {
-                                        return Err(perr(
-                                            &self.end,
-                                            format!("expected a value for {name}"),
-                                        ))
-                                    }
-                                }
-                                match self.next_value()? {
-                                    Some((Tok::Comma, _)) => continue,
-                                    Some((Tok::Semi, _)) => break,
-                                    Some((_, q)) => return Err(perr(&q, "expected , or ;")),
-                                    None => {
-                                        return Err(perr(
-                                            &self.end,
-                                            format!("missing ; after {name}"),
-                                        ))
-                                    }
-                                }
-                            }
-                            out.push(Item::Param(Param {
-                                name,
-                                op,
-                                values,
-                                pos: p,
-                            }));
-                        }
-                        _ => {
-                            let at = self.pos()?;
-                            return Err(perr(&at, format!("expected =, +=, ; or {{ after {name}")));
-                        }
-                    }
-                }
-                Some((t, p)) => return Err(perr(&p, format!("unexpected {t:?}"))),
+                Some((Tok::Word(w, single), p)) => self.item(&w, single, p, depth)?,
+                Some((t, p)) => return Err(self.err_at(p, format!("unexpected {}", tok_name(&t)))),
             }
         }
     }
+
+    /// An item starting with word `w` at `p`.
+    fn item(&mut self, w: &Word, single: bool, p: usize, depth: usize) -> Result<()> {
+        if self.lit(w) == Some(".include") {
+            let a = self.doc.vals.len() as u32;
+            match self.next_value()? {
+                Some((Tok::Word(v, _), _)) => self.push_value(&v),
+                _ => return Err(self.err_at(p, ".include needs a file pattern")),
+            }
+            match self.next_value()? {
+                Some((Tok::Semi, _)) => {}
+                _ => return Err(self.err_at(p, "missing ;")),
+            }
+            self.doc.nodes.push(Node {
+                kind: Kind::Include,
+                name: Span::text(0, 0),
+                a,
+                b: 1,
+                pos: p as u32,
+            });
+            return Ok(());
+        }
+        let name = self.name(w, p)?;
+        let is_var = self.doc.str(name).starts_with('$');
+        if !single && !is_var {
+            // jailparse.y: a name is one STR (or VAR) token; `web.*` unquoted is two (`web.`
+            // and `*`).
+            let n = self.doc.str(name);
+            return Err(self.err_at(p, format!("{n:?} is not one word: quote it (\"{n}\")")));
+        }
+        match self.peek_value()? {
+            Some(Tok::LBrace) => {
+                self.next_value()?;
+                if is_var {
+                    return Err(self.err_at(p, "a variable cannot name a jail block"));
+                }
+                if depth + 1 > MAX_NESTING {
+                    return Err(self.err_at(
+                        p,
+                        format!("jail blocks nested more than {MAX_NESTING} deep"),
+                    ));
+                }
+                let me = self.doc.nodes.len();
+                self.doc.nodes.push(Node {
+                    kind: Kind::Jail,
+                    name,
+                    a: 0,
+                    b: 0,
+                    pos: p as u32,
+                });
+                self.items(depth + 1)?;
+                self.doc.nodes[me].a = self.doc.nodes.len() as u32;
+            }
+            Some(Tok::Semi) => {
+                self.next_value()?;
+                self.doc.nodes.push(Node {
+                    kind: Kind::Param(AssignOp::Flag),
+                    name,
+                    a: self.doc.vals.len() as u32,
+                    b: 0,
+                    pos: p as u32,
+                });
+            }
+            // jailparse.y: `name value;` is `name = value;`.
+            Some(Tok::Eq | Tok::PlusEq | Tok::Word(..)) => {
+                let op = match self.peek_value()? {
+                    Some(Tok::Eq) => {
+                        self.next_value()?;
+                        AssignOp::Set
+                    }
+                    Some(Tok::PlusEq) => {
+                        self.next_value()?;
+                        AssignOp::Append
+                    }
+                    _ => AssignOp::Set,
+                };
+                let a = self.doc.vals.len() as u32;
+                loop {
+                    match self.next_value()? {
+                        Some((Tok::Word(v, _), _)) => self.push_value(&v),
+                        Some((_, q)) => {
+                            let n = self.doc.str(name).to_string();
+                            return Err(self.err_at(q, format!("expected a value for {n}")));
+                        }
+                        None => {
+                            let n = self.doc.str(name).to_string();
+                            return Err(self
+                                .err_at(self.doc.text.len(), format!("expected a value for {n}")));
+                        }
+                    }
+                    match self.next_value()? {
+                        Some((Tok::Comma, _)) => continue,
+                        Some((Tok::Semi, _)) => break,
+                        Some((_, q)) => return Err(self.err_at(q, "expected , or ;")),
+                        None => {
+                            let n = self.doc.str(name).to_string();
+                            return Err(
+                                self.err_at(self.doc.text.len(), format!("missing ; after {n}"))
+                            );
+                        }
+                    }
+                }
+                let b = self.doc.vals.len() as u32 - a;
+                self.doc.nodes.push(Node {
+                    kind: Kind::Param(op),
+                    name,
+                    a,
+                    b,
+                    pos: p as u32,
+                });
+            }
+            _ => {
+                let at = self.pos()?;
+                let n = self.doc.str(name).to_string();
+                return Err(self.err_at(at, format!("expected =, +=, ; or {{ after {n}")));
+            }
+        }
+        Ok(())
+    }
+
     /// The next token inside a parameter, past comments (jail(8)'s lexer treats them as
     /// whitespace; `fmt` keeps only comments between items).
-    fn next_value(&mut self) -> Result<Option<(Tok, Pos)>> {
+    fn next_value(&mut self) -> Result<Option<(Tok, usize)>> {
         loop {
             match self.next()? {
                 Some((Tok::Comment(_), _)) => {}
@@ -193,10 +252,18 @@ impl Parser<'_> {
         }
         self.peek()
     }
-    fn expect_semi(&mut self, at: &Pos) -> Result<()> {
-        match self.next_value()? {
-            Some((Tok::Semi, _)) => Ok(()),
-            _ => Err(perr(at, "missing ;")),
-        }
+}
+
+/// How an unexpected token is named in an error (as the tree parser named it).
+fn tok_name(t: &Tok) -> &'static str {
+    match t {
+        Tok::LBrace => "LBrace",
+        Tok::RBrace => "RBrace",
+        Tok::Semi => "Semi",
+        Tok::Comma => "Comma",
+        Tok::Eq => "Eq",
+        Tok::PlusEq => "PlusEq",
+        Tok::Word(..) => "Word",
+        Tok::Comment(_) => "Comment",
     }
 }

@@ -20,10 +20,15 @@ fn name_text(name: &str) -> String {
     }
 }
 
-fn fmt_items(items: &[Item], indent: usize, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub(super) fn fmt_items<I: std::borrow::Borrow<Item>>(
+    items: impl IntoIterator<Item = I>,
+    indent: usize,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
     let pad = "\t".repeat(indent);
     let mut prev_block = false;
-    for (i, it) in items.iter().enumerate() {
+    for (i, it) in items.into_iter().enumerate() {
+        let it = it.borrow();
         let is_block = matches!(it, Item::Jail { .. });
         if i > 0 && (is_block || prev_block) {
             writeln!(f)?;

@@ -1,20 +1,12 @@
-//! Resolving one jail: globals, wildcard and own block, variables; the jail(8)-style view.
+//! Resolving jails as jail(8) does (usr.sbin/jail/config.c): globals, wildcard records and
+//! the jail's own block in file order, then variables. Works on [`FlatConf`], one jail at a
+//! time; [`JailConf`] resolves through it.
 
-use super::ast::{AssignOp, Item, JailConf, Param, Part, Pos, Value};
+use super::ast::{AssignOp, JailConf, Pos};
+use super::flat::{FlatConf, Kind};
 use super::parse::perr;
 use crate::error::{Error, Op, Result};
 use sysabi::ErrorKind;
-
-/// One jail record as jail(8) collects them (usr.sbin/jail/config.c, `load_config`): a block's
-/// own parameters in file order; nested blocks are records of their own with the dotted name
-/// (they inherit nothing from the enclosing block); the top-level parameters are one `*`
-/// record, placed where the first of them appears (FreeBSD 14+); a block written twice is two
-/// records.
-#[derive(Debug, Clone)]
-struct Record<'a> {
-    name: String,
-    params: Vec<&'a Param>,
-}
 
 /// `wild_jail_name`: a record whose name holds `*` applies to the jails it matches.
 fn is_wild(name: &str) -> bool {
@@ -47,6 +39,32 @@ fn param_key(n: &str) -> (&str, &str) {
     (pre, last.strip_prefix("no").unwrap_or(last))
 }
 
+/// Where a record's parameters are: the top-level ones (the `*` record jail(8) makes of
+/// them) or the direct children of a block node.
+#[derive(Debug, Clone, Copy)]
+enum Own {
+    Top,
+    Block(usize),
+}
+
+/// A wildcard record (the top-level parameters are one, named `*`).
+struct Wild {
+    /// Its place among the records (jail(8) applies records in file order).
+    ord: usize,
+    name: String,
+    params: Vec<usize>,
+}
+
+/// A value being collected: one of the file's, or the jail's own name (the implied `name`).
+#[derive(Debug, Clone, Copy)]
+enum Val {
+    Name,
+    Doc(u32),
+}
+
+/// No node: the implied `name` parameter.
+const NOWHERE: usize = usize::MAX;
+
 /// A parameter being collected for one jail.
 #[derive(Debug, Clone)]
 struct Collected<'a> {
@@ -55,66 +73,377 @@ struct Collected<'a> {
     key: (&'a str, &'a str),
     var: bool,
     immutable: bool,
-    values: Vec<&'a Value>,
-    pos: &'a Pos,
+    values: Vec<Val>,
+    /// Its node (for error positions).
+    node: usize,
 }
 
-impl JailConf {
-    fn records(&self) -> Vec<Record<'_>> {
-        fn walk<'a>(
-            items: &'a [Item],
-            prefix: &str,
-            top: bool,
-            out: &mut Vec<Record<'a>>,
-            global: &mut Option<usize>,
-        ) {
-            for it in items {
-                match it {
-                    Item::Param(p) if top => {
-                        let i = *global.get_or_insert_with(|| {
-                            out.push(Record {
-                                name: "*".into(),
-                                params: Vec::new(),
-                            });
-                            out.len() - 1
-                        });
-                        out[i].params.push(p);
-                    }
-                    Item::Jail { name, items, .. } => {
-                        let full = if prefix.is_empty() {
-                            name.clone()
-                        } else {
-                            format!("{prefix}.{name}")
-                        };
-                        out.push(Record {
-                            name: full.clone(),
-                            params: items
-                                .iter()
-                                .filter_map(|i| match i {
-                                    Item::Param(p) => Some(p),
-                                    _ => None,
-                                })
-                                .collect(),
-                        });
-                        walk(items, &full, false, out, global);
-                    }
-                    _ => {}
+impl FlatConf<'_> {
+    /// The parameter nodes of a record, in file order.
+    fn own_params(&self, own: Own, mut f: impl FnMut(usize) -> Result<()>) -> Result<()> {
+        let (mut k, end) = match own {
+            Own::Top => (0, self.nodes.len()),
+            Own::Block(i) => (i + 1, self.nodes[i].a as usize),
+        };
+        while k < end {
+            match self.nodes[k].kind {
+                Kind::Jail => k = self.nodes[k].a as usize,
+                Kind::Param(_) => {
+                    f(k)?;
+                    k += 1;
                 }
+                _ => k += 1,
             }
         }
+        Ok(())
+    }
+
+    /// jail(8)'s records in its order (config.c `load_config`): each block is a record with
+    /// its dotted name (nested blocks are records of their own and inherit nothing from the
+    /// enclosing block); the top-level parameters are one `*` record placed where the first
+    /// of them appears (FreeBSD 14+); a block written twice is two records. `f` gets each
+    /// block record's place, full name and node, and returns whether to go on.
+    fn records(
+        &self,
+        mut f: impl FnMut(usize, &str, usize) -> Result<bool>,
+    ) -> Result<Option<usize>> {
+        struct Walk<'w, F> {
+            ord: usize,
+            global: Option<usize>,
+            name: String,
+            f: &'w mut F,
+        }
+        fn go<F: FnMut(usize, &str, usize) -> Result<bool>>(
+            d: &FlatConf<'_>,
+            start: usize,
+            end: usize,
+            top: bool,
+            w: &mut Walk<'_, F>,
+        ) -> Result<bool> {
+            let mut k = start;
+            while k < end {
+                let n = &d.nodes[k];
+                match n.kind {
+                    Kind::Param(_) if top => {
+                        if w.global.is_none() {
+                            w.global = Some(w.ord);
+                            w.ord += 1;
+                        }
+                        k += 1;
+                    }
+                    Kind::Jail => {
+                        let len = w.name.len();
+                        if !w.name.is_empty() {
+                            w.name.push('.');
+                        }
+                        w.name.push_str(d.str(n.name));
+                        let ord = w.ord;
+                        w.ord += 1;
+                        if !(w.f)(ord, &w.name, k)? || !go(d, k + 1, n.a as usize, false, w)? {
+                            return Ok(false);
+                        }
+                        w.name.truncate(len);
+                        k = n.a as usize;
+                    }
+                    _ => k += 1,
+                }
+            }
+            Ok(true)
+        }
+        let mut w = Walk {
+            ord: 0,
+            global: None,
+            name: String::new(),
+            f: &mut f,
+        };
+        go(self, 0, self.nodes.len(), true, &mut w)?;
+        Ok(w.global)
+    }
+
+    /// The wildcard records in file order (resolving a jail visits only these and its own
+    /// record: linear in the file, not quadratic).
+    fn wilds(&self) -> Result<Vec<Wild>> {
         let mut out = Vec::new();
-        walk(&self.items, "", true, &mut out, &mut None);
-        out
+        let global = self.records(|ord, name, k| {
+            if is_wild(name) {
+                let mut params = Vec::new();
+                self.own_params(Own::Block(k), |p| {
+                    params.push(p);
+                    Ok(())
+                })?;
+                out.push(Wild {
+                    ord,
+                    name: name.to_string(),
+                    params,
+                });
+            }
+            Ok(true)
+        })?;
+        if let Some(ord) = global {
+            let mut params = Vec::new();
+            self.own_params(Own::Top, |p| {
+                params.push(p);
+                Ok(())
+            })?;
+            out.push(Wild {
+                ord,
+                name: "*".into(),
+                params,
+            });
+            out.sort_by_key(|w| w.ord);
+        }
+        Ok(out)
     }
 
     /// The names of the jails the file defines (hierarchical for nested blocks), in file
     /// order; a block written twice is listed twice, as jail(8) creates it twice.
     pub fn jails(&self) -> Vec<String> {
-        self.records()
-            .into_iter()
-            .filter(|r| !is_wild(&r.name))
-            .map(|r| r.name)
-            .collect()
+        let mut out = Vec::new();
+        let _ = self.records(|_, name, _| {
+            if !is_wild(name) {
+                out.push(name.to_string());
+            }
+            Ok(true)
+        });
+        out
+    }
+
+    /// Resolves every jail record in file order (duplicates kept), handing each to `f` and
+    /// dropping it after: memory stays at the file's own plus one jail, whatever the number
+    /// of jails. Stops at the first error, of resolving or of `f`.
+    ///
+    /// # Errors
+    /// The first record that does not resolve (see [`JailConf::resolve`]), or `f`'s.
+    pub fn resolve_each(&self, mut f: impl FnMut(Resolved) -> Result<()>) -> Result<()> {
+        let wilds = self.wilds()?;
+        self.records(|ord, name, k| {
+            if !is_wild(name) {
+                f(self.resolve_record(&wilds, ord, name, k)?)?;
+            }
+            Ok(true)
+        })?;
+        Ok(())
+    }
+
+    /// Every jail record resolved, in file order (see [`FlatConf::resolve_each`]).
+    ///
+    /// # Errors
+    /// The first record that does not resolve.
+    pub fn resolve_all(&self) -> Result<Vec<Resolved>> {
+        let mut out = Vec::new();
+        self.resolve_each(|r| {
+            out.push(r);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The effective parameters of jail `name` (its first record); see
+    /// [`JailConf::resolve`].
+    ///
+    /// # Errors
+    /// As [`JailConf::resolve`].
+    pub fn resolve(&self, name: &str) -> Result<Resolved> {
+        let wilds = self.wilds()?;
+        let mut got = None;
+        if !is_wild(name) {
+            self.records(|ord, n, k| {
+                if n == name {
+                    got = Some(self.resolve_record(&wilds, ord, n, k));
+                    return Ok(false);
+                }
+                Ok(true)
+            })?;
+        }
+        got.unwrap_or_else(|| {
+            Err(Error::new(
+                Op::Validate,
+                ErrorKind::NotFound,
+                format!("no jail {name:?} in this file"),
+            ))
+        })
+    }
+
+    fn node_pos(&self, node: usize) -> Pos {
+        if node == NOWHERE {
+            Pos::default()
+        } else {
+            self.pos(&self.nodes[node])
+        }
+    }
+
+    fn add<'a>(&'a self, out: &mut Vec<Collected<'a>>, k: usize) -> Result<()> {
+        let n = &self.nodes[k];
+        let Kind::Param(op) = n.kind else {
+            return Ok(());
+        };
+        let pname = self.str(n.name);
+        let var = pname.starts_with('$');
+        let bare = pname.trim_start_matches('$');
+        let key = param_key(pname);
+        let found = out.iter().position(|c| {
+            c.name.trim_start_matches('$') == bare || (!var && !c.var && c.key == key)
+        });
+        let values = (n.a..n.a + n.b).map(Val::Doc);
+        match found {
+            Some(i) => {
+                let c = &mut out[i];
+                if c.var != var {
+                    return Err(perr(
+                        &self.node_pos(k),
+                        format!("variable \"${bare}\" cannot have the same name as a parameter."),
+                    ));
+                }
+                if c.immutable {
+                    return Err(perr(
+                        &self.node_pos(k),
+                        format!("cannot redefine parameter \"{}\".", c.name),
+                    ));
+                }
+                c.name = pname;
+                c.key = key;
+                if op != AssignOp::Append || n.b == 0 {
+                    c.values.clear();
+                }
+                c.values.extend(values);
+                c.node = k;
+            }
+            None => out.push(Collected {
+                name: pname,
+                key,
+                var,
+                immutable: false,
+                values: values.collect(),
+                node: k,
+            }),
+        }
+        Ok(())
+    }
+
+    fn resolve_record<'a>(
+        &'a self,
+        wilds: &[Wild],
+        me: usize,
+        name: &str,
+        k: usize,
+    ) -> Result<Resolved> {
+        let mut params: Vec<Collected<'a>> = Vec::new();
+        // The name implies `name` (or `jid` for a number), which may not be set again.
+        let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
+        let implied = if numeric { "jid" } else { "name" };
+        params.push(Collected {
+            name: implied,
+            key: param_key(implied),
+            var: false,
+            immutable: true,
+            values: vec![Val::Name],
+            node: NOWHERE,
+        });
+        let mut did_self = false;
+        let own = |params: &mut Vec<Collected<'a>>| {
+            self.own_params(Own::Block(k), |p| self.add(params, p))
+        };
+        for w in wilds {
+            if me < w.ord && !did_self {
+                own(&mut params)?;
+                did_self = true;
+            }
+            if wild_match(name, &w.name) {
+                for &p in &w.params {
+                    self.add(&mut params, p)?;
+                }
+            }
+        }
+        if !did_self {
+            own(&mut params)?;
+        }
+        let mut out = Vec::new();
+        let mut stack = Vec::new();
+        for c in params.iter().filter(|c| !c.var) {
+            let mut vals = Vec::new();
+            for &v in &c.values {
+                vals.extend(self.expand(name, v, &params, c.node, &mut stack)?);
+            }
+            out.push((
+                c.name.to_string(),
+                if c.values.is_empty() {
+                    None
+                } else {
+                    Some(vals)
+                },
+            ));
+        }
+        Ok(Resolved {
+            name: name.to_string(),
+            params: out,
+        })
+    }
+
+    /// Expands the variables of one value (config.c's substitution loop): a variable names
+    /// any parameter or variable of the jail; one holding a list may only stand alone.
+    fn expand<'a>(
+        &'a self,
+        jail: &str,
+        v: Val,
+        params: &[Collected<'a>],
+        node: usize,
+        stack: &mut Vec<&'a str>,
+    ) -> Result<Vec<String>> {
+        let Val::Doc(v) = v else {
+            return Ok(vec![jail.to_string()]);
+        };
+        let parts = self.value(v);
+        if let [p] = parts {
+            if !p.is_var() {
+                return Ok(vec![self.str(*p).to_string()]);
+            }
+        }
+        let vars = parts.iter().filter(|p| p.is_var()).count();
+        let mut s = String::new();
+        for &part in parts {
+            if !part.is_var() {
+                s.push_str(self.str(part));
+                continue;
+            }
+            let n = self.str(part);
+            let Some(c) = params
+                .iter()
+                .find(|c| c.name.trim_start_matches('$') == n && !c.values.is_empty())
+            else {
+                return Err(perr(
+                    &self.node_pos(node),
+                    format!("variable \"{n}\" not found"),
+                ));
+            };
+            if stack.contains(&n) {
+                return Err(perr(&self.node_pos(node), format!("{n}: variable loop")));
+            }
+            stack.push(n);
+            let mut got = Vec::new();
+            for &x in &c.values {
+                got.extend(self.expand(jail, x, params, c.node, stack)?);
+            }
+            stack.pop();
+            if got.len() > 1 {
+                if parts.len() == 1 && vars == 1 {
+                    return Ok(got);
+                }
+                return Err(perr(
+                    &self.node_pos(node),
+                    format!("${n}: array cannot be substituted inline"),
+                ));
+            }
+            s.push_str(got.first().map_or("", String::as_str));
+        }
+        Ok(vec![s])
+    }
+}
+
+impl JailConf {
+    /// The names of the jails the file defines (hierarchical for nested blocks), in file
+    /// order; a block written twice is listed twice, as jail(8) creates it twice.
+    pub fn jails(&self) -> Vec<String> {
+        FlatConf::from_conf(self).jails()
     }
 
     /// Every jail record of the file, resolved as jail(8) resolves it (`jail -e` shows the
@@ -123,12 +452,7 @@ impl JailConf {
     /// # Errors
     /// The first record that does not resolve (see [`JailConf::resolve`]).
     pub fn resolve_all(&self) -> Result<Vec<Resolved>> {
-        let recs = self.records();
-        let wilds = wild_records(&recs);
-        (0..recs.len())
-            .filter(|i| !is_wild(&recs[*i].name))
-            .map(|i| resolve_record(&recs, &wilds, i))
-            .collect()
+        FlatConf::from_conf(self).resolve_all()
     }
 
     /// The effective parameters of jail `name` (its first record), as jail(8) collects them
@@ -144,168 +468,8 @@ impl JailConf {
     /// a list used inside a longer string; a variable named like a parameter; `name` or `jid`
     /// set again. Each with `file:line:column`.
     pub fn resolve(&self, name: &str) -> Result<Resolved> {
-        let recs = self.records();
-        let i = recs
-            .iter()
-            .position(|r| r.name == name && !is_wild(name))
-            .ok_or_else(|| {
-                Error::new(
-                    Op::Validate,
-                    ErrorKind::NotFound,
-                    format!("no jail {name:?} in this file"),
-                )
-            })?;
-        resolve_record(&recs, &wild_records(&recs), i)
+        FlatConf::from_conf(self).resolve(name)
     }
-}
-
-/// The indices of the wildcard records, in file order (resolving a jail visits only these and
-/// its own record: linear in the file, not quadratic).
-fn wild_records(recs: &[Record<'_>]) -> Vec<usize> {
-    (0..recs.len())
-        .filter(|i| is_wild(&recs[*i].name))
-        .collect()
-}
-
-fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
-    let var = p.name.starts_with('$');
-    let bare = p.name.trim_start_matches('$');
-    let key = param_key(&p.name);
-    let found = out
-        .iter()
-        .position(|c| c.name.trim_start_matches('$') == bare || (!var && !c.var && c.key == key));
-    match found {
-        Some(i) => {
-            let c = &mut out[i];
-            if c.var != var {
-                return Err(perr(
-                    &p.pos,
-                    format!("variable \"${bare}\" cannot have the same name as a parameter."),
-                ));
-            }
-            if c.immutable {
-                return Err(perr(
-                    &p.pos,
-                    format!("cannot redefine parameter \"{}\".", c.name),
-                ));
-            }
-            c.name = &p.name;
-            c.key = key;
-            if p.op != AssignOp::Append || p.values.is_empty() {
-                c.values.clear();
-            }
-            c.values.extend(p.values.iter());
-            c.pos = &p.pos;
-        }
-        None => out.push(Collected {
-            name: &p.name,
-            key,
-            var,
-            immutable: false,
-            values: p.values.iter().collect(),
-            pos: &p.pos,
-        }),
-    }
-    Ok(())
-}
-
-fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Resolved> {
-    let name = recs[me].name.clone();
-    let own = Value::lit(&name);
-    let nowhere = Pos::default();
-    let mut params: Vec<Collected<'_>> = Vec::new();
-    // The name implies `name` (or `jid` for a number), which may not be set again.
-    let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
-    let implied = if numeric { "jid" } else { "name" };
-    params.push(Collected {
-        name: implied,
-        key: param_key(implied),
-        var: false,
-        immutable: true,
-        values: vec![&own],
-        pos: &nowhere,
-    });
-    let mut did_self = false;
-    for &i in wilds {
-        let w = &recs[i];
-        if me < i && !did_self {
-            for p in &recs[me].params {
-                add(&mut params, p)?;
-            }
-            did_self = true;
-        }
-        if wild_match(&name, &w.name) {
-            for p in &w.params {
-                add(&mut params, p)?;
-            }
-        }
-    }
-    if !did_self {
-        for p in &recs[me].params {
-            add(&mut params, p)?;
-        }
-    }
-    let mut out = Vec::new();
-    for c in params.iter().filter(|c| !c.var) {
-        let mut vals = Vec::new();
-        for v in &c.values {
-            vals.extend(expand(v, &params, c.pos, &mut Vec::new())?);
-        }
-        out.push((
-            c.name.to_string(),
-            if c.values.is_empty() {
-                None
-            } else {
-                Some(vals)
-            },
-        ));
-    }
-    Ok(Resolved { name, params: out })
-}
-
-/// Expands the variables of one value (config.c's substitution loop): a variable names any
-/// parameter or variable of the jail; one holding a list may only stand alone.
-fn expand(
-    v: &Value,
-    params: &[Collected],
-    pos: &Pos,
-    stack: &mut Vec<String>,
-) -> Result<Vec<String>> {
-    let vars = v.0.iter().filter(|p| matches!(p, Part::Var(_))).count();
-    let mut s = String::new();
-    for part in &v.0 {
-        match part {
-            Part::Lit(l) => s.push_str(l),
-            Part::Var(n) => {
-                let Some(c) = params
-                    .iter()
-                    .find(|c| c.name.trim_start_matches('$') == n.as_str() && !c.values.is_empty())
-                else {
-                    return Err(perr(pos, format!("variable \"{n}\" not found")));
-                };
-                if stack.contains(n) {
-                    return Err(perr(pos, format!("{n}: variable loop")));
-                }
-                stack.push(n.clone());
-                let mut got = Vec::new();
-                for x in &c.values {
-                    got.extend(expand(x, params, c.pos, stack)?);
-                }
-                stack.pop();
-                if got.len() > 1 {
-                    if v.0.len() == 1 && vars == 1 {
-                        return Ok(got);
-                    }
-                    return Err(perr(
-                        pos,
-                        format!("${n}: array cannot be substituted inline"),
-                    ));
-                }
-                s.push_str(got.first().map_or("", String::as_str));
-            }
-        }
-    }
-    Ok(vec![s])
 }
 
 /// A jail's effective parameters: `None` values are boolean flags (`persist;`).
