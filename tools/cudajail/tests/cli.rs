@@ -564,3 +564,53 @@ fn json_commands_fail_in_json() {
         );
     }
 }
+
+#[test]
+fn conf_show_resolves_jail_by_jail_with_and_without_includes() {
+    let dir = std::env::temp_dir().join(format!("cj-confshow-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("d")).unwrap();
+    let main = dir.join("jail.conf");
+    std::fs::write(
+        &main,
+        "path = \"/jails/$name\";\npersist;\na { ip4.addr = 192.0.2.1; }\nb { $v = x; host.hostname = \"$v.$name\"; }\n",
+    )
+    .unwrap();
+    // No include: resolved one jail at a time.
+    let (code, out, err) = cj(&["conf", "show", "--sep", ",", main.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim_end(),
+        "name=a,path=/jails/a,persist,ip4.addr=192.0.2.1\nname=b,path=/jails/b,persist,host.hostname=x.b"
+    );
+    let (code, json, _) = cj(&["conf", "show", "--json", main.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v[1]["params"][3],
+        serde_json::json!(["host.hostname", ["x.b"]])
+    );
+    // With an include: the included jail appears after the including file's.
+    std::fs::write(dir.join("d/c.conf"), "c { ip4.addr = 192.0.2.3; }\n").unwrap();
+    let mut text = std::fs::read_to_string(&main).unwrap();
+    text.push_str(".include \"d/*.conf\";\n");
+    std::fs::write(&main, text).unwrap();
+    let (code, out, err) = cj(&["conf", "show", main.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(
+        out.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("name=c path=/jails/c"),
+        "{out}"
+    );
+    // A resolve error names the file, line and column.
+    std::fs::write(&main, "a {\n  path = \"$nope\";\n}\n").unwrap();
+    let (code, _, err) = cj(&["conf", "show", main.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("jail.conf:2:3: variable \"nope\" not found"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

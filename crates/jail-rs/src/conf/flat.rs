@@ -72,15 +72,48 @@ pub(super) enum Kind {
     Include,
 }
 
-/// One item, 24 bytes.
+/// One item, 20 bytes.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Node {
-    pub(super) kind: Kind,
     pub(super) name: Span,
     pub(super) a: u32,
     pub(super) b: u32,
-    /// A byte offset into the text, or (built from a [`JailConf`]) an index into `poses`.
-    pub(super) pos: u32,
+    /// The position (a byte offset into the text, or, built from a [`JailConf`], an index
+    /// into `poses`; below 2^28 either way) shifted left 4, and the [`Kind`] in the low bits.
+    tag: u32,
+}
+
+impl Node {
+    pub(super) fn new(kind: Kind, name: Span, a: u32, b: u32, pos: u32) -> Node {
+        debug_assert!(pos < 1 << 28);
+        let k = match kind {
+            Kind::Comment => 0,
+            Kind::Param(AssignOp::Flag) => 1,
+            Kind::Param(AssignOp::Set) => 2,
+            Kind::Param(AssignOp::Append) => 3,
+            Kind::Jail => 4,
+            Kind::Include => 5,
+        };
+        Node {
+            name,
+            a,
+            b,
+            tag: pos << 4 | k,
+        }
+    }
+    pub(super) fn kind(&self) -> Kind {
+        match self.tag & 15 {
+            0 => Kind::Comment,
+            1 => Kind::Param(AssignOp::Flag),
+            2 => Kind::Param(AssignOp::Set),
+            3 => Kind::Param(AssignOp::Append),
+            4 => Kind::Jail,
+            _ => Kind::Include,
+        }
+    }
+    pub(super) fn pos(&self) -> u32 {
+        self.tag >> 4
+    }
 }
 
 /// A jail.conf parsed in place: what [`JailConf::parse`] builds on, and the fast way to
@@ -191,9 +224,9 @@ impl<'t> FlatConf<'t> {
     /// The position of node `n` (slow for text: it counts lines from the start; for errors).
     pub(super) fn pos(&self, n: &Node) -> Pos {
         if !self.poses.is_empty() {
-            return self.poses[n.pos as usize].clone();
+            return self.poses[n.pos() as usize].clone();
         }
-        self.pos_at(n.pos as usize)
+        self.pos_at(n.pos() as usize)
     }
 
     /// The position of byte `off` of the text.
@@ -208,9 +241,9 @@ impl<'t> FlatConf<'t> {
 
     fn item_pos(&self, n: &Node, cur: &mut Cursor) -> Pos {
         if !self.poses.is_empty() {
-            return self.poses[n.pos as usize].clone();
+            return self.poses[n.pos() as usize].clone();
         }
-        let (line, col) = cur.at(self.text, n.pos as usize);
+        let (line, col) = cur.at(self.text, n.pos() as usize);
         Pos {
             file: self.file.clone(),
             line,
@@ -234,7 +267,7 @@ impl<'t> FlatConf<'t> {
     /// The item at node `i` (with everything below it) and the index after it.
     fn item(&self, i: usize, cur: &mut Cursor) -> (Item, usize) {
         let n = &self.nodes[i];
-        match n.kind {
+        match n.kind() {
             Kind::Comment => (Item::Comment(self.str(n.name).to_string()), i + 1),
             Kind::Param(op) => (
                 Item::Param(Param {
@@ -296,26 +329,34 @@ impl<'t> FlatConf<'t> {
         }
     }
 
+    /// The bytes this value holds on the heap besides the text (capacities, not lengths).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.side.capacity()
+            + self.nodes.capacity() * size_of::<Node>()
+            + self.vals.capacity() * size_of::<u32>()
+            + self.parts.capacity() * size_of::<Span>()
+            + self.poses.capacity() * size_of::<Pos>()
+    }
+
     /// Whether the file has an `.include` (then [`JailConf::expand_includes`] is needed
     /// before resolving; this type reads one text).
     pub fn has_includes(&self) -> bool {
-        self.nodes.iter().any(|n| n.kind == Kind::Include)
+        self.nodes.iter().any(|n| n.kind() == Kind::Include)
     }
 
     /// The same items, built from an owned tree (positions kept): how [`JailConf`] resolves.
-    pub fn from_conf(conf: &JailConf) -> FlatConf<'static> {
+    ///
+    /// # Errors
+    /// A tree beyond what one file can hold: 2^28 items or 1 GiB of names, values and
+    /// comments (a parsed file is at most [`super::MAX_CONF_BYTES`]).
+    pub fn from_conf(conf: &JailConf) -> crate::error::Result<FlatConf<'static>> {
         fn go(items: &[Item], d: &mut FlatConf<'static>) {
             for it in items {
                 match it {
                     Item::Comment(c) => {
                         let name = side(d, c);
-                        d.nodes.push(Node {
-                            kind: Kind::Comment,
-                            name,
-                            a: 0,
-                            b: 0,
-                            pos: 0,
-                        });
+                        d.nodes.push(Node::new(Kind::Comment, name, 0, 0, 0));
                     }
                     Item::Param(p) => {
                         let name = side(d, &p.name);
@@ -324,37 +365,37 @@ impl<'t> FlatConf<'t> {
                             value(d, v);
                         }
                         d.poses.push(p.pos.clone());
-                        d.nodes.push(Node {
-                            kind: Kind::Param(p.op),
+                        d.nodes.push(Node::new(
+                            Kind::Param(p.op),
                             name,
                             a,
-                            b: p.values.len() as u32,
-                            pos: (d.poses.len() - 1) as u32,
-                        });
+                            p.values.len() as u32,
+                            (d.poses.len() - 1) as u32,
+                        ));
                     }
                     Item::Include { pattern, pos } => {
                         let a = d.vals.len() as u32;
                         value(d, pattern);
                         d.poses.push(pos.clone());
-                        d.nodes.push(Node {
-                            kind: Kind::Include,
-                            name: Span::side(0, 0),
+                        d.nodes.push(Node::new(
+                            Kind::Include,
+                            Span::side(0, 0),
                             a,
-                            b: 1,
-                            pos: (d.poses.len() - 1) as u32,
-                        });
+                            1,
+                            (d.poses.len() - 1) as u32,
+                        ));
                     }
                     Item::Jail { name, items, pos } => {
                         let name = side(d, name);
                         d.poses.push(pos.clone());
                         let me = d.nodes.len();
-                        d.nodes.push(Node {
-                            kind: Kind::Jail,
+                        d.nodes.push(Node::new(
+                            Kind::Jail,
                             name,
-                            a: 0,
-                            b: 0,
-                            pos: (d.poses.len() - 1) as u32,
-                        });
+                            0,
+                            0,
+                            (d.poses.len() - 1) as u32,
+                        ));
                         go(items, d);
                         d.nodes[me].a = d.nodes.len() as u32;
                     }
@@ -376,10 +417,43 @@ impl<'t> FlatConf<'t> {
                 d.parts.push(s);
             }
         }
+        fn size(items: &[Item], n: &mut usize, bytes: &mut usize) {
+            for it in items {
+                *n += 1;
+                match it {
+                    Item::Comment(c) => *bytes += c.len(),
+                    Item::Param(p) => {
+                        *bytes += p.name.len();
+                        for v in &p.values {
+                            *bytes +=
+                                v.0.iter()
+                                    .map(|p| match p {
+                                        Part::Lit(s) | Part::Var(s) => s.len(),
+                                    })
+                                    .sum::<usize>();
+                        }
+                    }
+                    Item::Include { pattern, .. } => *bytes += pattern.to_string().len(),
+                    Item::Jail { name, items, .. } => {
+                        *bytes += name.len();
+                        size(items, n, bytes);
+                    }
+                }
+            }
+        }
+        let (mut n, mut bytes) = (0, 0);
+        size(&conf.items, &mut n, &mut bytes);
+        if n >= 1 << 28 || bytes >= 1 << 30 {
+            return Err(crate::error::Error::new(
+                crate::error::Op::Validate,
+                sysabi::ErrorKind::InvalidInput,
+                format!("a jail.conf tree of {n} items and {bytes} bytes of text: more than one file may hold"),
+            ));
+        }
         let mut d = FlatConf::empty("", "");
         go(&conf.items, &mut d);
         d.vals.push(d.parts.len() as u32);
-        d
+        Ok(d)
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! The parser keeps the file's structure — global parameters, jail blocks (nested blocks give
 //! hierarchical names), the `*` wildcard block, `.include`, and comments in all three styles —
-//! so that printing loses nothing. Values keep their `$var` / `${var}` references; [`JailConf::resolve`]
+//! so that printing loses nothing. [`FlatConf`] is the parse itself (spans of the text in one
+//! flat array, resolved one jail at a time: for large files); [`JailConf`] is the owned tree built
+//! from it, for editing. Values keep their `$var` / `${var}` references; [`JailConf::resolve`]
 //! applies globals, then the wildcard block, then the jail's own block (`=` replaces, `+=`
 //! appends) and expands variables (`$name` is the jail's name). Errors carry `file:line:column`.
 //!

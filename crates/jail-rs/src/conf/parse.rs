@@ -103,13 +103,11 @@ impl<'t> Parser<'t> {
                 None => return Err(self.err_at(pos, "missing } at end of file")),
                 Some((Tok::RBrace, p)) if depth == 0 => return Err(self.err_at(p, "unexpected }")),
                 Some((Tok::RBrace, _)) => return Ok(()),
-                Some((Tok::Comment(c), p)) => self.doc.nodes.push(Node {
-                    kind: Kind::Comment,
-                    name: c,
-                    a: 0,
-                    b: 0,
-                    pos: p as u32,
-                }),
+                Some((Tok::Comment(c), p)) => {
+                    self.doc
+                        .nodes
+                        .push(Node::new(Kind::Comment, c, 0, 0, p as u32))
+                }
                 Some((Tok::Semi, _)) => {}
                 Some((Tok::Word(w, single), p)) => self.item(&w, single, p, depth)?,
                 Some((t, p)) => return Err(self.err_at(p, format!("unexpected {}", tok_name(&t)))),
@@ -129,13 +127,9 @@ impl<'t> Parser<'t> {
                 Some((Tok::Semi, _)) => {}
                 _ => return Err(self.err_at(p, "missing ;")),
             }
-            self.doc.nodes.push(Node {
-                kind: Kind::Include,
-                name: Span::text(0, 0),
-                a,
-                b: 1,
-                pos: p as u32,
-            });
+            self.doc
+                .nodes
+                .push(Node::new(Kind::Include, Span::text(0, 0), a, 1, p as u32));
             return Ok(());
         }
         let name = self.name(w, p)?;
@@ -159,25 +153,21 @@ impl<'t> Parser<'t> {
                     ));
                 }
                 let me = self.doc.nodes.len();
-                self.doc.nodes.push(Node {
-                    kind: Kind::Jail,
-                    name,
-                    a: 0,
-                    b: 0,
-                    pos: p as u32,
-                });
+                self.doc
+                    .nodes
+                    .push(Node::new(Kind::Jail, name, 0, 0, p as u32));
                 self.items(depth + 1)?;
                 self.doc.nodes[me].a = self.doc.nodes.len() as u32;
             }
             Some(Tok::Semi) => {
                 self.next_value()?;
-                self.doc.nodes.push(Node {
-                    kind: Kind::Param(AssignOp::Flag),
+                self.doc.nodes.push(Node::new(
+                    Kind::Param(AssignOp::Flag),
                     name,
-                    a: self.doc.vals.len() as u32,
-                    b: 0,
-                    pos: p as u32,
-                });
+                    self.doc.vals.len() as u32,
+                    0,
+                    p as u32,
+                ));
             }
             // jailparse.y: `name value;` is `name = value;`.
             Some(Tok::Eq | Tok::PlusEq | Tok::Word(..)) => {
@@ -219,13 +209,9 @@ impl<'t> Parser<'t> {
                     }
                 }
                 let b = self.doc.vals.len() as u32 - a;
-                self.doc.nodes.push(Node {
-                    kind: Kind::Param(op),
-                    name,
-                    a,
-                    b,
-                    pos: p as u32,
-                });
+                self.doc
+                    .nodes
+                    .push(Node::new(Kind::Param(op), name, a, b, p as u32));
             }
             _ => {
                 let at = self.pos()?;

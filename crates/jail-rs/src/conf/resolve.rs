@@ -2,7 +2,7 @@
 //! the jail's own block in file order, then variables. Works on [`FlatConf`], one jail at a
 //! time; [`JailConf`] resolves through it.
 
-use super::ast::{AssignOp, JailConf, Pos};
+use super::ast::{AssignOp, Item, JailConf, Pos};
 use super::flat::{FlatConf, Kind};
 use super::parse::perr;
 use crate::error::{Error, Op, Result};
@@ -62,6 +62,43 @@ enum Val {
     Doc(u32),
 }
 
+/// A parameter's values: those appended earlier (rare), then the range of its last
+/// assignment's (no allocation for the usual one assignment).
+#[derive(Debug, Clone, Default)]
+struct Vals {
+    earlier: Vec<Val>,
+    first: u32,
+    count: u32,
+}
+
+impl Vals {
+    fn iter(&self) -> impl Iterator<Item = Val> + '_ {
+        self.earlier
+            .iter()
+            .copied()
+            .chain((self.first..self.first + self.count).map(Val::Doc))
+    }
+    fn is_empty(&self) -> bool {
+        self.earlier.is_empty() && self.count == 0
+    }
+    /// `=` (replace) or `+=` (append) of values `first..first + count`.
+    fn assign(&mut self, append: bool, first: u32, count: u32) {
+        if append {
+            let (f, c) = (self.first, self.count);
+            self.earlier.extend((f..f + c).map(Val::Doc));
+        } else {
+            self.earlier.clear();
+        }
+        self.first = first;
+        self.count = count;
+    }
+}
+
+/// Name comparison with the cheap checks first (most names differ in length or first byte).
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 /// No node: the implied `name` parameter.
 const NOWHERE: usize = usize::MAX;
 
@@ -73,7 +110,7 @@ struct Collected<'a> {
     key: (&'a str, &'a str),
     var: bool,
     immutable: bool,
-    values: Vec<Val>,
+    values: Vals,
     /// Its node (for error positions).
     node: usize,
 }
@@ -86,7 +123,7 @@ impl FlatConf<'_> {
             Own::Block(i) => (i + 1, self.nodes[i].a as usize),
         };
         while k < end {
-            match self.nodes[k].kind {
+            match self.nodes[k].kind() {
                 Kind::Jail => k = self.nodes[k].a as usize,
                 Kind::Param(_) => {
                     f(k)?;
@@ -123,7 +160,7 @@ impl FlatConf<'_> {
             let mut k = start;
             while k < end {
                 let n = &d.nodes[k];
-                match n.kind {
+                match n.kind() {
                     Kind::Param(_) if top => {
                         if w.global.is_none() {
                             w.global = Some(w.ord);
@@ -274,7 +311,7 @@ impl FlatConf<'_> {
 
     fn add<'a>(&'a self, out: &mut Vec<Collected<'a>>, k: usize) -> Result<()> {
         let n = &self.nodes[k];
-        let Kind::Param(op) = n.kind else {
+        let Kind::Param(op) = n.kind() else {
             return Ok(());
         };
         let pname = self.str(n.name);
@@ -282,9 +319,9 @@ impl FlatConf<'_> {
         let bare = pname.trim_start_matches('$');
         let key = param_key(pname);
         let found = out.iter().position(|c| {
-            c.name.trim_start_matches('$') == bare || (!var && !c.var && c.key == key)
+            same(c.name.trim_start_matches('$'), bare)
+                || (!var && !c.var && same(c.key.1, key.1) && same(c.key.0, key.0))
         });
-        let values = (n.a..n.a + n.b).map(Val::Doc);
         match found {
             Some(i) => {
                 let c = &mut out[i];
@@ -302,10 +339,7 @@ impl FlatConf<'_> {
                 }
                 c.name = pname;
                 c.key = key;
-                if op != AssignOp::Append || n.b == 0 {
-                    c.values.clear();
-                }
-                c.values.extend(values);
+                c.values.assign(op == AssignOp::Append && n.b > 0, n.a, n.b);
                 c.node = k;
             }
             None => out.push(Collected {
@@ -313,7 +347,11 @@ impl FlatConf<'_> {
                 key,
                 var,
                 immutable: false,
-                values: values.collect(),
+                values: Vals {
+                    earlier: Vec::new(),
+                    first: n.a,
+                    count: n.b,
+                },
                 node: k,
             }),
         }
@@ -336,7 +374,11 @@ impl FlatConf<'_> {
             key: param_key(implied),
             var: false,
             immutable: true,
-            values: vec![Val::Name],
+            values: Vals {
+                earlier: vec![Val::Name],
+                first: 0,
+                count: 0,
+            },
             node: NOWHERE,
         });
         let mut did_self = false;
@@ -357,21 +399,19 @@ impl FlatConf<'_> {
         if !did_self {
             own(&mut params)?;
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(params.len());
         let mut stack = Vec::new();
         for c in params.iter().filter(|c| !c.var) {
-            let mut vals = Vec::new();
-            for &v in &c.values {
-                vals.extend(self.expand(name, v, &params, c.node, &mut stack)?);
-            }
-            out.push((
-                c.name.to_string(),
-                if c.values.is_empty() {
-                    None
-                } else {
-                    Some(vals)
-                },
-            ));
+            let vals = if c.values.is_empty() {
+                None
+            } else {
+                let mut vals = Vec::with_capacity(1);
+                for v in c.values.iter() {
+                    self.expand(name, v, &params, c.node, &mut stack, &mut vals)?;
+                }
+                Some(vals)
+            };
+            out.push((c.name.to_string(), vals));
         }
         Ok(Resolved {
             name: name.to_string(),
@@ -379,8 +419,9 @@ impl FlatConf<'_> {
         })
     }
 
-    /// Expands the variables of one value (config.c's substitution loop): a variable names
-    /// any parameter or variable of the jail; one holding a list may only stand alone.
+    /// Expands the variables of one value into `out` (config.c's substitution loop): a
+    /// variable names any parameter or variable of the jail; one holding a list may only
+    /// stand alone.
     fn expand<'a>(
         &'a self,
         jail: &str,
@@ -388,14 +429,17 @@ impl FlatConf<'_> {
         params: &[Collected<'a>],
         node: usize,
         stack: &mut Vec<&'a str>,
-    ) -> Result<Vec<String>> {
+        out: &mut Vec<String>,
+    ) -> Result<()> {
         let Val::Doc(v) = v else {
-            return Ok(vec![jail.to_string()]);
+            out.push(jail.to_string());
+            return Ok(());
         };
         let parts = self.value(v);
         if let [p] = parts {
             if !p.is_var() {
-                return Ok(vec![self.str(*p).to_string()]);
+                out.push(self.str(*p).to_string());
+                return Ok(());
             }
         }
         let vars = parts.iter().filter(|p| p.is_var()).count();
@@ -408,7 +452,7 @@ impl FlatConf<'_> {
             let n = self.str(part);
             let Some(c) = params
                 .iter()
-                .find(|c| c.name.trim_start_matches('$') == n && !c.values.is_empty())
+                .find(|c| same(c.name.trim_start_matches('$'), n) && !c.values.is_empty())
             else {
                 return Err(perr(
                     &self.node_pos(node),
@@ -419,23 +463,29 @@ impl FlatConf<'_> {
                 return Err(perr(&self.node_pos(node), format!("{n}: variable loop")));
             }
             stack.push(n);
-            let mut got = Vec::new();
-            for &x in &c.values {
-                got.extend(self.expand(jail, x, params, c.node, stack)?);
+            let before = out.len();
+            for x in c.values.iter() {
+                self.expand(jail, x, params, c.node, stack, out)?;
             }
             stack.pop();
-            if got.len() > 1 {
+            let got = out.len() - before;
+            if got > 1 {
                 if parts.len() == 1 && vars == 1 {
-                    return Ok(got);
+                    return Ok(());
                 }
                 return Err(perr(
                     &self.node_pos(node),
                     format!("${n}: array cannot be substituted inline"),
                 ));
             }
-            s.push_str(got.first().map_or("", String::as_str));
+            if got == 1 {
+                if let Some(g) = out.pop() {
+                    s.push_str(&g);
+                }
+            }
         }
-        Ok(vec![s])
+        out.push(s);
+        Ok(())
     }
 }
 
@@ -443,7 +493,24 @@ impl JailConf {
     /// The names of the jails the file defines (hierarchical for nested blocks), in file
     /// order; a block written twice is listed twice, as jail(8) creates it twice.
     pub fn jails(&self) -> Vec<String> {
-        FlatConf::from_conf(self).jails()
+        fn go(items: &[Item], prefix: &str, out: &mut Vec<String>) {
+            for it in items {
+                if let Item::Jail { name, items, .. } = it {
+                    let full = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}.{name}")
+                    };
+                    if !is_wild(&full) {
+                        out.push(full.clone());
+                    }
+                    go(items, &full, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        go(&self.items, "", &mut out);
+        out
     }
 
     /// Every jail record of the file, resolved as jail(8) resolves it (`jail -e` shows the
@@ -452,7 +519,7 @@ impl JailConf {
     /// # Errors
     /// The first record that does not resolve (see [`JailConf::resolve`]).
     pub fn resolve_all(&self) -> Result<Vec<Resolved>> {
-        FlatConf::from_conf(self).resolve_all()
+        FlatConf::from_conf(self)?.resolve_all()
     }
 
     /// The effective parameters of jail `name` (its first record), as jail(8) collects them
@@ -468,7 +535,7 @@ impl JailConf {
     /// a list used inside a longer string; a variable named like a parameter; `name` or `jid`
     /// set again. Each with `file:line:column`.
     pub fn resolve(&self, name: &str) -> Result<Resolved> {
-        FlatConf::from_conf(self).resolve(name)
+        FlatConf::from_conf(self)?.resolve(name)
     }
 }
 

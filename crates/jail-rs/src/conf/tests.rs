@@ -760,6 +760,10 @@ proptest! {
             legacy::resolve::Old(c).resolve_all()
         });
         prop_assert_eq!(&new, &old, "text {:?}", t);
+        if let (Ok(c), Ok(f)) = (JailConf::parse(&t, "d.conf"), FlatConf::parse(&t, "d.conf")) {
+            prop_assert_eq!(c.jails(), f.jails());
+            prop_assert_eq!(c.to_string(), f.to_string());
+        }
         prop_assert_eq!(&flat, &old, "text {:?}", t);
     }
 }
@@ -812,4 +816,35 @@ fn flat_resolve_each_matches_resolve_all_and_resolve() {
         .unwrap_err()
         .to_string()
         .contains("no jail"));
+}
+
+#[test]
+fn a_flat_conf_holds_less_than_twice_its_text() {
+    // The budget behind `cargo xtask bench`'s "heap peak ≤ 3x input": 20-byte nodes, 8-byte
+    // parts, 4-byte values, strings left in the text.
+    assert_eq!(std::mem::size_of::<flat::Node>(), 20);
+    let mut text = String::from("path = \"/jails/$name\";\n");
+    for i in 0..2000 {
+        text.push_str(&format!(
+            "j{i} {{ host.hostname = \"j{i}.example.org\"; ip4.addr = 10.0.{}.{}; persist; }}\n",
+            i / 256,
+            i % 256
+        ));
+    }
+    let f = FlatConf::parse(&text, "big.conf").unwrap();
+    assert!(
+        f.heap_bytes() < 2 * text.len(),
+        "{} for {}",
+        f.heap_bytes(),
+        text.len()
+    );
+    assert_eq!(f.side.len(), 0, "nothing copied");
+    let mut n = 0;
+    f.resolve_each(|r| {
+        n += 1;
+        assert_eq!(r.params.len(), 5, "{r:?}");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 2000);
 }

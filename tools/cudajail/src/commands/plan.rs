@@ -168,15 +168,32 @@ pub(crate) fn export(
 pub(crate) fn conf_show(file: &Path, sep: &str, json: bool) -> Result<String, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let c = jail::conf::JailConf::parse(&text, &file.display().to_string())
+    let name = file.display().to_string();
+    let flat = jail::conf::FlatConf::parse(&text, &name).map_err(|e| Failure::Failed(e.into()))?;
+    if !flat.has_includes() && !json {
+        // One jail at a time: memory stays near the file's own size.
+        let mut out = String::new();
+        flat.resolve_each(|r| {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&r.exhibit(sep));
+            Ok(())
+        })
         .map_err(|e| Failure::Failed(e.into()))?;
-    let dir = file
-        .parent()
-        .map_or(".".to_string(), |d| d.display().to_string());
-    let c = c
-        .expand_includes(&dir, &jail::conf::StdConfFs)
-        .map_err(|e| Failure::Failed(e.into()))?;
-    let all = c.resolve_all().map_err(|e| Failure::Failed(e.into()))?;
+        return Ok(out);
+    }
+    let all = if flat.has_includes() {
+        let dir = file
+            .parent()
+            .map_or(".".to_string(), |d| d.display().to_string());
+        flat.to_conf()
+            .expand_includes(&dir, &jail::conf::StdConfFs)
+            .and_then(|c| c.resolve_all())
+    } else {
+        flat.resolve_all()
+    }
+    .map_err(|e| Failure::Failed(e.into()))?;
     if json {
         let v: Vec<serde_json::Value> = all
             .iter()
@@ -195,14 +212,15 @@ pub(crate) fn conf_show(file: &Path, sep: &str, json: bool) -> Result<String, Fa
 pub(crate) fn fmt(file: &Path, check: bool, write: bool) -> Result<String, Failure> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
-    let c = jail::conf::JailConf::parse(&text, &file.display().to_string())
+    // Printed from the in-place parse, one top-level item at a time.
+    let c = jail::conf::FlatConf::parse(&text, &file.display().to_string())
         .map_err(|e| Failure::Failed(e.into()))?;
     let out = c.to_string();
     if write {
         // Never write what would not read back to the same jails (checked on the text itself,
         // includes as written).
         let again =
-            jail::conf::JailConf::parse(&out, &file.display().to_string()).map_err(|e| {
+            jail::conf::FlatConf::parse(&out, &file.display().to_string()).map_err(|e| {
                 Failure::Failed(anyhow::anyhow!(
                     "the formatted text does not parse ({e}); the file was not changed"
                 ))
