@@ -300,6 +300,18 @@ impl Report {
         self.stops_at.is_none()
     }
 
+    /// The sections as [`Ruleset`]s (rules as written), moved out of the report.
+    pub fn into_rulesets(self) -> Vec<Ruleset> {
+        self.sets
+            .into_iter()
+            .map(|s| Ruleset {
+                id: s.id,
+                name: s.name,
+                rules: s.rules.into_iter().map(|r| r.rule).collect(),
+            })
+            .collect()
+    }
+
     /// The sections as [`Ruleset`]s (rules as written).
     pub fn rulesets(&self) -> Vec<Ruleset> {
         self.sets
@@ -329,6 +341,9 @@ impl Report {
 pub struct Loader<'a> {
     names: Option<&'a dyn NameLookup>,
     kernel_checks: bool,
+    /// Whether [`Report::commands`] is filled (off for a plain parse: it is most of the
+    /// memory).
+    keep_commands: bool,
     umask: u16,
     /// Shell variables the headers set (`eval $name=\$num`).
     vars: BTreeMap<String, String>,
@@ -349,6 +364,7 @@ impl<'a> Loader<'a> {
         Loader {
             names,
             kernel_checks: true,
+            keep_commands: true,
             umask: crate::mode::BOOT_UMASK,
             vars: BTreeMap::new(),
             current: None,
@@ -364,6 +380,14 @@ impl<'a> Loader<'a> {
         let mut l = Loader::new(None);
         l.kernel_checks = false;
         l
+    }
+
+    /// Leaves [`Report::commands`] empty (a parse that needs only the rulesets and the
+    /// problems: those words are most of a report's memory).
+    #[must_use]
+    pub fn without_commands(mut self) -> Self {
+        self.keep_commands = false;
+        self
     }
 
     /// Loads [`STOCK_RULES`] first, as boot does.
@@ -528,10 +552,12 @@ impl<'a> Loader<'a> {
             self.vars.insert(var, value);
         }
         self.current = Some((n, num.to_string()));
-        rep.commands.push((
-            line,
-            vec!["rule".into(), "-s".into(), num.to_string(), "delset".into()],
-        ));
+        if self.keep_commands {
+            rep.commands.push((
+                line,
+                vec!["rule".into(), "-s".into(), num.to_string(), "delset".into()],
+            ));
+        }
         self.kernel.remove(&n);
         self.defined.insert(n, (self.files, line));
         rep.sets.push(LoadedSet {
@@ -554,12 +580,22 @@ impl<'a> Loader<'a> {
         let cmd = content.strip_suffix("\\#*").unwrap_or(content);
         // `$rulecmd` is unquoted in `eval /sbin/devfs rule -s $rulenum $rulecmd`: it is split
         // into fields (spaces, tabs) before eval joins them with one space, quotes or not.
-        let joined = cmd
-            .split([' ', '\t', '\n'])
-            .filter(|f| !f.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let cmd = joined.as_str();
+        let single = !cmd.contains(['\t', '\n'])
+            && !cmd.contains("  ")
+            && !cmd.starts_with(' ')
+            && !cmd.ends_with(' ');
+        let joined = if single {
+            // Already fields joined by one space (nearly every line): nothing to rebuild.
+            std::borrow::Cow::Borrowed(cmd)
+        } else {
+            std::borrow::Cow::Owned(
+                cmd.split([' ', '\t', '\n'])
+                    .filter(|f| !f.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        };
+        let cmd: &str = &joined;
         if cmd.is_empty() {
             return Ok(None);
         }
@@ -577,20 +613,25 @@ impl<'a> Loader<'a> {
             Err(ShellErr::Syntax(m)) => return Err(format!("sh: {m}")),
             Err(ShellErr::Refused(m)) => return Ok(Some((Verdict::Refused, m))),
         };
-        let Some((rs, rs_text)) = self.current.clone() else {
+        let Some((rs, rs_text)) = &self.current else {
             // `$rulenum` is empty: the words follow `-s` directly.
-            let mut argv: Vec<String> = vec!["rule".into(), "-s".into()];
-            argv.extend(words.iter().cloned());
-            rep.commands.push((line, argv));
+            if self.keep_commands {
+                let mut argv: Vec<String> = vec!["rule".into(), "-s".into()];
+                argv.extend(words.iter().cloned());
+                rep.commands.push((line, argv));
+            }
             return Err(
                 "a rule before any [name=number] header: rc.subr runs `devfs rule -s add …`, \
                  which fails (error converting to number: add)"
                     .into(),
             );
         };
-        let mut argv: Vec<String> = vec!["rule".into(), "-s".into(), rs_text];
-        argv.extend(words.iter().cloned());
-        rep.commands.push((line, argv));
+        let rs = *rs;
+        if self.keep_commands {
+            let mut argv: Vec<String> = vec!["rule".into(), "-s".into(), rs_text.clone()];
+            argv.extend(words.iter().cloned());
+            rep.commands.push((line, argv));
+        }
         if let Some(m) = soft {
             return Ok(Some((Verdict::Refused, m)));
         }
@@ -838,6 +879,10 @@ impl<'a> Loader<'a> {
                     .into(),
             ));
         }
+        // A rule is kept for the whole file: its lists at their length, not the growth
+        // capacity (4), which was most of a parsed file's memory.
+        rule.conditions.shrink_to_fit();
+        rule.actions.shrink_to_fit();
         Ok(rule)
     }
 }
@@ -992,41 +1037,65 @@ struct ReadLine {
     newline: bool,
 }
 
-/// sh's `read line` (no `-r`) over a whole file: `\` escapes the next character (dropped),
-/// `\` + newline joins lines, unescaped spaces and tabs at both ends are trimmed.
-fn read_lines(text: &str) -> Vec<ReadLine> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
+/// sh's `read line` (no `-r`) over a whole file, one line at a time: `\` escapes the next
+/// character (dropped), `\` + newline joins lines, unescaped spaces and tabs at both ends are
+/// trimmed.
+fn read_lines(text: &str) -> impl Iterator<Item = ReadLine> + '_ {
+    let mut rest = text;
     let mut phys = 1;
-    while chars.peek().is_some() {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
         let start = phys;
-        let mut s: Vec<(char, bool)> = Vec::new();
+        let mut s = String::new();
         let mut newline = false;
-        while let Some(c) = chars.next() {
+        // Byte offsets in `s`: where the first kept character starts and the last one ends
+        // (an escaped blank is kept).
+        let (mut a, mut b) = (None, 0);
+        let mut chars = rest.char_indices();
+        let mut end = rest.len();
+        while let Some((i, c)) = chars.next() {
             match c {
                 '\n' => {
                     phys += 1;
                     newline = true;
+                    end = i + 1;
                     break;
                 }
                 '\\' => match chars.next() {
-                    Some('\n') => phys += 1,
-                    Some(n) => s.push((n, true)),
+                    Some((_, '\n')) => phys += 1,
+                    Some((_, n)) => {
+                        a.get_or_insert(s.len());
+                        s.push(n);
+                        b = s.len();
+                    }
                     None => {}
                 },
-                c => s.push((c, false)),
+                c => {
+                    let blank = c == ' ' || c == '\t';
+                    if !blank {
+                        a.get_or_insert(s.len());
+                    }
+                    if a.is_some() {
+                        s.push(c);
+                        if !blank {
+                            b = s.len();
+                        }
+                    }
+                }
             }
         }
-        let ifs = |(c, esc): &(char, bool)| !esc && (*c == ' ' || *c == '\t');
-        let a = s.iter().position(|x| !ifs(x)).unwrap_or(s.len());
-        let b = s.iter().rposition(|x| !ifs(x)).map_or(a, |p| p + 1);
-        out.push(ReadLine {
+        rest = &rest[end..];
+        let a = a.unwrap_or(0);
+        s.truncate(b.max(a));
+        s.drain(..a);
+        Some(ReadLine {
             line: start,
-            text: s[a..b.max(a)].iter().map(|(c, _)| *c).collect(),
+            text: s,
             newline,
-        });
-    }
-    out
+        })
+    })
 }
 
 enum ShellErr {

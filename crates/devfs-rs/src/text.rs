@@ -106,7 +106,11 @@ impl RulesFile {
     /// # Errors
     /// The first line FreeBSD fails on or cudajail refuses, as `line N: …`.
     pub fn parse(text: &str) -> Result<RulesFile> {
-        Self::from_report(Loader::standalone().load(text.as_bytes()))
+        Self::from_report(
+            Loader::standalone()
+                .without_commands()
+                .load(text.as_bytes()),
+        )
     }
 
     /// Parses a text as `/etc/devfs.rules`: loaded after FreeBSD's stock rulesets
@@ -116,7 +120,7 @@ impl RulesFile {
     /// # Errors
     /// As [`RulesFile::parse`].
     pub fn parse_after_stock(text: &str) -> Result<RulesFile> {
-        let mut l = Loader::new(None);
+        let mut l = Loader::new(None).without_commands();
         l.load_stock();
         Self::from_report(l.load(text.as_bytes()))
     }
@@ -126,7 +130,7 @@ impl RulesFile {
             return Err(problem_error(p));
         }
         Ok(RulesFile {
-            rulesets: r.rulesets(),
+            rulesets: r.into_rulesets(),
         })
     }
 

@@ -384,3 +384,75 @@ fn show_lines_as_devfs_prints_them() {
         ]
     );
 }
+
+/// The whole-file `read line` this module had before it read one line at a time: the oracle
+/// for the lazy one.
+fn read_lines_old(text: &str) -> Vec<(usize, String, bool)> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut phys = 1;
+    while chars.peek().is_some() {
+        let start = phys;
+        let mut s: Vec<(char, bool)> = Vec::new();
+        let mut newline = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '\n' => {
+                    phys += 1;
+                    newline = true;
+                    break;
+                }
+                '\\' => match chars.next() {
+                    Some('\n') => phys += 1,
+                    Some(n) => s.push((n, true)),
+                    None => {}
+                },
+                c => s.push((c, false)),
+            }
+        }
+        let ifs = |(c, esc): &(char, bool)| !esc && (*c == ' ' || *c == '\t');
+        let a = s.iter().position(|x| !ifs(x)).unwrap_or(s.len());
+        let b = s.iter().rposition(|x| !ifs(x)).map_or(a, |p| p + 1);
+        out.push((
+            start,
+            s[a..b.max(a)].iter().map(|(c, _)| *c).collect(),
+            newline,
+        ));
+    }
+    out
+}
+
+fn arb_lines() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::strategy::Strategy;
+    const P: &[&str] = &[
+        " ", "\t", "\n", "\\", "\\ ", "\\\n", "a", "é", "#", "\\\t", "add",
+    ];
+    proptest::collection::vec(proptest::sample::select(P), 0..30).prop_map(|v| v.concat())
+}
+
+proptest::proptest! {
+    #[test]
+    fn lazy_read_lines_match_the_whole_file_reader(t in arb_lines()) {
+        let new: Vec<_> = read_lines(&t).map(|r| (r.line, r.text, r.newline)).collect();
+        proptest::prop_assert_eq!(new, read_lines_old(&t));
+    }
+}
+
+#[test]
+fn without_commands_the_report_is_the_same_but_the_commands() {
+    let text = "[a=10]\nadd hide\nadd path 'nvidia*' unhide mode 0660 group video\n\
+                [b=11]\nadd include $a\nadd path zfs unhide\nadd bogus\n";
+    let n = names();
+    let full = Loader::new(Some(&n)).load(text.as_bytes());
+    let lean = Loader::new(Some(&n))
+        .without_commands()
+        .load(text.as_bytes());
+    assert!(!full.commands.is_empty());
+    assert!(lean.commands.is_empty());
+    assert_eq!(
+        (&lean.sets, &lean.problems, lean.stops_at),
+        (&full.sets, &full.problems, full.stops_at)
+    );
+    assert_eq!(full.rulesets(), full.clone().into_rulesets());
+    assert_eq!(full.problems.len(), 1, "{:?}", full.problems);
+}
