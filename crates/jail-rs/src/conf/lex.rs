@@ -145,15 +145,37 @@ impl<'t> Parser<'t> {
 
     /// After `$`: `${name}`, `$name`, or a literal `$` when no name follows (jaillex.l: the
     /// single-character rule; `$5` is `$` and the digits). Returns whether it was a variable.
-    fn var(&mut self, w: &mut Word) -> Result<bool> {
+    /// Inside `${…}` (jaillex.l's two VAR rules) a name holds no newline, `{` or `}` (and no
+    /// `"` inside a double-quoted string); `\` escapes the next character as in strings.
+    fn var(&mut self, w: &mut Word, in_dq: bool) -> Result<bool> {
         let dollar = self.i - 1;
         if self.byte(0) == Some(b'{') {
             self.i += 1;
             let s = self.i;
+            // The decoded name, once an escape makes it differ from the text.
+            let mut owned: Option<String> = None;
             loop {
                 match self.char_here() {
                     Some('}') => break,
-                    Some(c) if c != '\n' && c != '"' => self.i += c.len_utf8(),
+                    Some('\\') => {
+                        if owned.is_none() {
+                            owned = Some(self.doc.text[s..self.i].to_string());
+                        }
+                        self.i += 1;
+                        if self.char_here().is_none() {
+                            return Err(self.err_at(self.i, "unterminated ${"));
+                        }
+                        let ch = self.escaped_char()?;
+                        if let (Some(n), Some(ch)) = (owned.as_mut(), ch) {
+                            n.push(ch);
+                        }
+                    }
+                    Some(c) if c != '\n' && c != '{' && !(in_dq && c == '"') => {
+                        if let Some(n) = owned.as_mut() {
+                            n.push(c);
+                        }
+                        self.i += c.len_utf8();
+                    }
                     Some(c) => {
                         self.i += c.len_utf8();
                         return Err(self.err_at(self.i, "unterminated ${"));
@@ -163,10 +185,20 @@ impl<'t> Parser<'t> {
             }
             let e = self.i;
             self.i += 1;
-            if s == e {
+            let span = match owned {
+                None if s == e => None,
+                None => Some(Span::text(s, e)),
+                Some(n) if n.is_empty() => None,
+                Some(n) => {
+                    let at = self.doc.side.len();
+                    self.doc.side.push_str(&n);
+                    Some(Span::side(at, n.len()))
+                }
+            };
+            let Some(span) = span else {
                 return Err(self.err_at(self.i, "empty variable name"));
-            }
-            w.push(Span::text(s, e).var());
+            };
+            w.push(span.var());
             Ok(true)
         } else {
             let s = self.i;
@@ -189,13 +221,13 @@ impl<'t> Parser<'t> {
 
     /// After a backslash: what `text2lval` (jaillex.l) makes of the escape: up to three octal
     /// digits, `x` and up to two hex digits, `\a \b \f \n \r \t \v`, a newline continues the
-    /// line, anything else stands for itself.
-    fn escape(&mut self, w: &mut Word) -> Result<()> {
+    /// line (no character), anything else stands for itself.
+    fn escaped_char(&mut self) -> Result<Option<char>> {
         let Some(c) = self.char_here() else {
             return Err(self.err_at(self.i, "trailing \\"));
         };
         self.i += c.len_utf8();
-        let ch = match c {
+        Ok(Some(match c {
             '0'..='7' => {
                 let mut n = c as u32 - '0' as u32;
                 for _ in 0..2 {
@@ -229,31 +261,29 @@ impl<'t> Parser<'t> {
             'r' => '\r',
             't' => '\t',
             'v' => '\u{b}',
-            '\n' => return Ok(()),
+            '\n' => return Ok(None),
             other => other,
-        };
-        self.lit_char(w, ch);
+        }))
+    }
+
+    /// An escape joins the word's last literal part.
+    fn escape(&mut self, w: &mut Word) -> Result<()> {
+        if let Some(ch) = self.escaped_char()? {
+            self.lit_char(w, ch);
+        }
         Ok(())
     }
 
     /// The next token and the offset where it starts.
     pub(super) fn lex(&mut self) -> Result<Option<(Tok, usize)>> {
         let bytes = self.doc.text.as_bytes();
-        loop {
-            match bytes.get(self.i) {
-                Some(&b) if b < 0x80 => {
-                    if char::from(b).is_whitespace() {
-                        self.i += 1;
-                    } else {
-                        break;
-                    }
-                }
-                Some(_) => match self.char_here() {
-                    Some(c) if c.is_whitespace() => self.i += c.len_utf8(),
-                    _ => break,
-                },
-                None => return Ok(None),
-            }
+        // jaillex.l: `[ \t\r\n]+` is the only whitespace (a form feed, a vertical tab or a
+        // non-ASCII blank is a character the grammar refuses).
+        while let Some(b' ' | b'\t' | b'\r' | b'\n') = bytes.get(self.i) {
+            self.i += 1;
+        }
+        if self.i >= bytes.len() {
+            return Ok(None);
         }
         let pos = self.i;
         let b = bytes[pos];
@@ -335,7 +365,7 @@ impl<'t> Parser<'t> {
                         self.i += k + 1;
                         match rest[k] {
                             b'\\' => self.escape(&mut w)?,
-                            b'$' => has_var |= self.var(&mut w)?,
+                            b'$' => has_var |= self.var(&mut w, true)?,
                             _ => break,
                         }
                     }
@@ -348,7 +378,7 @@ impl<'t> Parser<'t> {
                 b'$' => {
                     self.i += 1;
                     tokens += 1;
-                    has_var |= self.var(&mut w)?;
+                    has_var |= self.var(&mut w, false)?;
                 }
                 b'#' => break,
                 b'/' if matches!(next, Some(b'/' | b'*')) => break,
@@ -370,7 +400,7 @@ impl<'t> Parser<'t> {
                 }
                 _ => {
                     let c = self.char_here().unwrap_or('\0');
-                    if c.is_whitespace() || "{};,=".contains(c) {
+                    if matches!(c, ' ' | '\t' | '\r' | '\n') || "{};,=".contains(c) {
                         break;
                     }
                     return Err(self.err_at(

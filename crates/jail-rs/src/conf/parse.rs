@@ -78,12 +78,10 @@ impl<'t> Parser<'t> {
     fn name(&mut self, w: &Word, at: usize) -> Result<Span> {
         match w.only() {
             Some(s) if s.is_var() => {
-                let d = &mut self.doc;
-                let start = d.side.len();
-                d.side.push('$');
-                let (a, b) = (s.start(), s.end());
-                d.side.push_str(&d.text[a..b]);
-                Ok(Span::side(start, b - a + 1))
+                let name = format!("${}", self.doc.str(s));
+                let start = self.doc.side.len();
+                self.doc.side.push_str(&name);
+                Ok(Span::side(start, name.len()))
             }
             Some(s) if !self.doc.str(s).contains(char::is_whitespace) => Ok(s),
             _ => Err(self.err_at(at, "expected a parameter name")),
