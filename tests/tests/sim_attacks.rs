@@ -128,8 +128,12 @@ fn the_installer_never_goes_where_a_jail_user_planted_something() {
     assert!(r.is_ok(), "{r:?}");
     let ran: Vec<String> = h.calls()[start..]
         .iter()
-        .filter(|c| c.verb == hostsim::Verb::JailExec && c.subject.contains(".run"))
-        .map(|c| c.subject.clone())
+        .filter_map(|c| match &c.args {
+            hostsim::Args::JailExec { argv, .. } if argv.iter().any(|a| a.contains(".run")) => {
+                Some(argv.join(" "))
+            }
+            _ => None,
+        })
         .collect();
     assert_eq!(ran.len(), 1, "{ran:?}");
     assert!(ran[0].contains("/tmp/cudajail-install.2/"), "{ran:?}");

@@ -201,6 +201,57 @@ fn up_builds_the_whole_jail_and_is_idempotent() {
     assert_eq!(h.observable(), before, "a second up changes nothing");
 }
 
+/// The call log is typed per verb: what `up` asked the kernel for, checked as values. The jail
+/// is created with the ruleset the devfs rules went into, and those rules unhide GPU 1's node
+/// and no other GPU's (spec `gpus = [1]` on a two-GPU host).
+#[test]
+fn the_typed_call_log_shows_the_ruleset_and_the_one_gpu_up_asked_for() {
+    let h = SimHost::freebsd14_cuda_ready(2);
+    let v = parse("gpus = [1]\n").unwrap().validate(None).unwrap();
+    let p = planned(&h, &v);
+    let start = h.calls().len();
+    up(&cudajail::engine::sim_env(&h), &v, &p).unwrap();
+    let calls = h.calls()[start..].to_vec();
+    let specs: Vec<&jail::JailSpec> = calls
+        .iter()
+        .filter_map(|c| match &c.args {
+            hostsim::Args::JailCreate { spec } if spec.name.as_str() == "cuda" => Some(spec),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(specs.len(), 1, "one jail created");
+    let Some(jail::ParamValue::Int(rs)) = specs[0].get("devfs_ruleset") else {
+        panic!("no devfs_ruleset in {:?}", specs[0]);
+    };
+    let rules: Vec<(devfs::RulesetId, &devfs::Rule)> = calls
+        .iter()
+        .filter_map(|c| match &c.args {
+            hostsim::Args::DevfsAddRule { ruleset, rule, .. } => Some((*ruleset, rule)),
+            _ => None,
+        })
+        .collect();
+    assert!(!rules.is_empty());
+    assert!(
+        rules.iter().all(|(r, _)| i64::from(r.0) == *rs),
+        "every rule went into ruleset {rs}: {rules:?}"
+    );
+    let unhidden: Vec<&str> = rules
+        .iter()
+        .filter(|(_, r)| r.actions.contains(&devfs::Action::Unhide))
+        .filter_map(|(_, r)| r.path())
+        .filter(|p| p.starts_with("nvidia"))
+        .collect();
+    assert!(unhidden.contains(&"nvidia1"), "{unhidden:?}");
+    assert!(
+        !unhidden.iter().any(|p| *p == "nvidia0" || p.contains('*')),
+        "{unhidden:?}"
+    );
+    // The failed flag and the subject line stay as before.
+    assert!(calls
+        .iter()
+        .all(|c| c.failed.is_none() && c.verb == c.args.verb()));
+}
+
 #[test]
 fn destroy_removes_what_up_made_and_never_touches_host_data() {
     let h = SimHost::freebsd14_cuda_ready(1);
@@ -1361,14 +1412,15 @@ fn a_fault_during_the_undo_is_reported_and_a_rerun_recovers() {
                 let msg = up(&env, &v, &p).unwrap_err().to_string();
                 h.clear_faults();
                 cases += 1;
-                let case = format!("{verb:?}#{nth} then undo {:?} {:?}", c.verb, c.subject);
+                let subject = c.subject();
+                let case = format!("{verb:?}#{nth} then undo {:?} {subject:?}", c.verb);
                 if !msg.contains("undo also failed") {
                     problems.push(format!("{case}: not reported: {msg}"));
                     continue;
                 }
                 let named = match c.verb {
                     Verb::DevfsDeleteRule => "devfs ruleset",
-                    _ => c.subject.rsplit('/').next().unwrap_or(&c.subject),
+                    _ => subject.rsplit('/').next().unwrap_or(&subject),
                 };
                 if !msg.contains(named) {
                     problems.push(format!("{case}: the message does not name it:\n{msg}"));
@@ -1647,7 +1699,7 @@ fn execs_since(h: &SimHost, start: usize) -> Vec<String> {
     h.calls()[start..]
         .iter()
         .filter(|c| c.verb == Verb::JailExec)
-        .map(|c| c.subject.clone())
+        .map(hostsim::Call::subject)
         .collect()
 }
 

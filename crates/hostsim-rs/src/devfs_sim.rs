@@ -10,7 +10,7 @@
 //! `vfs.devfs.rule_depth`. SUSE alone does not re-apply to existing nodes in the kernel; the
 //! simulation evaluates visibility on demand, so it shows SUSE+SAPPLY's result (a simplification).
 
-use crate::{SimHost, State, Verb};
+use crate::{Args, SimHost, State};
 use devfs::{from_errno, DevfsOps, Op, Result, Rule, RuleId, RulesetId};
 use std::path::Path;
 use sysabi::Errno;
@@ -104,11 +104,11 @@ pub(crate) fn devfs_reachable(s: &State, mount: &str) -> Vec<String> {
 impl SimHost {
     fn devfs_enter(
         &self,
-        verb: Verb,
+        args: Args,
         op: Op,
         mount: &Path,
     ) -> Result<(std::sync::MutexGuard<'_, State>, String)> {
-        if let Some(e) = self.enter(verb, mount.to_string_lossy()) {
+        if let Some(e) = self.enter(args) {
             return Err(from_errno(op, e, mount.display()));
         }
         let s = self.st();
@@ -128,7 +128,15 @@ impl DevfsOps for SimHost {
     /// unhide, is stored as given. Refusing such rules is devfs(8)'s and our library's business.
     fn add_rule(&self, mount: &Path, ruleset: RulesetId, rule: &Rule) -> Result<RuleId> {
         let rule = &kernel_copy(rule);
-        let (mut s, mp) = self.devfs_enter(Verb::DevfsAddRule, Op::RuleAdd, mount)?;
+        let (mut s, mp) = self.devfs_enter(
+            Args::DevfsAddRule {
+                mount: mount.to_string_lossy().into_owned(),
+                ruleset,
+                rule: rule.clone(),
+            },
+            Op::RuleAdd,
+            mount,
+        )?;
         let rs = if ruleset.0 == 0 {
             current(&s, &mp)
         } else {
@@ -173,7 +181,14 @@ impl DevfsOps for SimHost {
     }
 
     fn delete_rule(&self, mount: &Path, id: RuleId) -> Result<()> {
-        let (mut s, mp) = self.devfs_enter(Verb::DevfsDeleteRule, Op::RuleDelete, mount)?;
+        let (mut s, mp) = self.devfs_enter(
+            Args::DevfsDeleteRule {
+                mount: mount.to_string_lossy().into_owned(),
+                id,
+            },
+            Op::RuleDelete,
+            mount,
+        )?;
         let rs = if id.ruleset.0 == 0 {
             RulesetId(current(&s, &mp))
         } else {
@@ -198,7 +213,14 @@ impl DevfsOps for SimHost {
     }
 
     fn rules(&self, mount: &Path, ruleset: RulesetId) -> Result<Vec<Rule>> {
-        let (s, mp) = self.devfs_enter(Verb::DevfsRules, Op::RuleList, mount)?;
+        let (s, mp) = self.devfs_enter(
+            Args::DevfsRules {
+                mount: mount.to_string_lossy().into_owned(),
+                ruleset,
+            },
+            Op::RuleList,
+            mount,
+        )?;
         let rs = if ruleset.0 == 0 {
             RulesetId(current(&s, &mp))
         } else {
@@ -208,12 +230,25 @@ impl DevfsOps for SimHost {
     }
 
     fn rulesets(&self, mount: &Path) -> Result<Vec<RulesetId>> {
-        let (s, _) = self.devfs_enter(Verb::DevfsRulesets, Op::RuleList, mount)?;
+        let (s, _) = self.devfs_enter(
+            Args::DevfsRulesets {
+                mount: mount.to_string_lossy().into_owned(),
+            },
+            Op::RuleList,
+            mount,
+        )?;
         Ok(s.rulesets.keys().copied().collect())
     }
 
     fn use_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()> {
-        let (mut s, mp) = self.devfs_enter(Verb::DevfsUseRuleset, Op::RulesetUse, mount)?;
+        let (mut s, mp) = self.devfs_enter(
+            Args::DevfsUseRuleset {
+                mount: mount.to_string_lossy().into_owned(),
+                ruleset,
+            },
+            Op::RulesetUse,
+            mount,
+        )?;
         if ruleset.0 != 0 {
             s.rulesets.entry(ruleset).or_default();
         }
@@ -227,7 +262,14 @@ impl DevfsOps for SimHost {
     /// overrides so that a hidden node stays hidden until a ruleset is applied again.
     fn apply_rule(&self, mount: &Path, rule: &Rule) -> Result<()> {
         let rule = &kernel_copy(rule);
-        let (mut s, mp) = self.devfs_enter(Verb::DevfsApplyRule, Op::RuleApply, mount)?;
+        let (mut s, mp) = self.devfs_enter(
+            Args::DevfsApplyRule {
+                mount: mount.to_string_lossy().into_owned(),
+                rule: rule.clone(),
+            },
+            Op::RuleApply,
+            mount,
+        )?;
         let names: Vec<String> = s.devices.iter().map(|d| d.name.clone()).collect();
         let mut show = None;
         for a in &rule.actions {
@@ -251,7 +293,14 @@ impl DevfsOps for SimHost {
     }
 
     fn apply_ruleset(&self, mount: &Path, ruleset: RulesetId) -> Result<()> {
-        let (mut s, mp) = self.devfs_enter(Verb::DevfsApplyRuleset, Op::RulesetApply, mount)?;
+        let (mut s, mp) = self.devfs_enter(
+            Args::DevfsApplyRuleset {
+                mount: mount.to_string_lossy().into_owned(),
+                ruleset,
+            },
+            Op::RulesetApply,
+            mount,
+        )?;
         if !s.rulesets.contains_key(&ruleset) {
             self.failed(Errno::ESRCH);
             return Err(from_errno(Op::RulesetApply, Errno::ESRCH, ruleset));

@@ -27,7 +27,7 @@
 //! Anything else exits 127.
 
 use crate::fs::Node;
-use crate::{SimHost, State, Verb};
+use crate::{Args, SimHost, State};
 use jail::{from_errno, JailExec, JailOps, Jid, Op, Result};
 use linuxulator::readiness::FsView;
 
@@ -94,7 +94,10 @@ impl JailExec for SimHost {
             ["/bin/sh", "-c", c] => c.to_string(),
             _ => argv.join(" "),
         };
-        if let Some(e) = self.enter(Verb::JailExec, cmd.clone()) {
+        if let Some(e) = self.enter(Args::JailExec {
+            jid,
+            argv: argv.iter().map(|a| (*a).to_string()).collect(),
+        }) {
             return Err(from_errno(Op::Attach, e, format!("{cmd:?} in jail {jid}")));
         }
         let root = j.path;

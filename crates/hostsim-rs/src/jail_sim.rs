@@ -12,7 +12,7 @@
 //! jid is `ENOENT` "jail N not found"; `jail_remove(2)` of an unknown jid is `EINVAL`; removing
 //! a jail drops its `zfs jail` attachments. Hierarchical names need the parent to exist.
 
-use crate::{SimHost, State, Verb};
+use crate::{Args, SimHost, State};
 use jail::{from_errno, JailInfo, JailName, JailOps, JailSpec, Jid, Op, ParamValue, Result};
 use std::collections::BTreeMap;
 use sysabi::Errno;
@@ -124,7 +124,7 @@ impl SimHost {
 
 impl JailOps for SimHost {
     fn create(&self, spec: &JailSpec) -> Result<Jid> {
-        if let Some(e) = self.enter(Verb::JailCreate, spec.name.as_str()) {
+        if let Some(e) = self.enter(Args::JailCreate { spec: spec.clone() }) {
             return Err(from_errno(Op::Create, e, &spec.name));
         }
         let mut s = self.st();
@@ -192,7 +192,10 @@ impl JailOps for SimHost {
     }
 
     fn update(&self, jid: Jid, params: &[(String, ParamValue)]) -> Result<()> {
-        if let Some(e) = self.enter(Verb::JailUpdate, jid.to_string()) {
+        if let Some(e) = self.enter(Args::JailUpdate {
+            jid,
+            params: params.iter().map(|(n, _)| n.clone()).collect(),
+        }) {
             return Err(from_errno(Op::Update, e, jid));
         }
         let mut s = self.st();
@@ -215,7 +218,10 @@ impl JailOps for SimHost {
     }
 
     fn get(&self, name: &JailName) -> Result<Option<JailInfo>> {
-        if let Some(e) = self.enter(Verb::JailGet, name.as_str()) {
+        if let Some(e) = self.enter(Args::JailGet {
+            name: name.as_str().to_string(),
+            dying: false,
+        }) {
             return Err(from_errno(Op::Get, e, name));
         }
         let s = self.st();
@@ -228,7 +234,10 @@ impl JailOps for SimHost {
     /// `JAIL_DYING`: a removed jail is found (with `dying`) for `jail_linger` lookups after its
     /// removal, then it is gone (`prison_deref` freed it).
     fn get_dying(&self, name: &JailName) -> Result<Option<JailInfo>> {
-        if let Some(e) = self.enter(Verb::JailGet, name.as_str()) {
+        if let Some(e) = self.enter(Args::JailGet {
+            name: name.as_str().to_string(),
+            dying: true,
+        }) {
             return Err(from_errno(Op::Get, e, name));
         }
         let mut s = self.st();
@@ -254,14 +263,14 @@ impl JailOps for SimHost {
     }
 
     fn list(&self) -> Result<Vec<JailInfo>> {
-        if let Some(e) = self.enter(Verb::JailList, "") {
+        if let Some(e) = self.enter(Args::JailList) {
             return Err(from_errno(Op::List, e, "lastjid"));
         }
         Ok(self.st().jails.iter().map(|(id, j)| info(*id, j)).collect())
     }
 
     fn remove(&self, jid: Jid) -> Result<()> {
-        if let Some(e) = self.enter(Verb::JailRemove, jid.to_string()) {
+        if let Some(e) = self.enter(Args::JailRemove { jid }) {
             return Err(from_errno(Op::Remove, e, jid));
         }
         let mut s = self.st();

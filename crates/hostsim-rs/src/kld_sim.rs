@@ -8,7 +8,7 @@
 //! unloading drops dependencies nobody uses any more. Loading `linux_common` creates the
 //! `compat.linux.*` sysctls and `nvidia.ko` creates `hw.nvidia.version`; unloading removes them.
 
-use crate::{SimHost, State, Verb};
+use crate::{Args, SimHost, State};
 use kld::{from_errno, KldFile, KldFileId, KldOps, Op, Result};
 use sysabi::Errno;
 
@@ -195,7 +195,7 @@ impl KldOps for SimHost {
             ));
         }
         let f = file_name(file);
-        if let Some(e) = self.enter(Verb::KldLoad, &f) {
+        if let Some(e) = self.enter(Args::KldLoad { file: f.clone() }) {
             return Err(from_errno(Op::Load, e, &f));
         }
         let mut s = self.st();
@@ -206,8 +206,8 @@ impl KldOps for SimHost {
     }
 
     /// kldunloadf(2): `ENOENT` for an unknown id, `EBUSY` while referenced or kernel-loaded.
-    fn unload(&self, id: KldFileId, _force: bool) -> Result<()> {
-        if let Some(e) = self.enter(Verb::KldUnload, id.0.to_string()) {
+    fn unload(&self, id: KldFileId, force: bool) -> Result<()> {
+        if let Some(e) = self.enter(Args::KldUnload { id, force }) {
             return Err(from_errno(Op::Unload, e, id.0));
         }
         let mut s = self.st();
@@ -231,7 +231,9 @@ impl KldOps for SimHost {
     /// kldfind(2) by file name.
     fn find(&self, file: &str) -> Result<Option<KldFileId>> {
         let f = file_name(file);
-        if let Some(e) = self.enter(Verb::KldFind, file) {
+        if let Some(e) = self.enter(Args::KldFind {
+            file: file.to_string(),
+        }) {
             return Err(from_errno(Op::Find, e, file));
         }
         Ok(self.st().klds.get(&f).map(|k| KldFileId(k.id)))
@@ -239,7 +241,9 @@ impl KldOps for SimHost {
 
     /// modfind(2) by module name.
     fn modfind(&self, module: &str) -> Result<bool> {
-        if let Some(e) = self.enter(Verb::KldModfind, module) {
+        if let Some(e) = self.enter(Args::KldModfind {
+            module: module.to_string(),
+        }) {
             return Err(from_errno(Op::ModFind, e, module));
         }
         Ok(module_loaded(&self.st(), module))
@@ -247,7 +251,7 @@ impl KldOps for SimHost {
 
     /// kldnext/kldstat/modfnext walk.
     fn list(&self) -> Result<Vec<KldFile>> {
-        if let Some(e) = self.enter(Verb::KldList, "") {
+        if let Some(e) = self.enter(Args::KldList) {
             return Err(from_errno(Op::Stat, e, ""));
         }
         let s = self.st();

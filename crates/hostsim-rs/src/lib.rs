@@ -29,6 +29,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+mod call;
+pub use call::{Args, Call};
 pub mod devfs_model;
 mod devfs_sim;
 mod exec_sim;
@@ -140,17 +142,6 @@ impl Verb {
                 | FileRead
         )
     }
-}
-
-/// One logged call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Call {
-    /// The verb.
-    pub verb: Verb,
-    /// Its main argument, as text (jail name, module, path, dataset…).
-    pub subject: String,
-    /// Whether it failed, and with which errno.
-    pub failed: Option<Errno>,
 }
 
 /// The whole simulated kernel state; compare two snapshots with `==`. It serialises (serde), so
@@ -391,7 +382,8 @@ impl SimHost {
     }
 
     /// Counts and logs a call; returns the injected errno if this call must fail.
-    fn enter(&self, verb: Verb, subject: impl Into<String>) -> Option<Errno> {
+    fn enter(&self, args: Args) -> Option<Errno> {
+        let verb = args.verb();
         let mut f = lock(&self.faults);
         let n = {
             let c = f.counts.entry(verb).or_insert(0);
@@ -405,7 +397,7 @@ impl SimHost {
                 .map(|(_, _, e)| *e);
         lock(&self.log).push(Call {
             verb,
-            subject: subject.into(),
+            args,
             failed: hit,
         });
         hit
@@ -442,7 +434,7 @@ mod tests {
             log[2],
             Call {
                 verb: Verb::KldFind,
-                subject: "b".into(),
+                args: Args::KldFind { file: "b".into() },
                 failed: Some(Errno::EIO)
             }
         );

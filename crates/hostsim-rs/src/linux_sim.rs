@@ -13,7 +13,7 @@
 //! and one with mounts beneath it is `EBUSY`.
 
 use crate::kld_sim::module_loaded;
-use crate::{SimHost, Verb};
+use crate::{Args, SimHost};
 use linuxulator::{
     from_errno, MountFlags, MountOps, MountSpec, MountedFs, Op, Result, SysctlDesc, SysctlOps,
 };
@@ -75,7 +75,9 @@ fn known_options(fstype: &str) -> &'static [&'static str] {
 
 impl SysctlOps for SimHost {
     fn get(&self, name: &str) -> Result<Option<String>> {
-        if let Some(e) = self.enter(Verb::SysctlGet, name) {
+        if let Some(e) = self.enter(Args::SysctlGet {
+            name: name.to_string(),
+        }) {
             return Err(from_errno(Op::SysctlGet, e, name));
         }
         Ok(self.st().sysctls.get(name).cloned())
@@ -85,7 +87,9 @@ impl SysctlOps for SimHost {
     /// strings (`A`). `security.jail.param.*` is generated from the parameters that exist now
     /// (modules loaded), with nodes and their empty-named type children as the kernel has them.
     fn describe(&self, name: &str) -> Result<Option<SysctlDesc>> {
-        if let Some(e) = self.enter(Verb::SysctlGet, name) {
+        if let Some(e) = self.enter(Args::SysctlGet {
+            name: name.to_string(),
+        }) {
             return Err(from_errno(Op::SysctlGet, e, name));
         }
         let s = self.st();
@@ -142,7 +146,10 @@ impl SysctlOps for SimHost {
     }
 
     fn set(&self, name: &str, value: &str) -> Result<()> {
-        if let Some(e) = self.enter(Verb::SysctlSet, name) {
+        if let Some(e) = self.enter(Args::SysctlSet {
+            name: name.to_string(),
+            value: value.to_string(),
+        }) {
             return Err(from_errno(Op::SysctlSet, e, name));
         }
         let mut s = self.st();
@@ -172,7 +179,10 @@ impl SysctlOps for SimHost {
 impl MountOps for SimHost {
     fn mount(&self, root: &str, spec: &MountSpec) -> Result<String> {
         let subject = format!("{root}/{}", spec.target);
-        if let Some(e) = self.enter(Verb::Mount, &subject) {
+        if let Some(e) = self.enter(Args::Mount {
+            root: root.to_string(),
+            spec: spec.clone(),
+        }) {
             return Err(from_errno(Op::Mount, e, &subject));
         }
         let pairs = spec.nmount_pairs(&subject)?;
@@ -250,7 +260,9 @@ impl MountOps for SimHost {
     }
 
     fn unmount(&self, on: &str, _flags: MountFlags) -> Result<()> {
-        if let Some(e) = self.enter(Verb::Unmount, on) {
+        if let Some(e) = self.enter(Args::Unmount {
+            target: on.to_string(),
+        }) {
             return Err(from_errno(Op::Unmount, e, on));
         }
         let mut s = self.st();
@@ -285,7 +297,7 @@ impl MountOps for SimHost {
     }
 
     fn mounts(&self) -> Result<Vec<MountedFs>> {
-        if let Some(e) = self.enter(Verb::Mounts, "") {
+        if let Some(e) = self.enter(Args::Mounts) {
             return Err(from_errno(Op::MountList, e, ""));
         }
         let s = self.st();

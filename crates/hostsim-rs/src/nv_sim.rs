@@ -12,7 +12,7 @@
 //! driver's major version: 0x80 from 570 on (measured: 580), 0x39 from 535, 0x36 before (guess).
 //! Freeing a client frees everything under it.
 
-use crate::{SimHost, State, Verb};
+use crate::{Args, SimHost, State};
 use nvgpu::codec::{self, bytes, class, ctrl, esc, CardInfo, NvStatus, PciInfo};
 use nvgpu::{Error, NvDevice, NvTransport, Op, Result};
 use sysabi::Errno;
@@ -91,7 +91,7 @@ impl SimHost {
 
 impl NvTransport for SimHost {
     fn open(&self, dev: NvDevice) -> Result<()> {
-        if let Some(e) = self.enter(Verb::NvOpen, dev.path()) {
+        if let Some(e) = self.enter(Args::NvOpen { device: dev }) {
             return Err(Error::from_errno(Op::Open, e).subject(dev.path()));
         }
         if !SimHost::node_exists(&self.st(), dev) {
@@ -102,7 +102,7 @@ impl NvTransport for SimHost {
     }
 
     fn escape(&self, dev: NvDevice, nr: u8, buf: &mut [u8]) -> Result<()> {
-        if let Some(e) = self.enter(Verb::NvEscape, format!("{} {nr:#x}", dev.path())) {
+        if let Some(e) = self.enter(Args::NvEscape { device: dev, nr }) {
             return Err(err(e, dev));
         }
         let s = self.st();
@@ -168,7 +168,7 @@ impl NvTransport for SimHost {
         cls: u32,
         params: &mut [u8],
     ) -> Result<(u32, NvStatus)> {
-        if let Some(e) = self.enter(Verb::NvRmAlloc, format!("class {cls:#x}")) {
+        if let Some(e) = self.enter(Args::NvRmAlloc { class: cls }) {
             return Err(err(e, NvDevice::Ctl));
         }
         let mut s = self.st();
@@ -212,7 +212,7 @@ impl NvTransport for SimHost {
     }
 
     fn rm_control(&self, client: u32, object: u32, cmd: u32, p: &mut [u8]) -> Result<NvStatus> {
-        if let Some(e) = self.enter(Verb::NvRmControl, format!("{cmd:#x}")) {
+        if let Some(e) = self.enter(Args::NvRmControl { cmd }) {
             return Err(err(e, NvDevice::Ctl));
         }
         let s = self.st();
@@ -284,7 +284,7 @@ impl NvTransport for SimHost {
     }
 
     fn rm_free(&self, client: u32, _parent: u32, object: u32) -> Result<NvStatus> {
-        if let Some(e) = self.enter(Verb::NvRmFree, format!("{object:#x}")) {
+        if let Some(e) = self.enter(Args::NvRmFree { object }) {
             return Err(err(e, NvDevice::Ctl));
         }
         let mut s = self.st();

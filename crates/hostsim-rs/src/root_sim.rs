@@ -15,7 +15,7 @@
 //! - `mkdirat` of an existing name fails (`EEXIST`), a dangling symlink included.
 
 use crate::fs::Node;
-use crate::{SimHost, State, Verb};
+use crate::{Args, SimHost, State, Verb};
 use rootfs::{Bootstrap, Error, ErrorKind, Op, Perm, Rel, Result, RootFs};
 use sysabi::Errno;
 
@@ -118,7 +118,14 @@ fn check(perm: Perm, rel: &str) -> Result<()> {
 impl SimHost {
     /// Logs the call; the injected fault, if any, as this crate's error.
     fn file_call(&self, verb: Verb, op: Op, subject: &str) -> Result<()> {
-        match self.enter(verb, subject) {
+        let path = subject.to_string();
+        let args = match verb {
+            Verb::FileMkdir => Args::FileMkdir { path },
+            Verb::FileWrite => Args::FileWrite { path },
+            Verb::FileRemove => Args::FileRemove { path },
+            _ => Args::FileRead { path },
+        };
+        match self.enter(args) {
             Some(e) => Err(Error::from_errno(op, e).subject(subject)),
             None => Ok(()),
         }
@@ -319,7 +326,11 @@ impl Bootstrap for SimHost {
     /// ([`Verb::Bootstrap`]) fails it half-way, as debootstrap fails: the directories are there,
     /// the files not.
     fn bootstrap(&self, suite: &str, dir: &str, include: &[&str]) -> Result<()> {
-        let fault = self.enter(Verb::Bootstrap, format!("{suite} {dir}"));
+        let fault = self.enter(Args::Bootstrap {
+            suite: suite.to_string(),
+            dir: dir.to_string(),
+            include: include.iter().map(|s| (*s).to_string()).collect(),
+        });
         let Some(distro) = distro(suite) else {
             return Err(Error::new(
                 Op::Bootstrap,

@@ -10,7 +10,7 @@
 //! `zfs jail` needs an existing jail (`ENOENT`), refuses snapshots (`EINVAL`) and a second
 //! attachment to the same jail (`EEXIST`); removing a jail drops its attachments.
 
-use crate::{Node, SimHost, State, Verb};
+use crate::{Args, Node, SimHost, State};
 use std::collections::BTreeMap;
 use sysabi::Errno;
 use zfs::{from_errno, DatasetName, Op, PropName, Result, SnapshotName, ZfsOps};
@@ -211,7 +211,10 @@ impl SimHost {
 
 impl ZfsOps for SimHost {
     fn create(&self, fs: &DatasetName, props: &[(PropName, String)]) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsCreate, fs.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsCreate {
+            dataset: fs.clone(),
+            props: props.to_vec(),
+        }) {
             return Err(from_errno(Op::Create, e, fs));
         }
         let mut s = self.st();
@@ -224,7 +227,9 @@ impl ZfsOps for SimHost {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        if let Some(e) = self.enter(Verb::ZfsSnapshot, &subject) {
+        if let Some(e) = self.enter(Args::ZfsSnapshot {
+            snapshots: snaps.to_vec(),
+        }) {
             return Err(from_errno(Op::Snapshot, e, &subject));
         }
         let mut s = self.st();
@@ -266,7 +271,11 @@ impl ZfsOps for SimHost {
         origin: &SnapshotName,
         props: &[(PropName, String)],
     ) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsClone, fs.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsClone {
+            dataset: fs.clone(),
+            origin: origin.clone(),
+            props: props.to_vec(),
+        }) {
             return Err(from_errno(Op::Clone, e, fs));
         }
         let mut s = self.st();
@@ -276,9 +285,11 @@ impl ZfsOps for SimHost {
         self.new_fs(&mut s, fs, props, Some(origin))
     }
 
-    fn destroy(&self, name: &zfs::ZfsName) -> Result<()> {
-        let name: &str = &name.to_string();
-        if let Some(e) = self.enter(Verb::ZfsDestroy, name) {
+    fn destroy(&self, zname: &zfs::ZfsName) -> Result<()> {
+        let name: &str = &zname.to_string();
+        if let Some(e) = self.enter(Args::ZfsDestroy {
+            name: zname.clone(),
+        }) {
             return Err(from_errno(Op::Destroy, e, name));
         }
         let mut s = self.st();
@@ -332,7 +343,9 @@ impl ZfsOps for SimHost {
     }
 
     fn rollback(&self, snap: &SnapshotName) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsRollback, snap.to_string()) {
+        if let Some(e) = self.enter(Args::ZfsRollback {
+            snapshot: snap.clone(),
+        }) {
             return Err(from_errno(Op::Rollback, e, snap));
         }
         let mut s = self.st();
@@ -362,7 +375,10 @@ impl ZfsOps for SimHost {
     /// pointing at them follow); the new parent must exist (`ENOENT`), the new name must not
     /// (`EEXIST`), and both must be in one pool (`EXDEV`). Files move with an inherited mountpoint.
     fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsRename, from.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsRename {
+            from: from.clone(),
+            to: to.clone(),
+        }) {
             return Err(from_errno(Op::Rename, e, from));
         }
         let mut s = self.st();
@@ -440,7 +456,9 @@ impl ZfsOps for SimHost {
     /// the clone, the former origin becomes a clone of the moved snapshot, and every other clone
     /// of a moved snapshot follows it. Not a clone: `EINVAL`; a name clash: `EEXIST`.
     fn promote(&self, clone: &DatasetName) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsPromote, clone.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsPromote {
+            clone: clone.clone(),
+        }) {
             return Err(from_errno(Op::Promote, e, clone));
         }
         let mut s = self.st();
@@ -497,16 +515,20 @@ impl ZfsOps for SimHost {
         Ok(())
     }
 
-    fn exists(&self, name: &zfs::ZfsName) -> Result<bool> {
-        let name: &str = &name.to_string();
-        if let Some(e) = self.enter(Verb::ZfsExists, name) {
+    fn exists(&self, zname: &zfs::ZfsName) -> Result<bool> {
+        let name: &str = &zname.to_string();
+        if let Some(e) = self.enter(Args::ZfsExists {
+            name: zname.clone(),
+        }) {
             return Err(from_errno(Op::List, e, name));
         }
         Ok(self.st().datasets.contains_key(name))
     }
 
     fn children(&self, fs: &DatasetName) -> Result<Vec<String>> {
-        if let Some(e) = self.enter(Verb::ZfsChildren, fs.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsChildren {
+            dataset: fs.clone(),
+        }) {
             return Err(from_errno(Op::List, e, fs));
         }
         let s = self.st();
@@ -526,7 +548,10 @@ impl ZfsOps for SimHost {
     }
 
     fn get_prop(&self, ds: &DatasetName, prop: &PropName) -> Result<Option<String>> {
-        if let Some(e) = self.enter(Verb::ZfsGetProp, ds.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsGetProp {
+            dataset: ds.clone(),
+            prop: prop.clone(),
+        }) {
             return Err(from_errno(Op::Prop, e, ds));
         }
         let s = self.st();
@@ -537,7 +562,11 @@ impl ZfsOps for SimHost {
     }
 
     fn set_prop(&self, ds: &DatasetName, prop: &PropName, value: &str) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsSetProp, ds.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsSetProp {
+            dataset: ds.clone(),
+            prop: prop.clone(),
+            value: value.to_string(),
+        }) {
             return Err(from_errno(Op::Prop, e, ds));
         }
         let mut s = self.st();
@@ -557,7 +586,10 @@ impl ZfsOps for SimHost {
     }
 
     fn jail(&self, fs: &DatasetName, jid: i32) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsJail, fs.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsJail {
+            dataset: fs.clone(),
+            jid,
+        }) {
             return Err(from_errno(Op::Jail, e, fs));
         }
         let mut s = self.st();
@@ -577,7 +609,10 @@ impl ZfsOps for SimHost {
     }
 
     fn unjail(&self, fs: &DatasetName, jid: i32) -> Result<()> {
-        if let Some(e) = self.enter(Verb::ZfsUnjail, fs.as_str()) {
+        if let Some(e) = self.enter(Args::ZfsUnjail {
+            dataset: fs.clone(),
+            jid,
+        }) {
             return Err(from_errno(Op::Jail, e, fs));
         }
         let mut s = self.st();

@@ -355,7 +355,7 @@ impl From<&hostsim::Call> for PlannedCall {
     fn from(c: &hostsim::Call) -> Self {
         PlannedCall {
             verb: format!("{:?}", c.verb),
-            subject: c.subject.clone(),
+            subject: c.subject(),
             changes_host: c.verb.changes_host(),
         }
     }
