@@ -42,10 +42,10 @@ pub fn host_with_jail_up(v: &Valid) -> (SimHost, Plan) {
 #[must_use]
 pub fn without_template_cache(after: &hostsim::State, before: &hostsim::State) -> hostsim::State {
     let mut s = after.clone();
-    let complete = s.datasets.keys().any(|d| {
+    let complete = s.datasets().keys().any(|d| {
         d.contains("/cudajail/templates/")
             && d.ends_with("@base")
-            && !before.datasets.contains_key(d)
+            && !before.datasets().contains_key(d)
     });
     if !complete {
         return s;
@@ -53,31 +53,20 @@ pub fn without_template_cache(after: &hostsim::State, before: &hostsim::State) -
     // A template dataset is a cache only when its own `@base` snapshot exists (a recipe's
     // template left half-built while the suite's completed is residue, not cache).
     let new: Vec<String> = s
-        .datasets
+        .datasets()
         .keys()
-        .filter(|d| !before.datasets.contains_key(*d))
+        .filter(|d| !before.datasets().contains_key(*d))
         .filter(|d| {
             let base = d.split('@').next().unwrap_or(d);
             base.ends_with("/cudajail")
                 || base.ends_with("/cudajail/templates")
                 || (base.contains("/cudajail/templates/")
-                    && after.datasets.contains_key(&format!("{base}@base")))
+                    && after.datasets().contains_key(&format!("{base}@base")))
         })
         .cloned()
         .collect();
     for d in &new {
-        s.datasets.remove(d);
-        if d.contains('@') {
-            continue;
-        }
-        // The simulated pool mounts children at /<pool>/<name> (no mountpoint property set).
-        let mp = format!("/{d}");
-        s.mounts.remove(&mp);
-        let below = format!("{mp}/");
-        s.files
-            .retain(|k, _| before.files.contains_key(k) || (k != &mp && !k.starts_with(&below)));
-        s.perms
-            .retain(|k, _| before.perms.contains_key(k) || (k != &mp && !k.starts_with(&below)));
+        s.forget_dataset(d, before);
     }
     s
 }

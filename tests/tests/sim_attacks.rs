@@ -22,7 +22,7 @@ fn host_with_jail_up(v: &Valid) -> (SimHost, cudajail::plan::Plan) {
 /// No file below the jail's root holds the secret.
 fn secret_stays_out(h: &SimHost, root: &str) {
     h.with_state(|s| {
-        for (path, node) in &s.files {
+        for (path, node) in s.files() {
             if let hostsim::Node::File(d) = node {
                 if path.starts_with(root) {
                     assert!(
@@ -113,9 +113,9 @@ fn the_installer_never_goes_where_a_jail_user_planted_something() {
         p.root
     );
     h.with_state(|s| {
-        s.sysctls.insert(
-            "hw.nvidia.version".into(),
-            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
+        s.set_sysctl(
+            "hw.nvidia.version",
+            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build",
         );
         s.write_file(new_run, b"#!/bin/sh").unwrap();
         s.write_file(&planted, b"evil").unwrap();

@@ -46,13 +46,7 @@ fn verb_counts(h: &SimHost, start: usize) -> BTreeMap<Verb, u32> {
 
 /// Removes `rel` from every template snapshot (as if the template had been built without it).
 fn drop_from_templates(h: &SimHost, rel: &str) {
-    h.with_state(|s| {
-        for d in s.datasets.values_mut() {
-            if let Some(f) = d.files.as_mut() {
-                f.remove(rel);
-            }
-        }
-    });
+    h.with_state(|s| s.remove_from_snapshots(rel));
 }
 
 /// FreeBSD's devfs has no mkdir and hides `shm` (created by the Linux ABI) under a hide-all
@@ -339,9 +333,9 @@ fn a_driver_library_mismatch_is_refused_and_undone() {
     let h = SimHost::freebsd14_cuda_ready(1);
     h.set_nvidia_version("580.105.08");
     h.with_state(|s| {
-        s.sysctls.insert(
-            "hw.nvidia.version".into(),
-            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
+        s.set_sysctl(
+            "hw.nvidia.version",
+            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build",
         );
     });
     let before = h.observable();
@@ -360,7 +354,7 @@ fn a_driver_library_mismatch_is_refused_and_undone() {
         "{e}"
     );
     let mut after = without_template_cache(&h.observable(), &before);
-    after.sysctls = before.sysctls.clone();
+    after.copy_sysctls_from(&before);
     assert_eq!(after, before);
 }
 
@@ -514,7 +508,7 @@ fn stop_then_start_and_sync_driver_after_an_upgrade() {
     assert!(JailOps::list(&h).unwrap().is_empty());
     up(&env, &v, &planned(&h, &v)).unwrap();
     let mut again = h.observable();
-    again.jails = running.jails.clone();
+    again.copy_jails_from(&running);
     assert_eq!(
         again, running,
         "start restores the same jail, mounts and files"
@@ -522,9 +516,9 @@ fn stop_then_start_and_sync_driver_after_an_upgrade() {
     // A driver upgrade: the kernel module and the host's Linux libraries move to a new version.
     h.set_nvidia_version("580.105.08");
     h.with_state(|s| {
-        s.sysctls.insert(
-            "hw.nvidia.version".into(),
-            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
+        s.set_sysctl(
+            "hw.nvidia.version",
+            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build",
         );
         s.write_file("/compat/linux/usr/lib64/libcuda.so.580.105.08", b"new")
             .unwrap();
@@ -643,9 +637,9 @@ fn run_prepare_refuses_a_missing_shim_and_a_library_mismatch() {
         Some("/opt/other.so\n")
     );
     h.with_state(|s| {
-        s.sysctls.insert(
-            "hw.nvidia.version".into(),
-            "NVIDIA UNIX x86_64 Kernel Module  590.1.2  Release Build".into(),
+        s.set_sysctl(
+            "hw.nvidia.version",
+            "NVIDIA UNIX x86_64 Kernel Module  590.1.2  Release Build",
         );
     });
     let e = cudajail::engine::run_prepare(&env).unwrap_err().to_string();
@@ -730,7 +724,7 @@ fn host_users_are_mirrored_into_the_jail() {
     assert!(gr.contains("alice:x:1001:"), "{gr}");
     // Modes and owners are explicit: passwd and group 0644 root, shadow 0640 root and the
     // jail's shadow group (none here: root's group).
-    let perm = |rel: &str| h.with_state(|s| s.perms.get(&format!("{}/{rel}", p.root)).copied());
+    let perm = |rel: &str| h.with_state(|s| s.perms().get(&format!("{}/{rel}", p.root)).copied());
     assert_eq!(perm("etc/passwd"), Some(rootfs::Perm::FILE));
     assert_eq!(perm("etc/group"), Some(rootfs::Perm::FILE));
     assert_eq!(perm("etc/shadow"), Some(rootfs::Perm::root(0o640)));
@@ -756,7 +750,7 @@ fn host_users_are_mirrored_into_the_jail() {
 fn up_gives_every_file_it_writes_an_explicit_mode_and_owner() {
     let v = default();
     let (h, p) = host_with_jail_up(&v);
-    let perm = |rel: &str| h.with_state(|s| s.perms.get(&format!("{}/{rel}", p.root)).copied());
+    let perm = |rel: &str| h.with_state(|s| s.perms().get(&format!("{}/{rel}", p.root)).copied());
     use rootfs::Perm;
     for (rel, want) in [
         ("etc/ld.so.preload", Perm::FILE),
@@ -774,7 +768,7 @@ fn up_gives_every_file_it_writes_an_explicit_mode_and_owner() {
     }
     // None of it is group- or world-writable.
     h.with_state(|s| {
-        for (path, pm) in s.perms.range(p.root.clone()..) {
+        for (path, pm) in s.perms().range(p.root.clone()..) {
             if path.starts_with(&p.root) {
                 assert_eq!(
                     pm.mode & 0o022,
@@ -935,9 +929,9 @@ fn nvidia_userspace_from_nvidias_installer_run_inside_the_jail() {
     h.set_nvidia_version("580.105.08");
     let new_run = "/root/NVIDIA-Linux-x86_64-580.105.08.run";
     h.with_state(|s| {
-        s.sysctls.insert(
-            "hw.nvidia.version".into(),
-            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build".into(),
+        s.set_sysctl(
+            "hw.nvidia.version",
+            "NVIDIA UNIX x86_64 Kernel Module  580.105.08  Release Build",
         );
         s.write_file(new_run, b"#!/bin/sh").unwrap();
     });
@@ -1225,7 +1219,7 @@ fn stop_and_destroy_wait_for_a_dying_jail() {
     up(&env, &v, &p).unwrap();
     // The model: while dying, the jail is invisible to a plain jail_get, found with
     // JAIL_DYING, and an unmount below its root is EBUSY.
-    h.with_state(|s| s.jail_linger = 3);
+    h.with_state(|s| s.set_jail_linger(3));
     let j = h.get(&p.jail.name).unwrap().unwrap();
     h.remove(j.jid).unwrap();
     assert!(h.get(&p.jail.name).unwrap().is_none());
@@ -1266,7 +1260,7 @@ fn stop_and_destroy_wait_for_a_dying_jail() {
     up(&env, &v, &p).unwrap();
     destroy(&env, &v, &p, false).unwrap();
     assert!(!ZfsOps::exists(&h, &zfs::ZfsName::parse(&p.dataset).unwrap()).unwrap());
-    assert!(h.with_state(|s| s.dying_jails.is_empty()));
+    assert!(h.with_state(|s| s.dying_jails().is_empty()));
 }
 
 /// The jail root is where ZFS mounts the dataset, not `/<dataset>`: on a pool mounted
@@ -1275,11 +1269,8 @@ fn stop_and_destroy_wait_for_a_dying_jail() {
 fn the_root_follows_the_pools_mountpoint() {
     let h = SimHost::freebsd14_cuda_ready(1);
     h.with_state(|s| {
-        s.datasets
-            .get_mut("zroot")
-            .unwrap()
-            .props
-            .insert("mountpoint".into(), "/pools/zroot".into());
+        s.set_dataset_prop("zroot", "mountpoint", "/pools/zroot")
+            .unwrap();
         s.mkdir_p("/pools/zroot").unwrap();
     });
     let v = default();
@@ -1297,11 +1288,7 @@ fn the_root_follows_the_pools_mountpoint() {
     // A pool with no usable mountpoint is refused by the plan, before any change.
     let h = SimHost::freebsd14_cuda_ready(1);
     h.with_state(|s| {
-        s.datasets
-            .get_mut("zroot")
-            .unwrap()
-            .props
-            .insert("mountpoint".into(), "none".into());
+        s.set_dataset_prop("zroot", "mountpoint", "none").unwrap();
     });
     let e = cudajail::engine::plan(&cudajail::engine::sim_env(&h), &v)
         .unwrap_err()
@@ -1317,8 +1304,7 @@ fn foreign_jails_with_names_we_would_not_create_are_listed_and_left_alone() {
     let h = SimHost::freebsd14_cuda_ready(1);
     h.with_state(|s| {
         for (jid, name) in [(7, "7"), (8, "build box")] {
-            s.mkdir_p(&format!("/usr/jails/{jid}")).unwrap();
-            s.jails.insert(
+            s.add_jail(
                 jid,
                 hostsim::SimJail {
                     name: name.into(),
@@ -1326,7 +1312,6 @@ fn foreign_jails_with_names_we_would_not_create_are_listed_and_left_alone() {
                     params: Default::default(),
                 },
             );
-            s.last_jid = s.last_jid.max(jid);
         }
     });
     let names: Vec<String> = JailOps::list(&h)
@@ -1507,12 +1492,12 @@ fn persist_writes_through_a_symlinked_rc_conf() {
     );
     h.with_state(|s| {
         assert_eq!(
-            s.files.get("/etc/rc.conf"),
+            s.files().get("/etc/rc.conf"),
             Some(&hostsim::Node::Symlink("cm/rc.conf".into())),
             "the link stays a link"
         );
         assert_eq!(
-            s.perms["/etc/cm/rc.conf"],
+            s.perms()["/etc/cm/rc.conf"],
             cudajail::engine::Perm::root(0o600)
         );
     });
@@ -1545,18 +1530,18 @@ fn persist_refuses_links_out_of_etc_foreign_links_and_immutable_files() {
         }),
         ("immutable", |s| {
             s.write_file("/etc/rc.conf", b"x=1\n").unwrap();
-            s.immutable.insert("/etc/rc.conf".into());
+            s.set_immutable("/etc/rc.conf", true);
         }),
     ];
     for (want, setup) in cases {
         let h = SimHost::freebsd14_cuda_ready(1);
         h.with_state(setup);
-        let before = h.with_state(|s| s.files.clone());
+        let before = h.with_state(|s| s.files().clone());
         let mut v = default();
         v.spec.persist_config = true;
         let e = up(&cudajail::engine::sim_env(&h), &v, &planned(&h, &v)).unwrap_err();
         assert!(format!("{e:#}").contains(want), "{want}: {e:#}");
-        let after = h.with_state(|s| s.files.clone());
+        let after = h.with_state(|s| s.files().clone());
         let etc = |m: &std::collections::BTreeMap<String, hostsim::Node>| {
             m.iter()
                 .filter(|(k, _)| k.starts_with("/etc/") || k.starts_with("/usr/local/etc/"))
@@ -1659,7 +1644,7 @@ fn record_pytorch(h: &SimHost, torch_ok: bool) {
         creates: creates.iter().map(|s| s.to_string()).collect(),
     };
     h.with_state(|s| {
-        s.recorded = vec![
+        s.set_recorded(vec![
             run("/usr/bin/apt-get update", 0, "Reading package lists... Done\n", &[]),
             run(
                 "/usr/bin/apt-get install -y --no-install-recommends python3 python3-venv python3-pip",
@@ -1684,7 +1669,7 @@ fn record_pytorch(h: &SimHost, torch_ok: bool) {
                 "NVIDIA H100 80GB HBM3\n",
                 &[],
             ),
-        ];
+        ]);
     });
 }
 
@@ -1877,13 +1862,14 @@ fn a_failing_recipe_check_leaves_the_jail_up_and_a_rerun_passes() {
     let h = SimHost::freebsd14_cuda_ready(1);
     record_pytorch(&h, true);
     h.with_state(|s| {
-        let check = s
-            .recorded
+        let mut runs = s.recorded().to_vec();
+        let check = runs
             .iter_mut()
             .find(|r| r.command.contains("import torch"))
             .unwrap();
         check.code = 1;
         check.output = "AssertionError\n".into();
+        s.set_recorded(runs);
     });
     let v = with_recipe("cuda");
     let env = cudajail::engine::sim_env(&h);

@@ -23,8 +23,16 @@
 //!
 //! # Fault injection
 //! [`SimHost::fail_at`] fails the n-th call of a verb with an errno; [`SimHost::fail_after`]
-//! fails every call after the n-th. [`SimHost::calls`] is the ordered, typed call log, and
-//! [`SimHost::snapshot`] the whole state, comparable with `==`.
+//! fails every call after the n-th. [`SimHost::calls`] is the ordered call log, typed per verb
+//! ([`Args`]), and [`SimHost::snapshot`] the whole state, comparable with `==`.
+//!
+//! # State
+//! [`State`]'s fields are private: the seams change them by the kernel's rules. From outside
+//! there are read accessors ([`State::jails`], [`State::datasets`], …) and setup verbs for
+//! what is not a seam call — what hardware, an administrator or a test fixture does
+//! ([`State::add_gpu`], [`State::remove_last_gpu`], [`State::set_sysctl`], [`State::add_jail`]
+//! for a jail another tool made, …), each keeping the state's counters consistent; reach them
+//! through [`SimHost::with_state`].
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -34,6 +42,7 @@ pub use call::{Args, Call};
 pub mod devfs_model;
 mod devfs_sim;
 mod exec_sim;
+mod state;
 pub use exec_sim::programs;
 mod fs;
 mod jail_params;
@@ -149,52 +158,52 @@ impl Verb {
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct State {
     /// Jails by jid.
-    pub jails: BTreeMap<i32, jail_sim::SimJail>,
+    pub(crate) jails: BTreeMap<i32, jail_sim::SimJail>,
     /// Removed jails still dying (`prison_deref` has not freed them: their processes or
     /// sockets hold references), by jid, with the number of `JAIL_DYING` lookups they survive.
-    pub dying_jails: BTreeMap<i32, (jail_sim::SimJail, u32)>,
+    pub(crate) dying_jails: BTreeMap<i32, (jail_sim::SimJail, u32)>,
     /// How many `JAIL_DYING` lookups a jail removed from now on stays dying (0, the default: a
     /// jail with no processes left dies at once).
-    pub jail_linger: u32,
+    pub(crate) jail_linger: u32,
     /// The last jid handed out (the kernel's `lastprid`).
-    pub last_jid: i32,
+    pub(crate) last_jid: i32,
     /// Loaded linker files by file name.
-    pub klds: BTreeMap<String, kld_sim::SimKld>,
+    pub(crate) klds: BTreeMap<String, kld_sim::SimKld>,
     /// Next linker file id.
-    pub next_kld_id: i32,
+    pub(crate) next_kld_id: i32,
     /// Sysctls by name, values as text.
-    pub sysctls: BTreeMap<String, String>,
+    pub(crate) sysctls: BTreeMap<String, String>,
     /// devfs rulesets (global to the kernel).
-    pub rulesets: BTreeMap<devfs::RulesetId, Vec<devfs::Rule>>,
+    pub(crate) rulesets: BTreeMap<devfs::RulesetId, Vec<devfs::Rule>>,
     /// Mounts by mount point; several can stack on one point.
-    pub mounts: BTreeMap<String, Vec<linux_sim::SimMount>>,
+    pub(crate) mounts: BTreeMap<String, Vec<linux_sim::SimMount>>,
     /// The file tree (absolute paths).
-    pub files: BTreeMap<String, Node>,
+    pub(crate) files: BTreeMap<String, Node>,
     /// Mode and owner of what was created through `RootFs` (absolute paths; files made by
     /// the simulation itself, such as the bootstrap's, have none recorded).
-    pub perms: BTreeMap<String, rootfs::Perm>,
+    pub(crate) perms: BTreeMap<String, rootfs::Perm>,
     /// Program runs recorded on a real host, replayed by the simulated jails (exec_sim): the
     /// simulation does not interpret these programs, it answers what the recording says.
-    pub recorded: Vec<exec_sim::RecordedRun>,
+    pub(crate) recorded: Vec<exec_sim::RecordedRun>,
     /// Files with an immutable or append-only flag (`chflags schg`): FreeBSD refuses to write
     /// them or rename over them (`EPERM`, as `ufs_rename`/`zfs_rename` check the target's
     /// flags).
-    pub immutable: std::collections::BTreeSet<String>,
+    pub(crate) immutable: std::collections::BTreeSet<String>,
     /// Per devfs mount: nodes shown or hidden by a single applied rule (RAPPLY).
-    pub devfs_overrides: BTreeMap<String, BTreeMap<String, bool>>,
+    pub(crate) devfs_overrides: BTreeMap<String, BTreeMap<String, bool>>,
     /// Device nodes devfs knows (names below `/dev`).
-    pub devices: Vec<devfs::eval::Node>,
+    pub(crate) devices: Vec<devfs::eval::Node>,
     /// ZFS datasets and snapshots by full name.
-    pub datasets: BTreeMap<String, zfs_sim::SimDataset>,
+    pub(crate) datasets: BTreeMap<String, zfs_sim::SimDataset>,
     /// NVIDIA GPUs.
-    pub gpus: Vec<SimGpu>,
+    pub(crate) gpus: Vec<SimGpu>,
     /// The NVIDIA kernel driver version (`None`: no driver loaded).
-    pub nvidia_version: Option<String>,
+    pub(crate) nvidia_version: Option<String>,
     /// RM objects: (client, handle) → (class, GPU index). A client is its own object.
     #[serde(skip)]
-    pub rm_objects: BTreeMap<(u32, u32), (u32, u32)>,
+    pub(crate) rm_objects: BTreeMap<(u32, u32), (u32, u32)>,
     /// ZFS transaction group counter (creation order of snapshots).
-    pub txg: u64,
+    pub(crate) txg: u64,
 }
 
 #[derive(Debug, Default)]

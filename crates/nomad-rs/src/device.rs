@@ -294,7 +294,7 @@ mod tests {
         assert!(first[0].devices.iter().all(|d| d.healthy));
         let gone = first[0].devices[1].id.clone();
         h.with_state(|s| {
-            s.gpus.pop();
+            s.remove_last_gpu();
         });
         let second = health.update(fingerprint(&h).map_err(|e| e.to_string()));
         assert_eq!(

@@ -262,8 +262,8 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
     };
     h.with_state(|s| {
         for k in &klds {
-            s.klds.insert(
-                k.name.clone(),
+            s.add_kld(
+                &k.name,
                 SimKld {
                     id: k.id.0,
                     refs: k.refs,
@@ -273,25 +273,20 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
                 },
             );
         }
-        s.next_kld_id = klds.iter().map(|k| k.id.0).max().unwrap_or(1) + 1;
-        s.sysctls.extend(sysctls.iter().cloned());
+        for (name, value) in &sysctls {
+            s.set_sysctl(name, value);
+        }
         for (rs, rules) in &rulesets {
-            s.rulesets.insert(*rs, rules.clone());
+            s.set_ruleset(*rs, rules.clone());
         }
         for m in &mounts {
-            let _ = s.mkdir_p(&m.on);
-            s.mounts
-                .entry(m.on.clone())
-                .or_default()
-                .push(SimMount::new(
-                    &m.fstype,
-                    &m.from,
-                    (m.fstype == "devfs").then_some(0),
-                ));
+            let _ = s.add_mount(
+                &m.on,
+                SimMount::new(&m.fstype, &m.from, (m.fstype == "devfs").then_some(0)),
+            );
         }
         for j in &jails {
-            let _ = s.mkdir_p(&j.path);
-            s.jails.insert(
+            s.add_jail(
                 j.jid.0,
                 SimJail {
                     name: j.name.clone(),
@@ -299,13 +294,9 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
                     params: j.params.iter().cloned().collect(),
                 },
             );
-            s.last_jid = s.last_jid.max(j.jid.0);
         }
         for (name, d) in &datasets {
-            if let Some(mp) = d.props.get("mountpoint") {
-                let _ = s.mkdir_p(mp);
-            }
-            s.datasets.insert(name.clone(), d.clone());
+            s.add_dataset(name, d.clone());
         }
         for (p, n) in &files {
             match n {
@@ -318,12 +309,11 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
                 Node::Symlink(_) => {}
             }
         }
-        s.devices = devices.iter().map(|d| devfs::eval::Node::new(d)).collect();
+        s.set_devices(devices.iter().map(|d| devfs::eval::Node::new(d)).collect());
         if let Some((ver, g)) = &gpus {
-            s.nvidia_version = Some(ver.clone());
-            s.gpus = g
-                .iter()
-                .map(|g| SimGpu {
+            s.set_nvidia_version(Some(ver));
+            for g in g {
+                s.add_gpu(SimGpu {
                     minor: g.minor,
                     gpu_id: g.gpu_id,
                     bus: u8::from_str_radix(g.pci_bus_id.split(':').nth(1).unwrap_or("0"), 16)
@@ -333,8 +323,8 @@ pub fn seed(env: &Env<'_>, v: &Valid) -> anyhow::Result<SimHost> {
                     uuid: g.uuid.clone(),
                     total_kib: (g.memory_total_mib * 1024) as u32,
                     free_kib: (g.memory_free_mib * 1024) as u32,
-                })
-                .collect();
+                });
+            }
         }
     });
     Ok(h)

@@ -216,7 +216,7 @@ async fn nomad_loads_fingerprints_reserves_and_stops_the_device_plugin() {
         (g.vendor.as_str(), g.device_type.as_str()),
         ("nvidia", "gpu")
     );
-    let gpus = host.with_state(|s| s.gpus.clone());
+    let gpus = host.with_state(|s| s.gpus().to_vec());
     assert_eq!(g.device_name, gpus[0].name);
     let ids: Vec<&str> = g.devices.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(
@@ -297,7 +297,7 @@ async fn nomad_loads_fingerprints_reserves_and_stops_the_device_plugin() {
 
     // Fault: the second GPU vanishes mid-stream. The next fingerprint keeps it, unhealthy.
     host.with_state(|s| {
-        s.gpus.pop();
+        s.remove_last_gpu();
     });
     save(&host, &state);
     let changed = next(&mut fp).await;
@@ -321,7 +321,7 @@ async fn nomad_loads_fingerprints_reserves_and_stops_the_device_plugin() {
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
 
     // Fault: the driver is unloaded. Every GPU is reported unhealthy with the driver's error.
-    host.with_state(|s| s.nvidia_version = None);
+    host.with_state(|s| s.set_nvidia_version(None));
     save(&host, &state);
     let down = next(&mut fp).await;
     assert!(
@@ -367,7 +367,7 @@ async fn ignored_gpus_and_a_disabled_plugin_fingerprint_nothing_of_them() {
     save(&host, &state);
     let plugin = launch(&dir, &state);
     let ch = connect(&plugin.socket).await;
-    let first = host.with_state(|s| s.gpus[0].uuid.clone());
+    let first = host.with_state(|s| s.gpus()[0].uuid.clone());
     let mut basec = base::base_plugin_client::BasePluginClient::new(ch.clone());
     basec
         .set_config(base::SetConfigRequest {

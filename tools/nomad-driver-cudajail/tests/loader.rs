@@ -159,17 +159,17 @@ fn wait_for_text(path: &str, needle: &str) -> String {
 /// Nothing of the task's jail is left on the simulated host: no jail, no dataset of it, the
 /// rulesets and mounts as before (the template cache aside).
 fn no_residue(before: &hostsim::State, after: &hostsim::State, jail: &str) {
-    assert!(after.jails.is_empty(), "{:?}", after.jails);
-    assert!(after.dying_jails.is_empty());
+    assert!(after.jails().is_empty(), "{:?}", after.jails());
+    assert!(after.dying_jails().is_empty());
     assert!(
-        !after.datasets.keys().any(|d| d.contains(jail)),
+        !after.datasets().keys().any(|d| d.contains(jail)),
         "{:?}",
-        after.datasets.keys()
+        after.datasets().keys()
     );
-    assert_eq!(after.rulesets, before.rulesets);
+    assert_eq!(after.rulesets(), before.rulesets());
     // The template (and its parents) stay mounted: a cache, as with `cudajail up`.
     let mounts = |s: &hostsim::State| -> Vec<String> {
-        s.mounts
+        s.mounts()
             .keys()
             .filter(|m| *m != "/zroot/cudajail" && !m.starts_with("/zroot/cudajail/templates"))
             .cloned()
@@ -271,7 +271,7 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
     wait_for_text(&t.stderr_path, "to-stderr");
     let host = load(&state);
     let (_, j) = host
-        .jails
+        .jails()
         .iter()
         .find(|(_, j)| j.name == JAIL)
         .expect("the task's jail runs");
@@ -281,13 +281,13 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
     };
     let bind = format!("{}/opt/models", j.path);
     assert!(
-        host.mounts
+        host.mounts()
             .get(&bind)
             .is_some_and(|m| m.iter().any(|m| m.fstype == "nullfs" && m.flags & 1 == 1)), // MNT_RDONLY
         "the bind is mounted read-only at {bind}: {:?}",
-        host.mounts.keys()
+        host.mounts().keys()
     );
-    let rules = format!("{:?}", host.rulesets[&ruleset]);
+    let rules = format!("{:?}", host.rulesets()[&ruleset]);
     assert!(
         rules.contains("\"nvidia1\""),
         "the reserved GPU is unhidden: {rules}"
@@ -537,7 +537,7 @@ async fn a_restarted_driver_recovers_the_task_from_its_handle() {
         h
     };
     assert!(
-        load(&state).jails.values().any(|j| j.name == jail),
+        load(&state).jails().values().any(|j| j.name == jail),
         "the jail outlives the driver"
     );
     let p = launch(&dir, &state);
@@ -644,7 +644,7 @@ async fn a_failing_start_leaves_the_host_as_it_was() {
     assert_eq!(e.code(), tonic::Code::FailedPrecondition);
     assert!(e.message().contains('7'), "{}", e.message());
     let after = load(&state);
-    assert!(after.jails.is_empty() && !after.datasets.keys().any(|d| d.contains("nomad-")));
+    assert!(after.jails().is_empty() && !after.datasets().keys().any(|d| d.contains("nomad-")));
     // After `up`: the command cannot start; the jail up built is destroyed again.
     let e = start(task_config(
         "a4/t/4",
@@ -714,11 +714,11 @@ async fn concurrent_starts_get_separate_jails_and_rulesets() {
     b.unwrap();
     let host = load(&state);
     let rulesets: std::collections::BTreeSet<String> = host
-        .jails
+        .jails()
         .values()
         .map(|j| format!("{:?}", j.params.get("devfs_ruleset")))
         .collect();
-    assert_eq!((host.jails.len(), rulesets.len()), (2, 2), "{rulesets:?}");
+    assert_eq!((host.jails().len(), rulesets.len()), (2, 2), "{rulesets:?}");
     for id in ids {
         let mut d = c.drv.clone();
         d.stop_task(drv::StopTaskRequest {

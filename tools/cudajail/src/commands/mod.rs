@@ -232,9 +232,9 @@ pub(crate) fn sim_upgrade_driver(h: &hostsim::SimHost) {
     let new = "580.105.08";
     h.set_nvidia_version(new);
     h.with_state(|s| {
-        s.sysctls.insert(
-            "hw.nvidia.version".into(),
-            format!("NVIDIA UNIX x86_64 Kernel Module  {new}  Release Build"),
+        s.set_sysctl(
+            "hw.nvidia.version",
+            &format!("NVIDIA UNIX x86_64 Kernel Module  {new}  Release Build"),
         );
         for lib in ["libcuda.so", "libnvidia-ml.so"] {
             let _ = s.write_file(&format!("/compat/linux/usr/lib64/{lib}.{new}"), b"");
