@@ -402,6 +402,26 @@ impl<'a> Loader<'a> {
 
     /// Loads one file's text.
     pub fn load(&mut self, text: &[u8]) -> Report {
+        self.load_into(text, &mut |rep: &mut Report, r: LoadedRule| {
+            if let Some(set) = rep.sets.last_mut() {
+                set.rules.push(r);
+            }
+        })
+    }
+
+    /// Loads one file's text as [`Loader::load`] does, but hands each loaded rule to `f`
+    /// (with its ruleset) instead of keeping it: the report's sets come back without rules,
+    /// and memory stays at the loader's own (the rule numbers in use per ruleset) and one
+    /// line's, whatever the size of the file.
+    pub fn load_each(&mut self, text: &[u8], mut f: impl FnMut(RulesetId, LoadedRule)) -> Report {
+        self.load_into(text, &mut |rep: &mut Report, r: LoadedRule| {
+            if let Some(set) = rep.sets.last() {
+                f(set.id, r);
+            }
+        })
+    }
+
+    fn load_into(&mut self, text: &[u8], sink: &mut dyn FnMut(&mut Report, LoadedRule)) -> Report {
         self.files += 1;
         let mut rep = Report::default();
         let fail = |rep: &mut Report, line: usize, verdict: Verdict, message: String| {
@@ -477,7 +497,7 @@ impl<'a> Loader<'a> {
                 }
                 continue;
             }
-            match self.rule_line(&content, line, &mut rep) {
+            match self.rule_line(&content, line, &mut rep, sink) {
                 Ok(None) => {}
                 Ok(Some((v, m))) => fail(&mut rep, line, v, m),
                 Err(m) => fail(&mut rep, line, Verdict::Fails, m),
@@ -574,6 +594,7 @@ impl<'a> Loader<'a> {
         content: &str,
         line: usize,
         rep: &mut Report,
+        sink: &mut dyn FnMut(&mut Report, LoadedRule),
     ) -> std::result::Result<Option<(Verdict, String)>, String> {
         // rulecmd="${line%%"\#*"}": the quoted pattern is the literal `\#*`, stripped only at
         // the end of the line.
@@ -685,13 +706,14 @@ impl<'a> Loader<'a> {
             }
         };
         used.insert(number);
-        if let Some(set) = rep.sets.last_mut() {
-            set.rules.push(LoadedRule {
+        sink(
+            rep,
+            LoadedRule {
                 line,
                 rule: parsed,
                 number,
-            });
-        }
+            },
+        );
         Ok(None)
     }
 

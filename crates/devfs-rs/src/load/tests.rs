@@ -456,3 +456,40 @@ fn without_commands_the_report_is_the_same_but_the_commands() {
     assert_eq!(full.rulesets(), full.clone().into_rulesets());
     assert_eq!(full.problems.len(), 1, "{:?}", full.problems);
 }
+
+#[test]
+fn load_each_hands_out_the_rules_load_keeps() {
+    let text = "[a=10]\nadd hide\nadd path 'nvidia*' unhide mode 0660 group video\n\
+                [b=11]\nadd include $a\nadd 300 path zfs unhide\nadd bogus\nadd path shm unhide\n";
+    let n = names();
+    let kept = Loader::new(Some(&n)).load(text.as_bytes());
+    let mut got = Vec::new();
+    let lean = Loader::new(Some(&n)).load_each(text.as_bytes(), |rs, r| got.push((rs, r)));
+    let want: Vec<(RulesetId, LoadedRule)> = kept
+        .sets
+        .iter()
+        .flat_map(|s| s.rules.iter().map(|r| (s.id, r.clone())))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 5);
+    assert!(lean.sets.iter().all(|s| s.rules.is_empty()));
+    assert_eq!(
+        lean.sets
+            .iter()
+            .map(|s| (&s.name, s.id))
+            .collect::<Vec<_>>(),
+        kept.sets
+            .iter()
+            .map(|s| (&s.name, s.id))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (&lean.problems, lean.stops_at),
+        (&kept.problems, kept.stops_at)
+    );
+    // The kernel numbers follow on across the rules handed out.
+    assert_eq!(
+        got.iter().map(|(_, r)| r.number).collect::<Vec<_>>(),
+        [100, 200, 100, 300, 400]
+    );
+}

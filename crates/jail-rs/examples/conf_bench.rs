@@ -6,11 +6,10 @@
 //! `cargo run --release -p jail-rs --example conf_bench [-- --json]`
 
 use jail::conf::{FlatConf, JailConf};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
-use sys::{NOW, PEAK};
 
-mod sys;
+#[global_allocator]
+static A: benchkit::Counting = benchkit::Counting;
 
 fn generate(n: usize) -> String {
     let mut s = String::from("exec.clean;\nmount.devfs;\npath = \"/jails/$name\";\n");
@@ -32,28 +31,38 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Seconds of parse, of parse+resolve, and the heap peak (text included) / text size.
 fn run(text: &str, n: usize, flat: bool) -> (f64, f64, f64) {
-    let base = NOW.load(Relaxed);
-    PEAK.store(base, Relaxed);
     let t = Instant::now();
-    let (parsed, jails) = if flat {
-        let c = FlatConf::parse(text, "bench.conf").unwrap();
-        let parsed = t.elapsed().as_secs_f64();
-        let mut jails = 0;
-        c.resolve_each(|r| {
-            jails += usize::from(r.params.len() == 8);
-            Ok(())
-        })
-        .unwrap();
-        (parsed, jails)
-    } else {
-        let c = JailConf::parse(text, "bench.conf").unwrap();
-        let parsed = t.elapsed().as_secs_f64();
-        let r = c.resolve_all().unwrap();
-        (parsed, r.iter().filter(|r| r.params.len() == 8).count())
+    let (parsed, jails) = {
+        if flat {
+            let c = FlatConf::parse(text, "bench.conf").unwrap();
+            let parsed = t.elapsed().as_secs_f64();
+            let mut jails = 0;
+            c.resolve_each(|r| {
+                jails += usize::from(r.params.len() == 8);
+                Ok(())
+            })
+            .unwrap();
+            (parsed, jails)
+        } else {
+            let c = JailConf::parse(text, "bench.conf").unwrap();
+            let parsed = t.elapsed().as_secs_f64();
+            let r = c.resolve_all().unwrap();
+            (parsed, r.iter().filter(|r| r.params.len() == 8).count())
+        }
     };
     let both = t.elapsed().as_secs_f64();
     assert_eq!(jails, n);
-    let peak = PEAK.load(Relaxed) - base + text.len();
+    // The same work again, its heap counted (counting costs time: not in the timings).
+    let (_, peak) = benchkit::heap_peak(|| {
+        if flat {
+            let c = FlatConf::parse(text, "bench.conf").unwrap();
+            c.resolve_each(|_| Ok(())).unwrap();
+        } else {
+            let c = JailConf::parse(text, "bench.conf").unwrap();
+            drop(c.resolve_all().unwrap());
+        }
+    });
+    let peak = peak + text.len();
     (parsed, both, peak as f64 / text.len() as f64)
 }
 
