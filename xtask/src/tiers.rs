@@ -390,8 +390,28 @@ fn gpu(ctx: &Ctx, _: &Setup) -> Outcome {
             &mut f,
         );
     }
+    // Where `nvgpu list` goes and how far it is from its floor (#19): printed for the log.
+    step(
+        run_step(
+            "gpu tier: nvgpu list broken down against its floor",
+            ctx.cargo().args([
+                "run",
+                "--release",
+                "-p",
+                "nvgpu-cli",
+                "--bin",
+                "nvgpu",
+                "--",
+                "bench",
+                "--breakdown",
+                "--iters",
+                "31",
+            ]),
+        ),
+        &mut f,
+    );
     Outcome::of(
-        "nvgpu, the CUDA check (cuInit, context, 1 MiB alloc) and the Nomad device plugin's fingerprint compared with nvidia-smi",
+        "nvgpu, the CUDA check (cuInit, context, 1 MiB alloc) and the Nomad device plugin's fingerprint compared with nvidia-smi; `nvgpu list` broken down against its floor",
         f,
         Counts::default(),
     )

@@ -40,6 +40,7 @@ mod native;
 mod ops;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod sys;
+mod timed;
 
 pub use abi::abi_facts;
 pub use driver::{Driver, GpuInfo};
@@ -50,3 +51,4 @@ pub use native::sysctl_version;
 pub use native::NativeTransport;
 pub use ops::{NvDevice, NvTransport};
 pub use sysabi::{Errno, ErrorKind};
+pub use timed::{list_breakdown, summarize, Phase, Timed};

@@ -3,6 +3,9 @@
 //! - `nvgpu list [--json]`: like `nvidia-smi -L`, plus memory and PCI.
 //! - `nvgpu version`: the kernel driver's version.
 //! - `nvgpu bench [--iters N]`: times `gpus()` against `nvidia-smi --query-gpu=…` and prints the ratio.
+//! - `nvgpu bench --breakdown [--iters N]`: where `nvgpu list` goes — process start (`true`),
+//!   each driver call (median per list) and the whole process — and `list` against its floor
+//!   (process start plus the driver's calls, none of ours).
 //!
 //! Exit codes: 0 success, 1 failure, 2 usage.
 
@@ -32,11 +35,15 @@ enum Cmd {
     },
     /// Print the kernel driver version.
     Version,
-    /// Time gpus() against nvidia-smi.
+    /// Time gpus() against nvidia-smi, or (--breakdown) where `nvgpu list` goes.
     Bench {
         /// Iterations of each.
         #[arg(long, default_value_t = 20)]
         iters: u32,
+        /// Break `nvgpu list` down: process start, each driver call, the whole process, and
+        /// the ratio to the floor.
+        #[arg(long)]
+        breakdown: bool,
     },
 }
 
@@ -114,7 +121,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Cmd::Bench { iters } => {
+        Cmd::Bench {
+            iters,
+            breakdown: true,
+        } => breakdown(iters)?,
+        Cmd::Bench { iters, .. } => {
             let iters = iters.max(1);
             let t = std::time::Instant::now();
             let mut n = 0;
@@ -173,6 +184,81 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The median wall time of running `cmd` `iters` times (output discarded).
+fn median_run(cmd: &mut std::process::Command, iters: u32) -> anyhow::Result<std::time::Duration> {
+    let mut v = Vec::new();
+    for _ in 0..iters {
+        let t = std::time::Instant::now();
+        let st = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("running {cmd:?}"))?;
+        v.push(t.elapsed());
+        anyhow::ensure!(st.success(), "{cmd:?} failed");
+    }
+    v.sort();
+    Ok(v[v.len() / 2])
+}
+
+#[cfg(any(target_os = "linux", target_os = "freebsd"))]
+fn breakdown(iters: u32) -> anyhow::Result<()> {
+    let iters = iters.max(3);
+    let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
+    let (phases, inproc) = nvgpu_lib::list_breakdown(nvgpu_lib::NativeTransport::new, iters)
+        .context("opening the NVIDIA driver (is nvidia.ko loaded and /dev/nvidiactl present?)")?;
+    let exe = std::env::current_exe().context("this program's path")?;
+    let start = median_run(&mut std::process::Command::new("true"), iters)?;
+    let list = median_run(std::process::Command::new(&exe).arg("list"), iters)?;
+    println!("`nvgpu list` broken down ({iters} runs each, medians):");
+    println!("{:<34} {:>6} {:>12}", "step", "calls", "µs");
+    println!(
+        "{:<34} {:>6} {:>12.1}",
+        "process start (`true`)",
+        1,
+        us(start)
+    );
+    let mut driver = std::time::Duration::ZERO;
+    for p in &phases {
+        println!("{:<34} {:>6} {:>12.1}", p.name, p.calls, us(p.median));
+        driver += p.median;
+    }
+    println!(
+        "{:<34} {:>6} {:>12.1}",
+        "driver calls, summed",
+        "",
+        us(driver)
+    );
+    println!(
+        "{:<34} {:>6} {:>12.1}",
+        "open + gpus() + teardown, in process",
+        "",
+        us(inproc)
+    );
+    println!(
+        "{:<34} {:>6} {:>12.1}",
+        "`nvgpu list`, whole process",
+        "",
+        us(list)
+    );
+    let floor = start + driver;
+    println!(
+        "floor (process start + these driver calls): {:.1} µs; `nvgpu list` is {:.2}x of it",
+        us(floor),
+        list.as_secs_f64() / floor.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "(a cheaper sequence for the same answer is the floor's open question: one version \
+         escape instead of two, no FB_GET_INFO_V2 size probe)"
+    );
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "freebsd")))]
+fn breakdown(_iters: u32) -> anyhow::Result<()> {
+    anyhow::bail!("nvgpu talks to the NVIDIA driver on Linux and FreeBSD only")
 }
 
 fn main() -> ExitCode {
