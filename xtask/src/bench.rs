@@ -63,6 +63,42 @@ fn ms(s: [f64; 3]) -> String {
     format!("{:.2} ms ({:.2}–{:.2})", s[0] * 1e3, s[1] * 1e3, s[2] * 1e3)
 }
 
+/// Runs a benchmark example with `--json` and pairs each line of kind `ours` with the line
+/// of kind `base` that has the same `size_key` (the size of the input).
+fn paired_runs(
+    exe: &Path,
+    ours: &str,
+    base: &str,
+    size_key: &str,
+) -> Result<Vec<(serde_json::Value, serde_json::Value)>, String> {
+    let out = Command::new(exe)
+        .arg("--json")
+        .output()
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
+    let mut runs = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        runs.push(v);
+    }
+    Ok(runs
+        .iter()
+        .filter(|v| v["kind"] == ours)
+        .map(|o| {
+            let b = runs
+                .iter()
+                .find(|v| v["kind"] == base && v[size_key] == o[size_key])
+                .cloned()
+                .unwrap_or_default();
+            (o.clone(), b)
+        })
+        .collect())
+}
+
+/// A number of a benchmark's JSON line (NaN when missing).
+fn num(v: &serde_json::Value, k: &str) -> f64 {
+    v[k].as_f64().unwrap_or(f64::NAN)
+}
+
 /// Runs every benchmark and prints the table.
 pub fn bench(ctx: &Ctx) -> Result<(), String> {
     let st = ctx
@@ -98,77 +134,52 @@ pub fn bench(ctx: &Ctx) -> Result<(), String> {
     });
 
     // jail.conf parse and resolve, in process.
-    let out = Command::new(rel.join("examples/conf_bench"))
-        .arg("--json")
-        .output()
-        .map_err(|e| format!("conf_bench: {e}"))?;
-    let mut runs = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        runs.push(v);
-    }
-    for flat in runs.iter().filter(|v| v["kind"] == "flat") {
-        let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
-        let tree = runs
-            .iter()
-            .find(|v| v["kind"] == "tree" && v["jails"] == flat["jails"])
-            .cloned()
-            .unwrap_or_default();
+    for (flat, tree) in paired_runs(&rel.join("examples/conf_bench"), "flat", "tree", "jails")? {
         rows.push(Row {
             what: format!(
                 "jail.conf parse+resolve, {} jails ({:.1} MB): FlatConf, one jail at a time",
                 flat["jails"],
-                f(flat, "mb")
+                num(&flat, "mb")
             ),
             ours: format!(
                 "{:.1} MB/s (parse alone {:.1}); heap peak {:.2}x input",
-                f(flat, "parse_resolve_mb_s"),
-                f(flat, "parse_mb_s"),
-                f(flat, "heap_peak_ratio")
+                num(&flat, "parse_resolve_mb_s"),
+                num(&flat, "parse_mb_s"),
+                num(&flat, "heap_peak_ratio")
             ),
             baseline: format!(
                 "owned tree + resolve_all: {:.1} MB/s, {:.1}x; target 50 MB/s, 3x",
-                f(&tree, "parse_resolve_mb_s"),
-                f(&tree, "heap_peak_ratio")
+                num(&tree, "parse_resolve_mb_s"),
+                num(&tree, "heap_peak_ratio")
             ),
-            ratio: format!("{:.2}x of target", f(flat, "parse_resolve_mb_s") / 50.0),
+            ratio: format!("{:.2}x of target", num(&flat, "parse_resolve_mb_s") / 50.0),
         });
     }
 
     // devfs.rules: the boot loader's model (rc.subr, devfs(8), the kernel's numbering) parses.
-    let out = Command::new(rel.join("examples/rules_bench"))
-        .arg("--json")
-        .output()
-        .map_err(|e| format!("rules_bench: {e}"))?;
-    let mut runs = Vec::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        runs.push(v);
-    }
-    for each in runs.iter().filter(|v| v["kind"] == "each") {
-        let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
-        let file = runs
-            .iter()
-            .find(|v| v["kind"] == "file" && v["rulesets"] == each["rulesets"])
-            .cloned()
-            .unwrap_or_default();
+    for (each, file) in paired_runs(
+        &rel.join("examples/rules_bench"),
+        "each",
+        "file",
+        "rulesets",
+    )? {
         rows.push(Row {
             what: format!(
                 "devfs.rules parse, {} rulesets of 40 rules ({:.1} MB): Loader::load_each, one rule at a time",
                 each["rulesets"],
-                f(each, "mb")
+                num(&each, "mb")
             ),
             ours: format!(
                 "{:.1} MB/s; heap peak {:.2}x input",
-                f(each, "parse_mb_s"),
-                f(each, "heap_peak_ratio")
+                num(&each, "parse_mb_s"),
+                num(&each, "heap_peak_ratio")
             ),
             baseline: format!(
                 "RulesFile::parse (every rule kept): {:.1} MB/s, {:.2}x; target 50 MB/s, 3x",
-                f(&file, "parse_mb_s"),
-                f(&file, "heap_peak_ratio")
+                num(&file, "parse_mb_s"),
+                num(&file, "heap_peak_ratio")
             ),
-            ratio: format!("{:.2}x of target", f(each, "parse_mb_s") / 50.0),
+            ratio: format!("{:.2}x of target", num(&each, "parse_mb_s") / 50.0),
         });
     }
 
