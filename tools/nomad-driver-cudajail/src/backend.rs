@@ -93,17 +93,28 @@ impl Backend {
         }
     }
 
-    /// The command line that runs `argv` in jail `jid` as `user` (empty: root): jexec(8) on
-    /// FreeBSD, `argv` itself on the simulated host.
+    /// The command line that runs `argv` in jail `jid` as `user` (empty or `root`: root):
+    /// on FreeBSD `jexec JID` and, for another user, the jail's own
+    /// `/usr/sbin/runuser -u USER --` (util-linux, Essential in Debian and Ubuntu); `argv`
+    /// itself on the simulated host.
+    ///
+    /// Not `jexec -U USER`: jexec.c looks the user up with FreeBSD's getpwnam(3) after
+    /// `jail_attach`, which reads `/etc/pwd.db` — a Linux root has none, so every task user
+    /// would be "no such user". `runuser` reads the jail's `/etc/passwd`, where cudajail
+    /// mirrors the task user (the spec's `users`).
     pub fn in_jail(&self, jid: i32, user: &str, argv: &[String]) -> Vec<String> {
         match self {
             Backend::Sim { .. } => argv.to_vec(),
             Backend::Native(_) => {
-                let mut v = vec!["/usr/sbin/jexec".to_string()];
-                if !user.is_empty() {
-                    v.extend(["-U".to_string(), user.to_string()]);
+                let mut v = vec!["/usr/sbin/jexec".to_string(), jid.to_string()];
+                if !user.is_empty() && user != "root" {
+                    v.extend([
+                        "/usr/sbin/runuser".to_string(),
+                        "-u".to_string(),
+                        user.to_string(),
+                        "--".to_string(),
+                    ]);
                 }
-                v.push(jid.to_string());
                 v.extend(argv.iter().cloned());
                 v
             }
@@ -124,4 +135,34 @@ fn native<T>(f: impl FnOnce(&Env<'_>) -> anyhow::Result<T>) -> anyhow::Result<T>
         "the cudajail driver needs a FreeBSD host and this is {} (NOMAD_CUDAJAIL_SIM_STATE runs it on a simulated host)",
         std::env::consts::OS
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_user_is_switched_to_inside_the_linux_jail() {
+        let b = Backend::Native(Mutex::new(()));
+        let argv = vec!["nvidia-smi".to_string(), "-L".to_string()];
+        assert_eq!(
+            b.in_jail(7, "alice", &argv),
+            [
+                "/usr/sbin/jexec",
+                "7",
+                "/usr/sbin/runuser",
+                "-u",
+                "alice",
+                "--",
+                "nvidia-smi",
+                "-L"
+            ]
+        );
+        for root in ["", "root"] {
+            assert_eq!(
+                b.in_jail(7, root, &argv),
+                ["/usr/sbin/jexec", "7", "nvidia-smi", "-L"]
+            );
+        }
+    }
 }

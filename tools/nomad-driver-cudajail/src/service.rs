@@ -4,7 +4,7 @@
 //! - `StartTask`: the task's `config` block and reserved devices become a cudajail spec
 //!   (`name` from the task id, `gpus` = the reserved `/dev/nvidiaN` minors, `recipe`, `suite`);
 //!   `up` builds the jail (a failure is undone by the engine: nothing is left); then a
-//!   [`crate::supervise`] process starts the command in the jail (`jexec -U user JID …`) with
+//!   [`crate::supervise`] process starts the command in the jail (`jexec JID runuser -u USER -- …`, the user mirrored into the jail) with
 //!   Nomad's stdout/stderr paths and the task's environment plus the device environment.
 //! - `WaitTask`, `InspectTask`: the supervisor's records (`pid`, `exit.json`).
 //! - `StopTask`: the signal (default SIGTERM) to the task's process group, SIGKILL after the
@@ -240,6 +240,13 @@ impl CudajailDriver {
             recipe: s.recipe.clone(),
             cuda_check: s.cuda_check,
             network: s.network.clone(),
+            // The task user, mirrored from the host (same uid, gid, home) so that `runuser`
+            // in the jail finds it and files in bound directories keep their owners.
+            users: if task.user.is_empty() || task.user == "root" {
+                Vec::new()
+            } else {
+                vec![task.user.clone()]
+            },
             ..Spec::default()
         };
         let v = spec.validate(cfg.pool.as_deref()).map_err(|p| {

@@ -245,13 +245,16 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
     // task's environment and the device environment, its output in Nomad's files.
     let script = "echo started $GREETING $NVIDIA_VISIBLE_DEVICES; echo to-stderr >&2; \
                   trap 'echo bye; exit 7' TERM; while :; do sleep 0.05; done";
-    let t = task_with_binds(
+    let mut t = task_with_binds(
         TASK,
         &dir,
         &["/bin/sh", "-c", script],
         &["/dev/nvidia1"],
         &["/home/alice/models:/opt/models"],
     );
+    // Nomad's `user`: mirrored from the host into the jail (on FreeBSD the command then runs
+    // under the jail's own runuser; the simulated host runs it directly).
+    t.user = "alice".into();
     let started = c
         .drv
         .start_task(drv::StartTaskRequest {
@@ -279,6 +282,16 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
         Some(jail::ParamValue::Int(n)) => devfs::RulesetId(u16::try_from(*n).unwrap()),
         other => panic!("devfs_ruleset {other:?}"),
     };
+    let passwd = match host.files().get(&format!("{}/etc/passwd", j.path)) {
+        Some(hostsim::Node::File(d)) => String::from_utf8_lossy(d).into_owned(),
+        other => panic!("no /etc/passwd in the jail: {other:?}"),
+    };
+    assert!(
+        passwd
+            .lines()
+            .any(|l| l.starts_with("alice:") && l.contains(":1001:1001:")),
+        "the task user is mirrored into the jail with the host's uid and gid: {passwd}"
+    );
     let bind = format!("{}/opt/models", j.path);
     assert!(
         host.mounts()
@@ -631,6 +644,13 @@ async fn a_failing_start_leaves_the_host_as_it_was() {
     .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied);
     assert!(e.message().contains("bind_roots"), "{}", e.message());
+    assert_eq!(load(&state), before);
+    // A task user the host does not have is refused before any change, naming it.
+    let mut t = task_config("a6/t/6", &dir, &["/bin/true"], &["/dev/nvidia0"]);
+    t.user = "mallory".into();
+    let e = start(t).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition);
+    assert!(e.message().contains("mallory"), "{}", e.message());
     assert_eq!(load(&state), before);
     // Inside `up`: a GPU the host does not have is found before any change.
     let e = start(task_config(
