@@ -17,7 +17,8 @@
 //!   failing check and its fix.
 //! - `Capabilities`: signals, exec, an image file system (the jail's own root), no Nomad volume
 //!   mounts, host networking.
-//! - `TaskStats`: the task's resident memory and CPU share from ps(1) (`-o rss= -o time=`).
+//! - `TaskStats`: the resident memory and CPU share of the task's process tree, from ps(1)
+//!   (`-A -o pid= -o ppid= -o rss= -o time=`).
 
 use crate::backend::Backend;
 use crate::config::{self, DriverConfig, TaskSettings};
@@ -554,19 +555,60 @@ pub fn parse_cpu_time(s: &str) -> Option<f64> {
     Some(days * 86_400.0 + total)
 }
 
-/// The task's resident memory (KiB) and CPU time (s), from ps(1) (`-o rss= -o time=`), which
-/// FreeBSD and Linux both have.
+/// The resident memory (KiB) and CPU time (s) of process `root` and all its descendants,
+/// from `ps -A -o pid= -o ppid= -o rss= -o time=` output (FreeBSD's and Linux's ps both take
+/// it). The task's own process is `runuser`, which forks the command: counting the tree
+/// counts the workload. `None` when `root` is not in the list. Lines that do not parse are
+/// skipped; at most 100,000 are read.
+pub fn tree_usage(ps: &str, root: i32) -> Option<(u64, f64)> {
+    let mut procs: Vec<(i32, i32, u64, f64)> = Vec::new();
+    for l in ps.lines().take(100_000) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let [pid, ppid, rss, time] = f.as_slice() else {
+            continue;
+        };
+        let (Ok(pid), Ok(ppid), Ok(rss), Some(t)) = (
+            pid.parse::<i32>(),
+            ppid.parse::<i32>(),
+            rss.parse::<u64>(),
+            parse_cpu_time(time),
+        ) else {
+            continue;
+        };
+        procs.push((pid, ppid, rss, t));
+    }
+    if !procs.iter().any(|p| p.0 == root) {
+        return None;
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        for p in &procs {
+            if p.1 == parent && p.0 != parent && !tree.contains(&p.0) {
+                tree.push(p.0);
+            }
+        }
+        i += 1;
+    }
+    Some(
+        procs
+            .iter()
+            .filter(|p| tree.contains(&p.0))
+            .fold((0, 0.0), |(r, t), p| (r + p.2, t + p.3)),
+    )
+}
+
+/// The task's resident memory (KiB) and CPU time (s): its process tree, from ps(1).
 fn ps_sample(pid: i32) -> Option<(u64, f64)> {
     let out = std::process::Command::new("ps")
-        .args(["-o", "rss=", "-o", "time=", "-p", &pid.to_string()])
+        .args([
+            "-A", "-o", "pid=", "-o", "ppid=", "-o", "rss=", "-o", "time=",
+        ])
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut f = text.split_whitespace();
-    let rss = f.next()?.parse().ok()?;
-    let cpu = parse_cpu_time(f.next()?)?;
-    Some((rss, cpu))
+    tree_usage(&String::from_utf8_lossy(&out.stdout), pid)
 }
 
 #[tonic::async_trait]
@@ -1217,6 +1259,14 @@ mod tests {
         assert_eq!(parse_cpu_time("00:00:03"), Some(3.0));
         assert_eq!(parse_cpu_time("1-02:00:00"), Some(93_600.0));
         assert_eq!(parse_cpu_time("x"), None);
+        // FreeBSD's ps: `time` as minutes:seconds.hundredths; the task is runuser (10) and
+        // its child (11) with a grandchild (12); 20 is another process.
+        let ps = "   10     1   2048   0:00.01\n   11    10 409600   1:30.00\n   12    11   1024   0:00.50\n   20     1  99999   9:00.00\n garbage\n";
+        assert_eq!(tree_usage(ps, 10), Some((2048 + 409_600 + 1024, 90.51)));
+        assert_eq!(tree_usage(ps, 12), Some((1024, 0.5)));
+        assert_eq!(tree_usage(ps, 99), None);
+        // Linux's ps: [dd-]hh:mm:ss.
+        assert_eq!(tree_usage("  5  1  100 00:00:02\n", 5), Some((100, 2.0)));
         assert_eq!(parse_cpu_time(""), None);
     }
 
