@@ -94,27 +94,26 @@ impl Backend {
     }
 
     /// The command line that runs `argv` in jail `jid` as `user` (empty or `root`: root):
-    /// on FreeBSD `jexec JID` and, for another user, the jail's own
-    /// `/usr/sbin/runuser -u USER --` (util-linux, Essential in Debian and Ubuntu); `argv`
-    /// itself on the simulated host.
+    /// `jexec -u USER JID argv…` on FreeBSD, `argv` itself on the simulated host.
     ///
-    /// Not `jexec -U USER`: jexec.c looks the user up with FreeBSD's getpwnam(3) after
-    /// `jail_attach`, which reads `/etc/pwd.db` — a Linux root has none, so every task user
-    /// would be "no such user". `runuser` reads the jail's `/etc/passwd`, where cudajail
-    /// mirrors the task user (the spec's `users`).
+    /// `-u`: jexec.c looks the user up in the *host's* databases before `jail_attach`, then
+    /// sets its groups, gid and uid and execs the command itself (same pid: Nomad's signals
+    /// and the exit status are the command's). cudajail mirrors the task user into the jail
+    /// with the same name, uid and gid (the spec's `users`), so programs in the jail find it.
+    /// Not `-U`: that looks the user up *after* `jail_attach` with FreeBSD's getpwnam(3),
+    /// which needs `/etc/pwd.db`, absent from a Linux root ("no such user"). Not the jail's
+    /// own `runuser`: it forks, and on the SIGTERM Nomad sends to the task's process group
+    /// it reports the signal instead of the command's exit status (measured with util-linux's
+    /// runuser on Linux: a command that traps SIGTERM and exits 7 is reported as signal 15).
     pub fn in_jail(&self, jid: i32, user: &str, argv: &[String]) -> Vec<String> {
         match self {
             Backend::Sim { .. } => argv.to_vec(),
             Backend::Native(_) => {
-                let mut v = vec!["/usr/sbin/jexec".to_string(), jid.to_string()];
+                let mut v = vec!["/usr/sbin/jexec".to_string()];
                 if !user.is_empty() && user != "root" {
-                    v.extend([
-                        "/usr/sbin/runuser".to_string(),
-                        "-u".to_string(),
-                        user.to_string(),
-                        "--".to_string(),
-                    ]);
+                    v.extend(["-u".to_string(), user.to_string()]);
                 }
+                v.push(jid.to_string());
                 v.extend(argv.iter().cloned());
                 v
             }
@@ -142,21 +141,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_task_user_is_switched_to_inside_the_linux_jail() {
+    fn a_task_user_is_looked_up_on_the_host_by_jexec_u() {
         let b = Backend::Native(Mutex::new(()));
         let argv = vec!["nvidia-smi".to_string(), "-L".to_string()];
         assert_eq!(
             b.in_jail(7, "alice", &argv),
-            [
-                "/usr/sbin/jexec",
-                "7",
-                "/usr/sbin/runuser",
-                "-u",
-                "alice",
-                "--",
-                "nvidia-smi",
-                "-L"
-            ]
+            ["/usr/sbin/jexec", "-u", "alice", "7", "nvidia-smi", "-L"]
         );
         for root in ["", "root"] {
             assert_eq!(

@@ -4,7 +4,7 @@
 //! - `StartTask`: the task's `config` block and reserved devices become a cudajail spec
 //!   (`name` from the task id, `gpus` = the reserved `/dev/nvidiaN` minors, `recipe`, `suite`);
 //!   `up` builds the jail (a failure is undone by the engine: nothing is left); then a
-//!   [`crate::supervise`] process starts the command in the jail (`jexec JID runuser -u USER -- …`, the user mirrored into the jail) with
+//!   [`crate::supervise`] process starts the command in the jail (`jexec -u USER JID …`, the user mirrored into the jail) with
 //!   Nomad's stdout/stderr paths and the task's environment plus the device environment.
 //! - `WaitTask`, `InspectTask`: the supervisor's records (`pid`, `exit.json`).
 //! - `StopTask`: the signal (default SIGTERM) to the task's process group, SIGKILL after the
@@ -241,8 +241,9 @@ impl CudajailDriver {
             recipe: s.recipe.clone(),
             cuda_check: s.cuda_check,
             network: s.network.clone(),
-            // The task user, mirrored from the host (same uid, gid, home) so that `runuser`
-            // in the jail finds it and files in bound directories keep their owners.
+            // The task user, mirrored from the host (same uid, gid, home): `jexec -u` takes
+            // the host's entry, programs in the jail find the same one in its /etc/passwd,
+            // and files in bound directories keep their owners.
             users: if task.user.is_empty() || task.user == "root" {
                 Vec::new()
             } else {
@@ -557,8 +558,8 @@ pub fn parse_cpu_time(s: &str) -> Option<f64> {
 
 /// The resident memory (KiB) and CPU time (s) of process `root` and all its descendants,
 /// from `ps -A -o pid= -o ppid= -o rss= -o time=` output (FreeBSD's and Linux's ps both take
-/// it). The task's own process is `runuser`, which forks the command: counting the tree
-/// counts the workload. `None` when `root` is not in the list. Lines that do not parse are
+/// it): a task's workers (a Python data loader, a shell's children) count with it. `None`
+/// when `root` is not in the list. Lines that do not parse are
 /// skipped; at most 100,000 are read.
 pub fn tree_usage(ps: &str, root: i32) -> Option<(u64, f64)> {
     let mut procs: Vec<(i32, i32, u64, f64)> = Vec::new();
@@ -1259,8 +1260,8 @@ mod tests {
         assert_eq!(parse_cpu_time("00:00:03"), Some(3.0));
         assert_eq!(parse_cpu_time("1-02:00:00"), Some(93_600.0));
         assert_eq!(parse_cpu_time("x"), None);
-        // FreeBSD's ps: `time` as minutes:seconds.hundredths; the task is runuser (10) and
-        // its child (11) with a grandchild (12); 20 is another process.
+        // FreeBSD's ps: `time` as minutes:seconds.hundredths; the task (10), its child (11)
+        // and grandchild (12); 20 is another process.
         let ps = "   10     1   2048   0:00.01\n   11    10 409600   1:30.00\n   12    11   1024   0:00.50\n   20     1  99999   9:00.00\n garbage\n";
         assert_eq!(tree_usage(ps, 10), Some((2048 + 409_600 + 1024, 90.51)));
         assert_eq!(tree_usage(ps, 12), Some((1024, 0.5)));
