@@ -170,17 +170,31 @@ pub(crate) fn conf_show(file: &Path, sep: &str, json: bool) -> Result<String, Fa
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
     let name = file.display().to_string();
     let flat = jail::conf::FlatConf::parse(&text, &name).map_err(|e| Failure::Failed(e.into()))?;
-    if !flat.has_includes() && !json {
-        // One jail at a time: memory stays near the file's own size.
+    if !flat.has_includes() {
+        // One jail at a time: memory stays near the file's own size plus the output.
         let mut out = String::new();
+        let mut n = 0usize;
         flat.resolve_each(|r| {
-            if !out.is_empty() {
-                out.push('\n');
+            if json {
+                let v = serde_json::json!({ "name": r.name, "params": r.params });
+                push_pretty_element(&mut out, n, &v);
+            } else {
+                if n > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&r.exhibit(sep));
             }
-            out.push_str(&r.exhibit(sep));
+            n += 1;
             Ok(())
         })
         .map_err(|e| Failure::Failed(e.into()))?;
+        if json {
+            out = if n == 0 {
+                "[]".into()
+            } else {
+                format!("[\n{out}\n]")
+            };
+        }
         return Ok(out);
     }
     let all = if flat.has_includes() {
@@ -206,6 +220,23 @@ pub(crate) fn conf_show(file: &Path, sep: &str, json: bool) -> Result<String, Fa
         .map(|r| r.exhibit(sep))
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// Appends element `i` of a JSON array the way `serde_json::to_string_pretty` prints it
+/// inside the array (two spaces deeper, `,` and a newline between elements), so an array can
+/// be printed one element at a time.
+fn push_pretty_element(out: &mut String, i: usize, v: &serde_json::Value) {
+    if i > 0 {
+        out.push_str(",\n");
+    }
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    for (k, l) in text.lines().enumerate() {
+        if k > 0 {
+            out.push('\n');
+        }
+        out.push_str("  ");
+        out.push_str(l);
+    }
 }
 
 /// `cudajail fmt`.
@@ -250,5 +281,33 @@ pub(crate) fn fmt(file: &Path, check: bool, write: bool) -> Result<String, Failu
         }
     } else {
         Ok(out.trim_end().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_array_printed_element_by_element_is_serde_json_s() {
+        let items = vec![
+            serde_json::json!({"name": "a", "params": [["name", ["a"]], ["persist", null]]}),
+            serde_json::json!({"name": "b\"q", "params": [["ip4.addr", ["1", "2"]], ["x", []]]}),
+            serde_json::json!({}),
+        ];
+        for n in 1..=items.len() {
+            let mut out = String::new();
+            for (i, v) in items[..n].iter().enumerate() {
+                push_pretty_element(&mut out, i, v);
+            }
+            assert_eq!(
+                format!("[\n{out}\n]"),
+                serde_json::to_string_pretty(&items[..n].to_vec()).unwrap()
+            );
+        }
+        assert_eq!(
+            serde_json::to_string_pretty(&Vec::<serde_json::Value>::new()).unwrap(),
+            "[]"
+        );
     }
 }
