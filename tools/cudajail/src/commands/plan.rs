@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_json_array_printed_element_by_element_is_serde_json_s() {
-        let items = vec![
+        let items = [
             serde_json::json!({"name": "a", "params": [["name", ["a"]], ["persist", null]]}),
             serde_json::json!({"name": "b\"q", "params": [["ip4.addr", ["1", "2"]], ["x", []]]}),
             serde_json::json!({}),
