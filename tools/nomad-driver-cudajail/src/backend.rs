@@ -93,6 +93,39 @@ impl Backend {
         }
     }
 
+    /// The uid and gid the *simulated* backend runs a task of `user` as, from the simulated
+    /// host's `/etc/passwd` — what `jexec -u` takes from the real host's. `None` on FreeBSD
+    /// (jexec switches), for root or no user, and when the driver is not root itself (it
+    /// cannot switch then; the task runs as the driver's user).
+    ///
+    /// # Errors
+    /// The state file cannot be read, or `user` is not in its `/etc/passwd`.
+    pub fn sim_ids(&self, user: &str) -> anyhow::Result<Option<(u32, u32)>> {
+        let Backend::Sim { state, lock } = self else {
+            return Ok(None);
+        };
+        if user.is_empty() || user == "root" || crate::sys::geteuid() != 0 {
+            return Ok(None);
+        }
+        let h = {
+            let _g = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            load(state)?
+        };
+        let passwd = match h.snapshot().files().get("/etc/passwd") {
+            Some(hostsim::Node::File(d)) => String::from_utf8_lossy(d).into_owned(),
+            _ => String::new(),
+        };
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&user) && f.len() >= 4)
+            .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("{user} is not in the simulated host's /etc/passwd"))
+    }
+
     /// The command line that runs `argv` in jail `jid` as `user` (empty or `root`: root):
     /// `jexec -u USER JID argv…` on FreeBSD, `argv` itself on the simulated host.
     ///

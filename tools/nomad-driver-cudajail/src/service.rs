@@ -304,13 +304,21 @@ impl CudajailDriver {
             let _ = std::fs::remove_dir_all(&dir);
             Status::failed_precondition(format!("task {}: {why}; {left}", task.id))
         };
+        let ids = self
+            .inner
+            .backend
+            .sim_ids(&task.user)
+            .map_err(|e| undo(format!("{e:#}")))?;
         use std::os::unix::process::CommandExt;
         let mut cmd = std::process::Command::new(&self.inner.exe);
         cmd.arg("supervise")
             .arg(&dir)
             .arg(&task.stdout_path)
-            .arg(&task.stderr_path)
-            .arg("--")
+            .arg(&task.stderr_path);
+        if let Some((uid, gid)) = ids {
+            cmd.arg("--as").arg(format!("{uid}:{gid}"));
+        }
+        cmd.arg("--")
             .args(&argv)
             .env_clear()
             .envs(&task.env)
@@ -1007,7 +1015,12 @@ impl drv::driver_server::Driver for CudajailDriver {
                 })
                 .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
             let argv = me.inner.backend.in_jail(jid, &config.user, &r.command);
-            run_bounded(&argv, &config.env, timeout)
+            let ids = me
+                .inner
+                .backend
+                .sim_ids(&config.user)
+                .map_err(|e| Status::failed_precondition(format!("{e:#}")))?;
+            run_bounded(&argv, &config.env, timeout, ids)
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))??;
@@ -1034,13 +1047,15 @@ impl drv::driver_server::Driver for CudajailDriver {
         }
         let me = self.clone();
         let name = st.spec.name.clone();
-        let jid = tokio::task::spawn_blocking(move || {
-            me.inner.backend.with_env(|env| {
+        let user = config.user.clone();
+        let (jid, ids) = tokio::task::spawn_blocking(move || {
+            let jid = me.inner.backend.with_env(|env| {
                 env.jail
                     .get(&jail::JailName::new(&name)?)?
                     .map(|j| j.jid.0)
                     .ok_or_else(|| anyhow::anyhow!("jail {name} is not running"))
-            })
+            })?;
+            Ok::<_, anyhow::Error>((jid, me.inner.backend.sim_ids(&user)?))
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?
@@ -1052,7 +1067,11 @@ impl drv::driver_server::Driver for CudajailDriver {
         let (prog, rest) = argv
             .split_first()
             .ok_or_else(|| Status::invalid_argument("no command"))?;
-        let mut child = tokio::process::Command::new(prog)
+        let mut cmd = tokio::process::Command::new(prog);
+        if let Some((uid, gid)) = ids {
+            cmd.uid(uid).gid(gid);
+        }
+        let mut child = cmd
             .args(rest)
             .env_clear()
             .envs(&config.env)
@@ -1171,13 +1190,18 @@ fn run_bounded(
     argv: &[String],
     env: &HashMap<String, String>,
     timeout: Duration,
+    ids: Option<(u32, u32)>,
 ) -> Result<drv::ExecTaskResponse, Status> {
     use std::io::Read;
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     let (prog, rest) = argv
         .split_first()
         .ok_or_else(|| Status::invalid_argument("no command"))?;
-    let mut child = std::process::Command::new(prog)
+    let mut cmd = std::process::Command::new(prog);
+    if let Some((uid, gid)) = ids {
+        cmd.uid(uid).gid(gid);
+    }
+    let mut child = cmd
         .args(rest)
         .env_clear()
         .envs(env)

@@ -69,19 +69,34 @@ fn open_out(path: &str) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
-/// `supervise DIR STDOUT STDERR -- ARGV…`: the supervisor's main. Returns its exit status.
+/// `supervise DIR STDOUT STDERR [--as UID:GID] -- ARGV…`: the supervisor's main (`--as`: the
+/// simulated backend's user switch, see `Backend::sim_ids`). Returns its exit status.
 pub fn main(args: &[String]) -> i32 {
-    let (Some(dir), Some(out), Some(err), Some("--")) = (
-        args.first(),
-        args.get(1),
-        args.get(2),
-        args.get(3).map(String::as_str),
-    ) else {
-        eprintln!("usage: nomad-driver-cudajail supervise DIR STDOUT STDERR -- COMMAND [ARG…]");
-        return 2;
+    let usage = || {
+        eprintln!(
+            "usage: nomad-driver-cudajail supervise DIR STDOUT STDERR [--as UID:GID] -- COMMAND [ARG…]"
+        );
+        2
+    };
+    let (Some(dir), Some(out), Some(err)) = (args.first(), args.get(1), args.get(2)) else {
+        return usage();
+    };
+    let (ids, rest) = match args.get(3).map(String::as_str) {
+        Some("--") => (None, &args[4..]),
+        Some("--as") => {
+            let ids = args.get(4).and_then(|a| {
+                let (u, g) = a.split_once(':')?;
+                Some((u.parse::<u32>().ok()?, g.parse::<u32>().ok()?))
+            });
+            match (ids, args.get(5).map(String::as_str)) {
+                (Some(ids), Some("--")) => (Some(ids), &args[6..]),
+                _ => return usage(),
+            }
+        }
+        _ => return usage(),
     };
     let dir = Path::new(dir);
-    let argv = &args[4..];
+    let argv = rest;
     let record = |e: &Exit| {
         let _ = write_atomic(dir, "exit.json", &serde_json::to_vec(e).unwrap_or_default());
     };
@@ -102,14 +117,18 @@ pub fn main(args: &[String]) -> i32 {
         (Err(e), _) | (_, Err(e)) => return fail(format!("opening the task's log: {e}")),
     };
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    let child = Command::new(prog)
-        .args(rest)
+    let mut cmd = Command::new(prog);
+    cmd.args(rest)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
         // Its own process group: StopTask signals the whole group.
-        .process_group(0)
-        .spawn();
+        .process_group(0);
+    if let Some((uid, gid)) = ids {
+        // std drops root's supplementary groups when it switches (setgroups(0)).
+        cmd.uid(uid).gid(gid);
+    }
+    let child = cmd.spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return fail(format!("{prog}: {e}")),

@@ -19,6 +19,58 @@ use tonic::transport::Channel;
 
 const BIN: &str = env!("CARGO_BIN_EXE_nomad-driver-cudajail");
 
+/// Kills, when dropped (a test passing or panicking), the tasks and supervisors a test started
+/// below `dir`: they outlive the driver by design, and a failing test would leave them
+/// running, holding the test's output pipe open (a CI run would wait on it forever).
+struct Reaper(PathBuf);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let kill = |target: String| {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &target])
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        // Each task's process group, by the pid its supervisor recorded.
+        if let Ok(rd) = std::fs::read_dir(self.0.join("state/tasks")) {
+            for e in rd.flatten() {
+                if let Ok(pid) = std::fs::read_to_string(e.path().join("pid")) {
+                    if let Ok(pid) = pid.trim().parse::<i32>() {
+                        if pid > 1 {
+                            kill(format!("-{pid}"));
+                        }
+                    }
+                }
+            }
+        }
+        // Supervisors and drivers started for this directory (Linux: /proc).
+        let needle = self.0.to_string_lossy().into_owned();
+        let me = std::process::id().to_string();
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let pid = e.file_name().to_string_lossy().into_owned();
+                if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmd).contains(&needle) {
+                    kill(pid);
+                }
+            }
+        }
+    }
+}
+
+fn own_uid() -> String {
+    let out = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn is_root() -> bool {
+    own_uid() == "0"
+}
+
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nomad-driver-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -184,6 +236,7 @@ const JAIL: &str = "nomad-b1c7a0e2-5d1f0a2b";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
     let dir = scratch("lifecycle");
+    let _reaper = Reaper(dir.clone());
     let state = dir.join("host.json");
     save(&hostsim::SimHost::freebsd14_cuda_ready(2), &state);
     let before = load(&state);
@@ -243,7 +296,8 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
 
     // StartTask: the jail is built with exactly the reserved GPU, the program runs with the
     // task's environment and the device environment, its output in Nomad's files.
-    let script = "echo started $GREETING $NVIDIA_VISIBLE_DEVICES; echo to-stderr >&2; \
+    let script = "echo started $GREETING $NVIDIA_VISIBLE_DEVICES; echo ids $(id -u):$(id -g); \
+                  echo to-stderr >&2; \
                   trap 'echo bye; exit 7' TERM; while :; do sleep 0.05; done";
     let mut t = task_with_binds(
         TASK,
@@ -271,6 +325,11 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
         out.contains("started hello from nomad GPU-second"),
         "{out:?}"
     );
+    // The task runs as Nomad's `user`: alice's uid and gid from the simulated host's passwd
+    // (what `jexec -u` takes from a real host's), when the driver is root and can switch.
+    let out = wait_for_text(&t.stdout_path, "ids ");
+    let want = if is_root() { "ids 1001:1001" } else { "ids " };
+    assert!(out.contains(want), "{out:?}");
     wait_for_text(&t.stderr_path, "to-stderr");
     let host = load(&state);
     let (_, j) = host
@@ -370,7 +429,7 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
             command: vec![
                 "/bin/sh".into(),
                 "-c".into(),
-                "echo $GREETING; exit 3".into(),
+                "echo $GREETING $(id -u); exit 3".into(),
             ],
             timeout: Some(prost_types::Duration {
                 seconds: 5,
@@ -380,9 +439,18 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
         .await
         .unwrap()
         .into_inner();
+    let me = if is_root() {
+        "1001".to_string()
+    } else {
+        own_uid()
+    };
     assert_eq!(
-        (ex.stdout.as_slice(), ex.result.unwrap().exit_code),
-        (&b"hello from nomad\n"[..], 3)
+        (
+            String::from_utf8_lossy(&ex.stdout).into_owned(),
+            ex.result.unwrap().exit_code
+        ),
+        (format!("hello from nomad {me}\n"), 3),
+        "ExecTask runs as the task's user too"
     );
     // `nomad alloc exec`: stdin in, stdout and stderr out, then the exit status.
     let io = |data: &[u8], close: bool| {
@@ -398,7 +466,7 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
                 command: vec![
                     "/bin/sh".into(),
                     "-c".into(),
-                    "read x; echo got $x $GREETING; echo oops >&2; exit 4".into(),
+                    "read x; echo got $x $GREETING $(id -u); echo oops >&2; exit 4".into(),
                 ],
                 tty: false,
             }),
@@ -435,7 +503,10 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
             exit = m.result;
         }
     }
-    assert_eq!(String::from_utf8_lossy(&so), "got hello hello from nomad\n");
+    assert_eq!(
+        String::from_utf8_lossy(&so),
+        format!("got hello hello from nomad {me}\n")
+    );
     assert_eq!(String::from_utf8_lossy(&se), "oops\n");
     assert_eq!(exit.unwrap().exit_code, 4);
     let bad = c
@@ -519,6 +590,7 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_driver_recovers_the_task_from_its_handle() {
     let dir = scratch("recover");
+    let _reaper = Reaper(dir.clone());
     let state = dir.join("host.json");
     save(&hostsim::SimHost::freebsd14_cuda_ready(1), &state);
     let before = load(&state);
@@ -610,6 +682,7 @@ async fn a_restarted_driver_recovers_the_task_from_its_handle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_start_leaves_the_host_as_it_was() {
     let dir = scratch("faults");
+    let _reaper = Reaper(dir.clone());
     let state = dir.join("host.json");
     save(&hostsim::SimHost::freebsd14_cuda_ready(1), &state);
     let p = launch(&dir, &state);
@@ -705,6 +778,7 @@ fn run_by_hand_it_prints_go_plugins_message_and_exits_1() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_starts_get_separate_jails_and_rulesets() {
     let dir = scratch("concurrent");
+    let _reaper = Reaper(dir.clone());
     let state = dir.join("host.json");
     save(&hostsim::SimHost::freebsd14_cuda_ready(2), &state);
     let before = load(&state);
