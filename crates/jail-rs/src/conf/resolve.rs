@@ -8,9 +8,10 @@ use super::parse::perr;
 use crate::error::{Error, Op, Result};
 use sysabi::ErrorKind;
 
-/// `wild_jail_name`: a record whose name holds `*` applies to the jails it matches.
+/// `wild_jail_name` (config.c): a record is a wildcard when one of its components is exactly
+/// `*` (`*`, `web.*`, `*.db`); `web*` is an ordinary name.
 fn is_wild(name: &str) -> bool {
-    name.contains('*')
+    name.split('.').any(|c| c == "*")
 }
 
 /// `wild_jail_match` (config.c): compared component by component, a non-final `*` component
@@ -31,13 +32,85 @@ fn wild_match(jail: &str, wild: &str) -> bool {
     }
 }
 
-/// What makes two parameter names one parameter (config.c's `equalopts`, computed once per
-/// name): the prefix and the last component without a `no` (`allow.mount` and `allow.nomount`
-/// are one parameter; the last written wins).
-fn param_key(n: &str) -> (&str, &str) {
-    let (pre, last) = n.rsplit_once('.').map_or(("", n), |(p, l)| (p, l));
-    (pre, last.strip_prefix("no").unwrap_or(last))
+/// config.c's `equalopts`: whether two parameter names are one parameter — equal, or equal
+/// but for a `no` in front of the whole name or of any component after a common dotted
+/// prefix (`allow.mount` and `allow.nomount`, `allow.nomount.zfs` and `allow.mount.zfs`,
+/// `noallow.mount` and `allow.mount`); the last one written wins.
+fn equalopts(o1: &str, o2: &str) -> bool {
+    // Every way to be equal adds or drops exactly one `no`: lengths equal (then only equal
+    // names) or two apart (the common case of different names is decided here).
+    match o1.len().abs_diff(o2.len()) {
+        0 => return same(o1, o2),
+        2 => {}
+        _ => return false,
+    }
+    let no = |a: &str, b: &str| a.strip_prefix("no") == Some(b);
+    if no(o1, o2) || no(o2, o1) {
+        return true;
+    }
+    let (mut a, mut b) = (o1, o2);
+    while let Some(d) = a.find('.') {
+        if !b.starts_with(&a[..=d]) {
+            break;
+        }
+        b = &b[d + 1..];
+        a = &a[d + 1..];
+        if no(a, b) || no(b, a) {
+            return true;
+        }
+    }
+    false
 }
+
+/// jail(8)'s own table of parameters it knows (config.c `intparams`, those without
+/// `PF_CONV`): a variable may not be named like one of them.
+const INTPARAMS: &[&str] = &[
+    "allow.dying",
+    "command",
+    "depend",
+    "exec.clean",
+    "exec.consolelog",
+    "exec.fib",
+    "exec.jail_user",
+    "exec.poststart",
+    "exec.poststop",
+    "exec.prepare",
+    "exec.prestart",
+    "exec.prestop",
+    "exec.release",
+    "exec.created",
+    "exec.start",
+    "exec.stop",
+    "exec.system_jail_user",
+    "exec.system_user",
+    "exec.timeout",
+    "interface",
+    "ip_hostname",
+    "mount",
+    "mount.devfs",
+    "mount.fdescfs",
+    "mount.procfs",
+    "mount.fstab",
+    "stop.timeout",
+    "vnet.interface",
+    "zfs.dataset",
+    "allow.chflags",
+    "allow.mount",
+    "allow.raw_sockets",
+    "allow.set_hostname",
+    "allow.socket_af",
+    "allow.sysvipc",
+    "devfs_ruleset",
+    "host.hostname",
+    "ip4.addr",
+    "ip6.addr",
+    "jid",
+    "name",
+    "path",
+    "persist",
+    "securelevel",
+    "vnet",
+];
 
 /// Where a record's parameters are: the top-level ones (the `*` record jail(8) makes of
 /// them) or the direct children of a block node.
@@ -106,8 +179,6 @@ const NOWHERE: usize = usize::MAX;
 #[derive(Debug, Clone)]
 struct Collected<'a> {
     name: &'a str,
-    /// [`param_key`] of the name.
-    key: (&'a str, &'a str),
     var: bool,
     immutable: bool,
     values: Vals,
@@ -317,11 +388,11 @@ impl FlatConf<'_> {
         let pname = self.str(n.name);
         let var = pname.starts_with('$');
         let bare = pname.trim_start_matches('$');
-        let key = param_key(pname);
-        let found = out.iter().position(|c| {
-            same(c.name.trim_start_matches('$'), bare)
-                || (!var && !c.var && same(c.key.1, key.1) && same(c.key.0, key.0))
-        });
+        // add_param: the first collected parameter `equalopts` finds (variables are compared
+        // by their names without `$`, as jail(8) keeps them).
+        let found = out
+            .iter()
+            .position(|c| equalopts(c.name.trim_start_matches('$'), bare));
         match found {
             Some(i) => {
                 let c = &mut out[i];
@@ -338,13 +409,18 @@ impl FlatConf<'_> {
                     ));
                 }
                 c.name = pname;
-                c.key = key;
                 c.values.assign(op == AssignOp::Append && n.b > 0, n.a, n.b);
                 c.node = k;
             }
+            None if var && INTPARAMS.iter().any(|ip| equalopts(bare, ip)) => {
+                // add_param: a new variable named like one of jail(8)'s own parameters.
+                return Err(perr(
+                    &self.node_pos(k),
+                    format!("variable \"${bare}\" cannot have the same name as a parameter."),
+                ));
+            }
             None => out.push(Collected {
                 name: pname,
-                key,
                 var,
                 immutable: false,
                 values: Vals {
@@ -371,7 +447,6 @@ impl FlatConf<'_> {
         let implied = if numeric { "jid" } else { "name" };
         params.push(Collected {
             name: implied,
-            key: param_key(implied),
             var: false,
             immutable: true,
             values: Vals {
@@ -696,6 +771,40 @@ impl Resolved {
                 Error::new(Op::Validate, ErrorKind::InvalidInput, problems.join("; "))
                     .subject(&self.name),
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_c_rules_for_names() {
+        // wild_jail_name: a `*` component, not any `*`.
+        for w in ["*", "web.*", "*.db", "a.*.c"] {
+            assert!(is_wild(w), "{w}");
+        }
+        for n in ["web*", "*web", "a.b*", "web"] {
+            assert!(!is_wild(n), "{n}");
+        }
+        // equalopts: `no` in front of the whole name or of a component after a common prefix.
+        for (a, b) in [
+            ("allow.mount", "allow.nomount"),
+            ("allow.nomount.zfs", "allow.mount.zfs"),
+            ("noallow.mount", "allow.mount"),
+            ("persist", "nopersist"),
+            ("path", "path"),
+        ] {
+            assert!(equalopts(a, b) && equalopts(b, a), "{a} {b}");
+        }
+        for (a, b) in [
+            ("allow.mount", "allow.mount.zfs"),
+            ("allow.mount", "allow.raw_sockets"),
+            ("nonsense", "sense.x"),
+            ("mount.devfs", "mount.nofdescfs"),
+        ] {
+            assert!(!equalopts(a, b) && !equalopts(b, a), "{a} {b}");
         }
     }
 }

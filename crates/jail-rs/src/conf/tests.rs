@@ -905,3 +905,34 @@ fn jaillex_whitespace_and_variable_names() {
         ("path".to_string(), Some(vec!["/y".to_string()]))
     );
 }
+
+#[test]
+fn config_c_wildcards_equalopts_and_variables_named_like_parameters() {
+    // `web*` is an ordinary (if odd) name, not a wildcard for `webx`.
+    let c = JailConf::parse("\"web*\" { persist; }\nwebx { path = /x; }\n", "w.conf").unwrap();
+    assert_eq!(c.jails(), ["web*", "webx"]);
+    assert!(
+        !params_of("\"web*\" { persist; }\nwebx { path = /x; }\n", "webx")
+            .iter()
+            .any(|(n, _)| n == "persist")
+    );
+    // `allow.nomount.zfs` is `allow.mount.zfs` negated: one parameter, the last one written.
+    assert_eq!(
+        params_of("j { allow.mount.zfs; allow.nomount.zfs; }", "j"),
+        [("allow.nomount.zfs".to_string(), None)]
+    );
+    // add_param: a variable named like one of jail(8)'s parameters is an error even alone.
+    let c = JailConf::parse("$path = /x;\nj { persist; }\n", "v.conf").unwrap();
+    let e = c.resolve("j").unwrap_err().to_string();
+    assert!(
+        e.contains("v.conf:1:1: variable \"$path\" cannot have the same name as a parameter."),
+        "{e}"
+    );
+    // A variable of another name is fine.
+    assert!(
+        JailConf::parse("$base = /x;\nj { path = $base; }\n", "v.conf")
+            .unwrap()
+            .resolve("j")
+            .is_ok()
+    );
+}
