@@ -474,9 +474,19 @@ impl FlatConf<'_> {
         if !did_self {
             own(&mut params)?;
         }
-        let mut out = Vec::with_capacity(params.len());
+        let mut resolved: Vec<Option<Vec<String>>> = Vec::with_capacity(params.len());
         let mut stack = Vec::new();
-        for c in params.iter().filter(|c| !c.var) {
+        for c in &params {
+            if c.var {
+                // jail(8) substitutes in variables too, used or not: a missing name or a
+                // loop there fails the jail as well.
+                let mut sink = Vec::new();
+                for v in c.values.iter() {
+                    self.expand(name, v, &params, c.node, &mut stack, &mut sink)?;
+                }
+                resolved.push(None);
+                continue;
+            }
             let vals = if c.values.is_empty() {
                 None
             } else {
@@ -486,12 +496,72 @@ impl FlatConf<'_> {
                 }
                 Some(vals)
             };
-            out.push((c.name.to_string(), vals));
+            resolved.push(vals);
         }
+        let out = self
+            .substitution_order(&params)
+            .into_iter()
+            .filter(|&i| !params[i].var)
+            .map(|i| (params[i].name.to_string(), resolved[i].take()))
+            .collect();
         Ok(Resolved {
             name: name.to_string(),
             params: out,
         })
+    }
+
+    /// The order jail(8) leaves a jail's parameters in after substituting variables
+    /// (config.c `load_config`): walking the list, a parameter that refers to one whose
+    /// values still hold variables moves that one in front of itself and resolves it first,
+    /// so `host.hostname = "${path}.x"; path = "/j/$name";` comes out as `path`, then
+    /// `host.hostname` (what `jail -e` prints). Loops and missing names were reported by
+    /// [`FlatConf::expand`] already.
+    fn substitution_order(&self, params: &[Collected<'_>]) -> Vec<usize> {
+        let has_vars = |c: &Collected<'_>| {
+            c.values.iter().any(|v| match v {
+                Val::Doc(v) => self.value(v).iter().any(|p| p.is_var()),
+                Val::Name => false,
+            })
+        };
+        let mut pending: Vec<bool> = params.iter().map(has_vars).collect();
+        let mut order: Vec<usize> = (0..params.len()).collect();
+        if !pending.iter().any(|&p| p) {
+            return order;
+        }
+        // The first parameter `p` refers to that still holds variables.
+        let first_pending = |p: usize, pending: &[bool]| {
+            for v in params[p].values.iter() {
+                let Val::Doc(v) = v else { continue };
+                for part in self.value(v).iter().filter(|x| x.is_var()) {
+                    let n = self.str(*part);
+                    let vp = params.iter().position(|c| {
+                        same(c.name.trim_start_matches('$'), n) && !c.values.is_empty()
+                    });
+                    if let Some(vp) = vp.filter(|&vp| vp != p && pending[vp]) {
+                        return Some(vp);
+                    }
+                }
+            }
+            None
+        };
+        let mut i = 0;
+        // Each move puts a pending parameter in front, each step resolves one: bounded.
+        let mut steps = 0;
+        while i < order.len() && steps < 4 * params.len() * params.len() + 16 {
+            steps += 1;
+            let p = order[i];
+            match first_pending(p, &pending).and_then(|vp| order.iter().position(|&o| o == vp)) {
+                Some(at) if at > i => {
+                    let vp = order.remove(at);
+                    order.insert(i, vp);
+                }
+                _ => {
+                    pending[p] = false;
+                    i += 1;
+                }
+            }
+        }
+        order
     }
 
     /// Expands the variables of one value into `out` (config.c's substitution loop): a

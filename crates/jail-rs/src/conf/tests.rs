@@ -936,3 +936,37 @@ fn config_c_wildcards_equalopts_and_variables_named_like_parameters() {
             .is_ok()
     );
 }
+
+#[test]
+fn config_c_substitution_order_and_unused_variables() {
+    // load_config moves a parameter whose values still hold variables in front of the first
+    // one that refers to it: `jail -e` prints path before host.hostname here.
+    let names: Vec<String> = params_of(
+        "j {\n  host.hostname = \"${path}.x\";\n  path = \"/j/$name\";\n  persist;\n}\n",
+        "j",
+    )
+    .into_iter()
+    .map(|(n, _)| n)
+    .collect();
+    assert_eq!(names, ["path", "host.hostname", "persist"]);
+    // Through a variable: $root holds a variable, path refers to $root, mount.fstab refers
+    // to path: path moves in front of mount.fstab.
+    let p = params_of(
+        "$root = \"/j/$name\";\nj { mount.fstab = \"${path}/fstab\"; path = \"$root\"; }\n",
+        "j",
+    );
+    assert_eq!(
+        p,
+        [one("path", &["/j/j"]), one("mount.fstab", &["/j/j/fstab"])]
+    );
+    // Without variables nothing moves.
+    let names: Vec<String> = params_of("j { b.x = 1; a.x = 2; }", "j")
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["b.x", "a.x"]);
+    // A variable nobody uses is still substituted: a missing name there fails the jail.
+    let c = JailConf::parse("$v = \"$nope\";\nj { persist; }\n", "u.conf").unwrap();
+    let e = c.resolve("j").unwrap_err().to_string();
+    assert!(e.contains("u.conf:1:1: variable \"nope\" not found"), "{e}");
+}

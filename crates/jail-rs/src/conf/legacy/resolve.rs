@@ -212,10 +212,15 @@ fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Res
         }
     }
     let mut out = Vec::new();
-    for c in params.iter().filter(|c| !c.var) {
+    for c in &params {
         let mut vals = Vec::new();
         for v in &c.values {
             vals.extend(expand(v, &params, c.pos, &mut Vec::new())?);
+        }
+        // A deliberate change carried into the oracle: jail(8) substitutes in variables
+        // too, used or not (config.c load_config), so their errors count.
+        if c.var {
+            continue;
         }
         out.push((
             c.name.to_string(),
