@@ -223,31 +223,30 @@ impl<'t> FlatConf<'t> {
 
     /// The position of node `n` (slow for text: it counts lines from the start; for errors).
     pub(super) fn pos(&self, n: &Node) -> Pos {
-        if !self.poses.is_empty() {
-            return self.poses[n.pos() as usize].clone();
+        self.item_pos(n, &mut Cursor::new())
+    }
+
+    /// The position of byte `off` of the text, counted from `cur` onwards.
+    fn pos_from(&self, off: usize, cur: &mut Cursor) -> Pos {
+        let (line, col) = cur.at(self.text, off);
+        Pos {
+            file: self.file.clone(),
+            line,
+            col,
         }
-        self.pos_at(n.pos() as usize)
     }
 
     /// The position of byte `off` of the text.
     pub(super) fn pos_at(&self, off: usize) -> Pos {
-        let (line, col) = Cursor::new().at(self.text, off);
-        Pos {
-            file: self.file.clone(),
-            line,
-            col,
-        }
+        self.pos_from(off, &mut Cursor::new())
     }
 
+    /// The position of node `n`: from `poses` when built from a tree, else its offset
+    /// counted from `cur` (nodes visited in file order share one cursor).
     fn item_pos(&self, n: &Node, cur: &mut Cursor) -> Pos {
-        if !self.poses.is_empty() {
-            return self.poses[n.pos() as usize].clone();
-        }
-        let (line, col) = cur.at(self.text, n.pos() as usize);
-        Pos {
-            file: self.file.clone(),
-            line,
-            col,
+        match self.poses.get(n.pos() as usize) {
+            Some(p) => p.clone(),
+            None => self.pos_from(n.pos() as usize, cur),
         }
     }
 

@@ -2,7 +2,7 @@
 //! as usr.sbin/jail/jaillex.l reads them. It works on bytes (every character with a meaning
 //! is ASCII) and records spans of the text, copying only strings with escapes.
 
-use super::flat::Span;
+use super::flat::{FlatConf, Span};
 use super::parse::Parser;
 use crate::error::{Error, Op, Result};
 use std::fmt;
@@ -96,51 +96,52 @@ impl<'t> Parser<'t> {
         self.doc.text[self.i..].chars().next()
     }
 
+    /// Makes `last` a part of `side` (copying its text there once), so more can be appended:
+    /// a side part being built is always the last thing in `side`.
+    fn to_side(d: &mut FlatConf<'_>, last: &mut Span) {
+        if !last.is_side() {
+            let at = d.side.len();
+            d.side.push_str(&d.text[last.start()..last.end()]);
+            *last = Span::side(at, last.len());
+        }
+    }
+
     /// Literal text `s..e` joins the word's last literal part (jail(8) joins adjacent pieces
     /// into one string).
     fn lit_text(&mut self, w: &mut Word, s: usize, e: usize) {
         if s == e {
             return;
         }
-        if let Some(last) = w.last_mut() {
-            if !last.is_var() {
+        match w.last_mut() {
+            Some(last) if !last.is_var() => {
                 if !last.is_side() && last.end() == s {
                     last.grow(e - s);
                     return;
                 }
                 let d = &mut self.doc;
-                if !last.is_side() {
-                    let at = d.side.len();
-                    d.side.push_str(&d.text[last.start()..last.end()]);
-                    *last = Span::side(at, last.len());
-                }
-                // A side part being built is always the last thing in `side`.
+                Self::to_side(d, last);
                 d.side.push_str(&d.text[s..e]);
                 last.grow(e - s);
-                return;
             }
+            _ => w.push(Span::text(s, e)),
         }
-        w.push(Span::text(s, e));
     }
 
     /// A decoded character (an escape) joins the word's last literal part.
     fn lit_char(&mut self, w: &mut Word, c: char) {
         let d = &mut self.doc;
-        if let Some(last) = w.last_mut() {
-            if !last.is_var() {
-                if !last.is_side() {
-                    let at = d.side.len();
-                    d.side.push_str(&d.text[last.start()..last.end()]);
-                    *last = Span::side(at, last.len());
-                }
+        match w.last_mut() {
+            Some(last) if !last.is_var() => {
+                Self::to_side(d, last);
                 d.side.push(c);
                 last.grow(c.len_utf8());
-                return;
+            }
+            _ => {
+                let at = d.side.len();
+                d.side.push(c);
+                w.push(Span::side(at, c.len_utf8()));
             }
         }
-        let at = d.side.len();
-        d.side.push(c);
-        w.push(Span::side(at, c.len_utf8()));
     }
 
     /// After `$`: `${name}`, `$name`, or a literal `$` when no name follows (jaillex.l: the
