@@ -11,20 +11,8 @@ use std::process::Command;
 
 const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rc_subr_oracle.sh");
 
-/// The shells that run the oracle: every one installed of dash, bash in POSIX mode and
-/// busybox sh (FreeBSD's sh is, like dash and busybox, an Almquist shell).
 fn shells() -> Vec<Vec<&'static str>> {
-    [vec!["dash"], vec!["bash", "--posix"], vec!["busybox", "sh"]]
-        .into_iter()
-        .filter(|sh| {
-            Command::new(sh[0])
-                .args(&sh[1..])
-                .arg("-c")
-                .arg("expr a : a >/dev/null")
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect()
+    sysabi::testing::posix_shells("expr a : a >/dev/null")
 }
 
 fn run_oracle(sh: &[&str], file: &std::path::Path) -> Vec<Vec<String>> {

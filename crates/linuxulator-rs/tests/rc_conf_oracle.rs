@@ -11,17 +11,7 @@ use std::io::Write;
 use std::process::Command;
 
 fn shells() -> Vec<Vec<&'static str>> {
-    [vec!["dash"], vec!["bash", "--posix"], vec!["busybox", "sh"]]
-        .into_iter()
-        .filter(|sh| {
-            Command::new(sh[0])
-                .args(&sh[1..])
-                .arg("-c")
-                .arg(":")
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .collect()
+    sysabi::testing::posix_shells(":")
 }
 
 fn tmp(body: &[u8]) -> std::path::PathBuf {

@@ -15,6 +15,23 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The POSIX shells installed here that the real-shell oracles run (dash, bash `--posix`,
+/// busybox sh: FreeBSD's sh is, like dash and busybox, an Almquist shell), each as a command
+/// line; a shell counts when it runs `probe` successfully.
+pub fn posix_shells(probe: &str) -> Vec<Vec<&'static str>> {
+    [vec!["dash"], vec!["bash", "--posix"], vec!["busybox", "sh"]]
+        .into_iter()
+        .filter(|sh| {
+            std::process::Command::new(sh[0])
+                .args(&sh[1..])
+                .arg("-c")
+                .arg(probe)
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect()
+}
+
 /// Fails the test unless running as root.
 ///
 /// # Panics

@@ -67,10 +67,6 @@ fn own_uid() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn is_root() -> bool {
-    own_uid() == "0"
-}
-
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("nomad-driver-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -328,7 +324,11 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
     // The task runs as Nomad's `user`: alice's uid and gid from the simulated host's passwd
     // (what `jexec -u` takes from a real host's), when the driver is root and can switch.
     let out = wait_for_text(&t.stdout_path, "ids ");
-    let want = if is_root() { "ids 1001:1001" } else { "ids " };
+    let want = if sysabi::testing::is_root() {
+        "ids 1001:1001"
+    } else {
+        "ids "
+    };
     assert!(out.contains(want), "{out:?}");
     wait_for_text(&t.stderr_path, "to-stderr");
     let host = load(&state);
@@ -439,7 +439,7 @@ async fn nomad_runs_a_task_in_its_own_cuda_jail_and_destroys_it() {
         .await
         .unwrap()
         .into_inner();
-    let me = if is_root() {
+    let me = if sysabi::testing::is_root() {
         "1001".to_string()
     } else {
         own_uid()
