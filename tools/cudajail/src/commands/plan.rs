@@ -170,56 +170,45 @@ pub(crate) fn conf_show(file: &Path, sep: &str, json: bool) -> Result<String, Fa
         .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", file.display())))?;
     let name = file.display().to_string();
     let flat = jail::conf::FlatConf::parse(&text, &name).map_err(|e| Failure::Failed(e.into()))?;
-    if !flat.has_includes() {
-        // One jail at a time: memory stays near the file's own size plus the output.
-        let mut out = String::new();
-        let mut n = 0usize;
-        flat.resolve_each(|r| {
-            if json {
-                let v = serde_json::json!({ "name": r.name, "params": r.params });
-                push_pretty_element(&mut out, n, &v);
-            } else {
-                if n > 0 {
-                    out.push('\n');
-                }
-                out.push_str(&r.exhibit(sep));
-            }
-            n += 1;
-            Ok(())
-        })
-        .map_err(|e| Failure::Failed(e.into()))?;
+    // Each jail printed as it is resolved: memory stays near the file's own size plus the
+    // output (a file with includes is expanded into the owned tree first).
+    let mut out = String::new();
+    let mut n = 0usize;
+    let mut emit = |r: jail::conf::Resolved| {
         if json {
-            out = if n == 0 {
-                "[]".into()
-            } else {
-                format!("[\n{out}\n]")
-            };
+            let v = serde_json::json!({ "name": r.name, "params": r.params });
+            push_pretty_element(&mut out, n, &v);
+        } else {
+            if n > 0 {
+                out.push('\n');
+            }
+            out.push_str(&r.exhibit(sep));
         }
-        return Ok(out);
-    }
-    let all = if flat.has_includes() {
+        n += 1;
+    };
+    if flat.has_includes() {
         let dir = file
             .parent()
             .map_or(".".to_string(), |d| d.display().to_string());
         flat.to_conf()
             .expand_includes(&dir, &jail::conf::StdConfFs)
             .and_then(|c| c.resolve_all())
+            .map(|all| all.into_iter().for_each(&mut emit))
     } else {
-        flat.resolve_all()
+        flat.resolve_each(|r| {
+            emit(r);
+            Ok(())
+        })
     }
     .map_err(|e| Failure::Failed(e.into()))?;
     if json {
-        let v: Vec<serde_json::Value> = all
-            .iter()
-            .map(|r| serde_json::json!({ "name": r.name, "params": r.params }))
-            .collect();
-        return serde_json::to_string_pretty(&v).map_err(|e| Failure::Failed(e.into()));
+        out = if n == 0 {
+            "[]".into()
+        } else {
+            format!("[\n{out}\n]")
+        };
     }
-    Ok(all
-        .iter()
-        .map(|r| r.exhibit(sep))
-        .collect::<Vec<_>>()
-        .join("\n"))
+    Ok(out)
 }
 
 /// Appends element `i` of a JSON array the way `serde_json::to_string_pretty` prints it
