@@ -64,7 +64,7 @@ fn equalopts(o1: &str, o2: &str) -> bool {
 
 /// jail(8)'s own table of parameters it knows (config.c `intparams`, those without
 /// `PF_CONV`): a variable may not be named like one of them.
-const INTPARAMS: &[&str] = &[
+pub(super) const INTPARAMS: &[&str] = &[
     "allow.dying",
     "command",
     "depend",

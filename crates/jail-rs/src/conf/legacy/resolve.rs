@@ -163,6 +163,18 @@ fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
             c.values.extend(p.values.iter());
             c.pos = &p.pos;
         }
+        // A deliberate change carried into the oracle: a new variable named like one of
+        // jail(8)'s own parameters is an error (config.c add_param).
+        None if var
+            && crate::conf::resolve::INTPARAMS
+                .iter()
+                .any(|ip| param_key(ip) == param_key(bare)) =>
+        {
+            return Err(perr(
+                &p.pos,
+                format!("variable \"${bare}\" cannot have the same name as a parameter."),
+            ));
+        }
         None => out.push(Collected {
             name: &p.name,
             key,
@@ -173,6 +185,45 @@ fn add<'a>(out: &mut Vec<Collected<'a>>, p: &'a Param) -> Result<()> {
         }),
     }
     Ok(())
+}
+
+/// A deliberate change carried into the oracle, written out from config.c's loop: walking
+/// the list, a parameter that refers to one whose values still hold variables has that one
+/// moved in front of itself and handled first. (Loops were reported by `expand` already.)
+fn jail8_order(params: &[Collected<'_>]) -> Vec<usize> {
+    let vars_of = |c: &Collected<'_>| -> Vec<String> {
+        c.values
+            .iter()
+            .flat_map(|v| v.0.iter())
+            .filter_map(|p| match p {
+                Part::Var(n) => Some(n.clone()),
+                Part::Lit(_) => None,
+            })
+            .collect()
+    };
+    let mut list: Vec<usize> = (0..params.len()).collect();
+    let mut done = vec![false; params.len()];
+    let mut i = 0;
+    while i < list.len() {
+        let p = list[i];
+        let first = vars_of(&params[p]).into_iter().find_map(|n| {
+            let vp = params
+                .iter()
+                .position(|c| c.name.trim_start_matches('$') == n && !c.values.is_empty())?;
+            (vp != p && !done[vp] && !vars_of(&params[vp]).is_empty()).then_some(vp)
+        });
+        match first.and_then(|vp| list.iter().position(|&x| x == vp)) {
+            Some(at) if at > i => {
+                let vp = list.remove(at);
+                list.insert(i, vp);
+            }
+            _ => {
+                done[p] = true;
+                i += 1;
+            }
+        }
+    }
+    list
 }
 
 fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Resolved> {
@@ -211,7 +262,7 @@ fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Res
             add(&mut params, p)?;
         }
     }
-    let mut out = Vec::new();
+    let mut vals_of = Vec::new();
     for c in &params {
         let mut vals = Vec::new();
         for v in &c.values {
@@ -219,18 +270,17 @@ fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Res
         }
         // A deliberate change carried into the oracle: jail(8) substitutes in variables
         // too, used or not (config.c load_config), so their errors count.
-        if c.var {
-            continue;
-        }
-        out.push((
-            c.name.to_string(),
-            if c.values.is_empty() {
-                None
-            } else {
-                Some(vals)
-            },
-        ));
+        vals_of.push(if c.values.is_empty() {
+            None
+        } else {
+            Some(vals)
+        });
     }
+    let out = jail8_order(&params)
+        .into_iter()
+        .filter(|&i| !params[i].var)
+        .map(|i| (params[i].name.to_string(), vals_of[i].take()))
+        .collect();
     Ok(Resolved { name, params: out })
 }
 
