@@ -118,6 +118,29 @@ impl<T: NvTransport> Driver<T> {
         &self.t
     }
 
+    /// The driver's version and each GPU's minor, name, UUID and PCI address: what
+    /// [`fast::read_host`](crate::fast::read_host) answers without the driver, from the driver.
+    ///
+    /// # Errors
+    /// As [`Driver::gpus`].
+    pub fn summary(&self) -> Result<crate::fast::Summary> {
+        let mut gpus: Vec<crate::fast::GpuSummary> = self
+            .gpus()?
+            .into_iter()
+            .map(|g| crate::fast::GpuSummary {
+                minor: g.minor,
+                name: g.name,
+                uuid: g.uuid,
+                pci_bus_id: g.pci_bus_id,
+            })
+            .collect();
+        gpus.sort_by_key(|g| g.minor);
+        Ok(crate::fast::Summary {
+            driver_version: self.version.clone(),
+            gpus,
+        })
+    }
+
     /// Every GPU with PCI ids, name, UUID and memory.
     ///
     /// # Errors
@@ -526,6 +549,11 @@ mod tests {
         );
         assert!(d.transport().opened.borrow().contains(&NvDevice::Gpu(0)));
         assert_eq!(d.gpus().unwrap(), g, "a second call reuses the session");
+        // The brief answer the fast path is compared with: the same fields, nothing else.
+        assert_eq!(
+            d.summary().unwrap().lines(),
+            "GPU 0: NVIDIA H100 80GB (UUID: GPU-7180742a-ab92-b3ff-5b86-5e6f10c1175b) pci 00000000:65:00.0\n"
+        );
         assert!(freed.borrow().is_empty());
         drop(d);
         assert_eq!(

@@ -8,6 +8,7 @@
 //! | `NVOS00/21/54/64_PARAMETERS` | [`codec::Nvos00`], [`codec::Nvos21`], [`codec::Nvos54`], [`codec::Nvos64`] |
 //! | RM status codes | [`codec::NvStatus`] |
 //! | the device file seam | [`NvTransport`] |
+//! | `/proc/driver/nvidia`, `hw.nvidia.gpus.*` (no device opened) | [`fast`] |
 //!
 //! NVIDIA only uses `_IOWR`, which FreeBSD and Linux encode identically below 8192 bytes, so
 //! one request number serves both systems.
@@ -35,6 +36,7 @@ mod abi;
 pub mod codec;
 mod driver;
 mod error;
+pub mod fast;
 #[cfg(any(target_os = "linux", target_os = "freebsd"))]
 mod native;
 mod ops;

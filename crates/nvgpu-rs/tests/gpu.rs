@@ -64,3 +64,37 @@ fn a_missing_node_is_a_clear_error() {
     assert_eq!(e.kind(), nvgpu::ErrorKind::NotFound);
     assert!(e.to_string().contains("/dev/nvidia250"), "{e}");
 }
+
+/// The fast path (#19) gives the driver's answer without opening it: equal to
+/// `Driver::summary` field for field, and to `nvidia-smi -L` (name and UUID, in order).
+#[test]
+#[ignore = "needs NVIDIA GPU"]
+fn the_fast_path_equals_the_driver_and_nvidia_smi() {
+    let fast = match nvgpu::fast::read_host().expect("the driver's text interface") {
+        nvgpu::fast::Coverage::Full(s) => s,
+        nvgpu::fast::Coverage::Partial(why) => {
+            panic!("the fast path does not cover this host: {why}")
+        }
+    };
+    let d = Driver::open(NativeTransport::new()).expect("open driver");
+    let slow = d.summary().expect("summary");
+    print!("fast path:\n{}", fast.lines());
+    assert_eq!(fast, slow, "fast path vs driver");
+    let out = std::process::Command::new("nvidia-smi")
+        .arg("-L")
+        .output()
+        .expect("nvidia-smi -L");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let smi: Vec<&str> = text.lines().filter(|l| l.starts_with("GPU ")).collect();
+    assert_eq!(smi.len(), fast.gpus.len(), "{text}");
+    for (line, g) in smi.iter().zip(&fast.gpus) {
+        assert!(
+            line.contains(&format!(": {} (UUID: {})", g.name, g.uuid)),
+            "{line} vs {g:?}"
+        );
+    }
+    println!(
+        "match: fast path = driver = nvidia-smi -L for {} GPU(s)",
+        smi.len()
+    );
+}

@@ -1,6 +1,9 @@
 //! `nvgpu`: what the NVIDIA kernel driver has, without NVML.
 //!
 //! - `nvgpu list [--json]`: like `nvidia-smi -L`, plus memory and PCI.
+//! - `nvgpu list --brief [--fast] [--json]`: minor, name, UUID and PCI only; `--fast` reads
+//!   them from `/proc/driver/nvidia` (Linux) or `hw.nvidia.gpus` (FreeBSD) without opening the
+//!   driver (`nvgpu::fast`), the same output where they hold all of it.
 //! - `nvgpu version`: the kernel driver's version.
 //! - `nvgpu bench [--iters N]`: times `gpus()` against `nvidia-smi --query-gpu=…` and prints the ratio.
 //! - `nvgpu bench --breakdown [--iters N]`: where `nvgpu list` goes — process start (`true`),
@@ -32,6 +35,15 @@ enum Cmd {
         /// JSON output.
         #[arg(long)]
         json: bool,
+        /// Only minor, name, UUID and PCI address (`nvidia-smi -L`'s shape plus the PCI
+        /// address), without memory.
+        #[arg(long)]
+        brief: bool,
+        /// With --brief: read the driver's text interfaces (Linux `/proc/driver/nvidia`,
+        /// FreeBSD `hw.nvidia.gpus`) instead of opening it; falls back to the driver (saying
+        /// so on stderr) where they leave something out.
+        #[arg(long, requires = "brief")]
+        fast: bool,
     },
     /// Print the kernel driver version.
     Version,
@@ -92,6 +104,27 @@ impl nvgpu_lib::NvTransport for NoDriver {
     }
 }
 
+/// The brief answer: from the driver's text interfaces when `fast` and they hold all of it,
+/// else from the driver.
+fn summary(fast: bool) -> anyhow::Result<nvgpu_lib::fast::Summary> {
+    if fast {
+        match nvgpu_lib::fast::read_host() {
+            Ok(nvgpu_lib::fast::Coverage::Full(s)) => return Ok(s),
+            Ok(nvgpu_lib::fast::Coverage::Partial(why)) => {
+                eprintln!(
+                    "nvgpu: the fast path does not cover this host ({why}); asking the driver"
+                )
+            }
+            Err(e) if e.kind() == nvgpu_lib::ErrorKind::NotFound => {
+                return Err(anyhow::Error::new(e)
+                    .context("no NVIDIA driver text interface (is nvidia.ko loaded?)"))
+            }
+            Err(e) => eprintln!("nvgpu: the fast path failed ({e}); asking the driver"),
+        }
+    }
+    Ok(driver()?.summary()?)
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Version => {
@@ -102,7 +135,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{}", driver()?.version());
         }
-        Cmd::List { json } => {
+        Cmd::List {
+            json,
+            brief: true,
+            fast,
+        } => {
+            let s = summary(fast)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", s.lines());
+            }
+        }
+        Cmd::List { json, .. } => {
             let d = driver()?;
             let gpus = d.gpus()?;
             if json {
@@ -252,6 +297,49 @@ fn breakdown(iters: u32) -> anyhow::Result<()> {
     println!(
         "(a cheaper sequence for the same answer is the floor's open question: one version \
          escape instead of two, no FB_GET_INFO_V2 size probe)"
+    );
+    // The fast path (#19): the brief answer without opening the driver, next to the same
+    // answer from the driver; the outputs must be equal for the ratio to mean anything.
+    let brief = |fast: bool| {
+        let mut c = std::process::Command::new(&exe);
+        c.args(["list", "--brief"]);
+        if fast {
+            c.arg("--fast");
+        }
+        c
+    };
+    let out_driver = brief(false).output().context("nvgpu list --brief")?;
+    let out_fast = brief(true).output().context("nvgpu list --brief --fast")?;
+    let same = out_driver.status.success() && out_driver.stdout == out_fast.stdout;
+    let t_driver = median_run(&mut brief(false), iters)?;
+    let t_fast = median_run(&mut brief(true), iters)?;
+    println!(
+        "{:<34} {:>6} {:>12.1}",
+        "`nvgpu list --brief` (driver)",
+        "",
+        us(t_driver)
+    );
+    println!(
+        "{:<34} {:>6} {:>12.1}",
+        "`nvgpu list --brief --fast`",
+        "",
+        us(t_fast)
+    );
+    println!(
+        "fast path: {:.2}x faster; outputs {}{}",
+        t_driver.as_secs_f64() / t_fast.as_secs_f64().max(1e-9),
+        if same { "equal" } else { "DIFFER" },
+        String::from_utf8_lossy(&out_fast.stderr)
+            .lines()
+            .next()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default()
+    );
+    anyhow::ensure!(
+        same,
+        "the fast path's output differs from the driver's:\n{}\nvs\n{}",
+        String::from_utf8_lossy(&out_fast.stdout),
+        String::from_utf8_lossy(&out_driver.stdout)
     );
     Ok(())
 }
