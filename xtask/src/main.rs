@@ -9,12 +9,14 @@
 //! | `cargo xtask bench` | every benchmark in one table (and `target/bench.json`) |
 //! | `cargo xtask publish-check` | `cargo publish --dry-run` of every crate, in order |
 //! | `cargo xtask port` | regenerates the FreeBSD port's generated files (`packaging/freebsd`) |
+//! | `cargo xtask gpu-kit [--fresh-root]` | `.gpu-kit/`: the gpu tier's programs, the exported template and `run.sh`, for one run on a GPU machine without network (`gpukit`) |
 //! | `cargo xtask dist [--debug]` | binaries for FreeBSD (release unless `--debug`), the port's staging tree checked against `pkg-plist`, a tarball |
 
 mod abi;
 mod bench;
 mod ci;
 mod dist;
+mod gpukit;
 mod port;
 mod setup;
 mod tiers;
@@ -38,12 +40,15 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(&ctx),
         Some("publish-check") => ci::publish_check(&ctx).map(|_| ()),
         Some("port") => port::port(&ctx),
+        Some("gpu-kit") => gpukit::gpu_kit(&ctx, args.iter().any(|a| a == "--fresh-root")),
         Some("dist") => {
             let release = !args.iter().any(|a| a == "--debug");
             setup::setup(&ctx).and_then(|_| dist::dist(&ctx, release))
         }
         _ => {
-            eprintln!("usage: cargo xtask <ci|setup|abi|cross|bench|publish-check|port|dist>");
+            eprintln!(
+                "usage: cargo xtask <ci|setup|abi|cross|bench|publish-check|port|dist|gpu-kit>"
+            );
             return ExitCode::from(2);
         }
     };

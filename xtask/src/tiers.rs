@@ -368,6 +368,11 @@ fn gpu(ctx: &Ctx, _: &Setup) -> Outcome {
             "cuda_probe",
         ),
         (
+            "the exported template passing the CUDA check in a chroot (CUDAJAIL_GPU_ROOT, else SKIP)",
+            "cudajail",
+            "gpu_root",
+        ),
+        (
             "the Nomad device plugin's fingerprint against nvidia-smi",
             "nomad-device-nvgpu",
             "gpu",

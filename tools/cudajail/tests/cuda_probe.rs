@@ -3,7 +3,9 @@
 //! gpu tier: on a machine with an NVIDIA GPU it must agree with nvidia-smi and create a context.
 #![cfg(target_os = "linux")]
 
-use cudajail::shim::{cuda_pci, parse_probe, ProbeFailure};
+mod common;
+
+use cudajail::shim::{parse_probe, ProbeFailure};
 use std::path::Path;
 use std::process::Command;
 
@@ -60,45 +62,7 @@ fn on_a_gpu_machine_the_check_agrees_with_nvidia_smi() {
     println!("{out}");
     assert_eq!(code, 0, "{out}");
     let r = parse_probe(&out).unwrap();
-    let smi = Command::new("nvidia-smi")
-        .args([
-            "--query-gpu=uuid,name,pci.bus_id,memory.total",
-            "--format=csv,noheader,nounits",
-        ])
-        .output()
-        .unwrap();
-    let smi = String::from_utf8(smi.stdout).unwrap();
-    let rows: Vec<Vec<String>> = smi
-        .lines()
-        .map(|l| l.split(',').map(|f| f.trim().to_string()).collect())
-        .collect();
-    assert_eq!(r.gpus.len(), rows.len(), "{smi}");
-    for row in &rows {
-        let g = r
-            .gpus
-            .iter()
-            .find(|g| g.uuid.eq_ignore_ascii_case(&row[0]))
-            .unwrap_or_else(|| panic!("CUDA does not list {}", row[0]));
-        assert_eq!(g.name, row[1]);
-        assert_eq!(g.pci, cuda_pci(&row[2]));
-        let smi_mib: u64 = row[3].parse().unwrap();
-        // CUDA reports the memory it can hand out, nvidia-smi the whole framebuffer: on an H200
-        // (580.159.04) 143155 vs 143771 MiB. Allow up to 2 %.
-        assert!(
-            g.mem_mib <= smi_mib && g.mem_mib * 100 >= smi_mib * 98,
-            "CUDA {} MiB vs nvidia-smi {smi_mib} MiB",
-            g.mem_mib
-        );
-        assert!(g.ctx_ok);
-        println!(
-            "match: {} {} {} {} MiB (nvidia-smi {smi_mib} MiB) CUDA {} ctx ok",
-            g.name,
-            g.uuid,
-            g.pci,
-            g.mem_mib,
-            r.cuda_version()
-        );
-    }
+    common::assert_agrees_with_nvidia_smi(&r);
     // What the same check does with the uvm shim preloaded on Linux, where a real nvidia-uvm
     // exists (the shim is meant for FreeBSD, which has none): printed, not asserted.
     let so = built("CUDAJAIL_UVM_SO", env!("CUDAJAIL_UVM_SO"));

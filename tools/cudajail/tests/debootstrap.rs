@@ -137,7 +137,70 @@ fn debootstrap_bookworm_through_the_rootfs_code() {
     in_jail_steps(&d);
     eprintln!("in-jail steps in a chroot: {:.1?}", t.elapsed());
     unmount_below(&d);
+    if let Ok(to) = std::env::var("CUDAJAIL_EXPORT_ROOT") {
+        export_root(&d, &to);
+    }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What the exported root leaves out: the compiler and headers (the shim and the CUDA check are
+/// already built inside, by them), documentation and apt's caches. Nothing a Linux program
+/// needs at run time.
+pub const EXPORT_LEAVES_OUT: &[&str] = &[
+    "usr/lib/gcc",
+    "usr/libexec/gcc",
+    "usr/include",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/gcc",
+    "var/cache/apt",
+    "var/lib/apt/lists",
+];
+
+/// Writes the template, with the uvm shim and the CUDA check built inside it by its own
+/// compiler, to `to` (`.tar.xz`), for the gpu tier's in-chroot CUDA check on a machine that
+/// cannot debootstrap (no network): `cargo xtask gpu-kit` asks for it.
+fn export_root(root: &str, to: &str) {
+    let dir = std::path::Path::new(root);
+    // The stand-in libcuda `in_jail_steps` built for the ldconfig check is no driver.
+    let libdir = dir.join(cudajail::engine::NV_LIB_DEST);
+    for e in std::fs::read_dir(&libdir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name().to_string_lossy().starts_with("libcuda.so") {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    for rel in EXPORT_LEAVES_OUT {
+        let p = dir.join(rel);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).unwrap();
+        }
+    }
+    let o = Command::new("tar")
+        .args([
+            "-C",
+            root,
+            "--numeric-owner",
+            "--one-file-system",
+            "-cJf",
+            to,
+            ".",
+        ])
+        .env("XZ_OPT", "-9 -T0")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "tar: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    eprintln!(
+        "exported the template (without {}) to {to}: {} bytes",
+        EXPORT_LEAVES_OUT.join(", "),
+        std::fs::metadata(to).unwrap().len()
+    );
 }
 
 /// Runs `sh -c cmd` inside `root` (chroot standing in for `jail_attach`); exit code and output.

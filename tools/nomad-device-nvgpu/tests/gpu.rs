@@ -7,7 +7,12 @@ use nomad::proto::hashicorp::nomad::plugins::{device as pb, shared::structs::att
 use std::process::{Command, Stdio};
 use tokio_stream::StreamExt;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nomad-device-nvgpu");
+/// The plugin binary: cargo's, or `NOMAD_NVGPU_BIN` (a copy on another machine, as
+/// `cargo xtask gpu-kit` carries it).
+fn bin() -> String {
+    std::env::var("NOMAD_NVGPU_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_nomad-device-nvgpu").to_string())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "gpu: needs an NVIDIA GPU and its driver"]
@@ -22,7 +27,7 @@ async fn the_plugins_fingerprint_is_what_nvidia_smi_reports() {
     let smi = String::from_utf8_lossy(&smi.stdout).into_owned();
     let dir = std::env::temp_dir().join(format!("nomad-device-gpu-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = nomad::loader::launch(Command::new(BIN).stderr(Stdio::inherit()), &dir).unwrap();
+    let p = nomad::loader::launch(Command::new(bin()).stderr(Stdio::inherit()), &dir).unwrap();
     let ch = nomad::loader::connect(&p.socket).await.unwrap();
     let mut d = pb::device_plugin_client::DevicePluginClient::new(ch);
     let t = std::time::Instant::now();
