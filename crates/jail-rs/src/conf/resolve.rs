@@ -16,6 +16,16 @@ fn is_wild(name: &str) -> bool {
 
 /// `wild_jail_match` (config.c): compared component by component, a non-final `*` component
 /// matches one jail component and a final `*` matches one or more.
+/// Whether a jail's name makes it a `jid` rather than a `name` (config.c `load_config`:
+/// `strtol(j->name, &ep, 10) && !*ep`): after C's white space and an optional sign, only
+/// decimal digits, at least one of them not 0. So `007`, `+5` and `-3` name a jid; `0`, `00`
+/// and `5a` are names.
+pub(crate) fn names_a_jid(name: &str) -> bool {
+    let t = name.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && t.bytes().any(|b| b != b'0')
+}
+
 fn wild_match(jail: &str, wild: &str) -> bool {
     let (mut jc, mut wc) = (jail, wild);
     loop {
@@ -443,8 +453,7 @@ impl FlatConf<'_> {
     ) -> Result<Resolved> {
         let mut params: Vec<Collected<'a>> = Vec::new();
         // The name implies `name` (or `jid` for a number), which may not be set again.
-        let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
-        let implied = if numeric { "jid" } else { "name" };
+        let implied = if names_a_jid(name) { "jid" } else { "name" };
         params.push(Collected {
             name: implied,
             var: false,

@@ -456,6 +456,23 @@ fn jail8_duplicate_blocks_are_separate_records_and_name_value_needs_no_equals() 
         .contains("cannot redefine"));
     let c = JailConf::parse("7 { }", "t.conf").unwrap();
     assert_eq!(c.resolve("7").unwrap().params[0], one("jid", &["7"]));
+    // A number as strtol(3) reads it: sign and leading zeros allowed, 0 is no jid.
+    for (name, implied) in [
+        ("007", "jid"),
+        ("+5", "jid"),
+        ("-3", "jid"),
+        ("0", "name"),
+        ("00", "name"),
+        ("5a", "name"),
+        ("+", "name"),
+    ] {
+        let c = JailConf::parse(&format!("\"{name}\" {{ }}"), "t.conf").unwrap();
+        assert_eq!(
+            c.resolve(name).unwrap().params[0],
+            one(implied, &[name]),
+            "{name}"
+        );
+    }
 }
 
 proptest! {

@@ -232,8 +232,11 @@ fn resolve_record(recs: &[Record<'_>], wilds: &[usize], me: usize) -> Result<Res
     let nowhere = Pos::default();
     let mut params: Vec<Collected<'_>> = Vec::new();
     // The name implies `name` (or `jid` for a number), which may not be set again.
-    let numeric = !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) && name != "0";
-    let implied = if numeric { "jid" } else { "name" };
+    let implied = if crate::conf::resolve::names_a_jid(&name) {
+        "jid"
+    } else {
+        "name"
+    };
     params.push(Collected {
         name: implied,
         key: param_key(implied),
