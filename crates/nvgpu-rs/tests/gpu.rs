@@ -70,9 +70,15 @@ fn a_missing_node_is_a_clear_error() {
 #[test]
 #[ignore = "needs NVIDIA GPU"]
 fn the_fast_path_equals_the_driver_and_nvidia_smi() {
-    let fast = match nvgpu::fast::read_host().expect("the driver's text interface") {
-        nvgpu::fast::Coverage::Full(s) => s,
-        nvgpu::fast::Coverage::Partial(why) => {
+    let fast = match nvgpu::fast::read_host() {
+        Err(e) if e.kind() == nvgpu::ErrorKind::NotFound => {
+            // gVisor's GPU proxy, for one, passes the device files through but not procfs.
+            println!("SKIP: no driver text interface on this machine ({e})");
+            return;
+        }
+        Err(e) => panic!("the fast path failed: {e}"),
+        Ok(nvgpu::fast::Coverage::Full(s)) => s,
+        Ok(nvgpu::fast::Coverage::Partial(why)) => {
             panic!("the fast path does not cover this host: {why}")
         }
     };

@@ -92,10 +92,11 @@ fn the_template_passes_the_cuda_check_in_a_chroot() {
         sysabi::testing::is_root(),
         "this test mounts and chroots: run it as root"
     );
-    let version = nvgpu::fast::parse_proc_version(
-        &std::fs::read_to_string("/proc/driver/nvidia/version").expect("the driver's version"),
-    )
-    .expect("a version in /proc/driver/nvidia/version");
+    // The kernel driver's version, asked as `up` asks it (nvgpu's version escape).
+    let version = nvgpu::Driver::open(nvgpu::NativeTransport::new())
+        .expect("opening the NVIDIA driver")
+        .version()
+        .to_string();
     let libdir = host_libcuda_dir().expect("the host's libcuda.so.1 (ldconfig -p)");
     let dir = std::env::temp_dir().join(format!("cudajail-gpu-root-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
