@@ -136,8 +136,8 @@ fn a_foreign_unnamed_jail_is_listed_by_its_jid_name() {
 #[test]
 #[ignore = "root: compares the resolver with jail(8) -e on the rule corpus"]
 fn the_rule_corpus_resolves_like_jail_e() {
-    // jail -f FILE -e SEP prints each jail's parameters as jail(8) resolved them. Where its
-    // quoting of odd values differs from `Resolved::exhibit`, this test shows the line.
+    // jail -f FILE -e SEP prints each jail's parameters as jail(8) resolved them, quoted by
+    // jail.c's quoted_print; `Resolved::exhibit` must print the same bytes.
     require_root();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/jail8");
     let mut files: Vec<_> = std::fs::read_dir(dir)

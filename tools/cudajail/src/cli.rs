@@ -285,8 +285,9 @@ pub enum Command {
 /// Subcommands of `cudajail conf`.
 #[derive(Debug, Subcommand)]
 pub enum ConfCmd {
-    /// Every jail of the file with its resolved parameters, one jail per line, like `jail -e
-    /// SEP` on FreeBSD (globals, wildcards, variables applied; includes read).
+    /// Every jail of the file with its resolved parameters, one jail per line, as `jail -e
+    /// SEP` prints them on FreeBSD (globals, wildcards, variables applied; includes read;
+    /// values quoted as jail(8) quotes them; `jid` not shown).
     Show {
         /// The jail.conf file.
         file: PathBuf,

@@ -27,7 +27,7 @@ pub use ast::{AssignOp, Item, JailConf, Param, Part, Pos, Value};
 pub use flat::FlatConf;
 pub use include::{ConfFs, StdConfFs};
 use parse::Parser;
-pub use resolve::{Jail8Params, Resolved, JAIL8_PARAMS};
+pub use resolve::{quote_value, Jail8Params, Resolved, JAIL8_PARAMS};
 use sysabi::ErrorKind;
 
 /// The deepest nesting of jail blocks [`JailConf::parse`] accepts (`a { b { c { } } }` is 3).

@@ -16,6 +16,32 @@ fn is_wild(name: &str) -> bool {
 
 /// `wild_jail_match` (config.c): compared component by component, a non-final `*` component
 /// matches one jail component and a final `*` matches one or more.
+/// One value as jail(8)'s `quoted_print` writes it: in `"` when it is empty or holds a `'`, else
+/// in `'` when it holds a `"`, else in `"` when it holds a space or tab, else bare; a backslash
+/// and the quote character are escaped with a backslash.
+#[must_use]
+pub fn quote_value(s: &str) -> String {
+    let qc = if s.is_empty() || s.contains('\'') {
+        Some('"')
+    } else if s.contains('"') {
+        Some('\'')
+    } else if s.contains([' ', '\t']) {
+        Some('"')
+    } else {
+        None
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.extend(qc);
+    for c in s.chars() {
+        if c == '\\' || Some(c) == qc {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.extend(qc);
+    out
+}
+
 /// Whether a jail's name makes it a `jid` rather than a `name` (config.c `load_config`:
 /// `strtol(j->name, &ep, 10) && !*ep`): after C's white space and an optional sign, only
 /// decimal digits, at least one of them not 0. So `007`, `+5` and `-3` name a jid; `0`, `00`
@@ -739,18 +765,29 @@ pub const JAIL8_PARAMS: &[&str] = &[
 pub type Jail8Params = Vec<(String, Vec<String>)>;
 
 impl Resolved {
-    /// The jail as one line in the style of `jail -e SEP`: each parameter as `name=value`
-    /// (list values joined by `,`), a flag as its name, separated by `sep`.
+    /// The jail as `jail -e SEP` prints it (jail.c `show_jails` → `print_jail`, not running):
+    /// every parameter but `jid`, as `name=value` with each value quoted as `quoted_print`
+    /// quotes it ([`quote_value`]) and list values joined by `,`, a parameter without a value
+    /// as its name, separated by `sep`.
     #[must_use]
     pub fn exhibit(&self, sep: &str) -> String {
-        self.params
-            .iter()
-            .map(|(n, v)| match v {
-                None => n.clone(),
-                Some(v) => format!("{n}={}", v.join(",")),
-            })
-            .collect::<Vec<_>>()
-            .join(sep)
+        let mut out = String::new();
+        for (n, v) in self.params.iter().filter(|(n, _)| n != "jid") {
+            if !out.is_empty() {
+                out.push_str(sep);
+            }
+            out.push_str(n);
+            if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                out.push('=');
+                for (i, s) in v.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&quote_value(s));
+                }
+            }
+        }
+        out
     }
 
     /// Splits into the kernel parameters, typed into a [`crate::JailSpec`], and jail(8)'s own.

@@ -989,3 +989,54 @@ fn config_c_substitution_order_and_unused_variables() {
     let e = c.resolve("j").unwrap_err().to_string();
     assert!(e.contains("u.conf:1:1: variable \"nope\" not found"), "{e}");
 }
+
+/// `jail -e` (jail.c `print_jail`, `print_param`, `quoted_print`): `jid` is not printed, a
+/// parameter without a value is its name, each value is quoted by what it holds.
+#[test]
+fn exhibit_prints_what_jail_e_prints() {
+    for (raw, printed) in [
+        ("plain", "plain"),
+        ("", "\"\""),
+        ("it's", "\"it's\""),
+        ("say \"hi\"", "'say \"hi\"'"),
+        ("a b", "\"a b\""),
+        ("a\tb", "\"a\tb\""),
+        ("a\\b", "a\\\\b"),
+        ("it's \"x\"", "\"it's \\\"x\\\"\""),
+        ("q\"\\", "'q\"\\\\'"),
+        ("$5,x", "$5,x"),
+    ] {
+        assert_eq!(quote_value(raw), printed, "{raw:?}");
+    }
+    let c = JailConf::parse(
+        "7 { persist; x = \"\"; y = a, \"b c\"; }\nj { host.hostname = \"it's\"; }",
+        "t.conf",
+    )
+    .unwrap();
+    let lines: Vec<String> = c
+        .resolve_all()
+        .unwrap()
+        .iter()
+        .map(|r| r.exhibit(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "persist x=\"\" y=a,\"b c\"",
+            "name=j host.hostname=\"it's\""
+        ]
+    );
+}
+
+proptest! {
+    /// A quoted value, read back by the jail.conf parser, is the value (but for `$`, which
+    /// jail.conf substitutes inside double quotes and `jail -e` does not escape).
+    #[test]
+    fn quoted_values_read_back(v in "[ -~\t]{0,24}") {
+        let q = quote_value(&v);
+        prop_assume!(q.starts_with(['"', '\'']) && !v.contains('$'));
+        let c = JailConf::parse(&format!("j {{ x = {q}; }}"), "t.conf").unwrap();
+        let got = params_of(&c.to_string(), "j");
+        prop_assert_eq!(got, vec![one("x", &[v.as_str()])]);
+    }
+}
