@@ -289,8 +289,10 @@ pub fn parse_freebsd_location(s: &str) -> Option<String> {
 
 /// The FreeBSD fast path over a sysctl reader (`get(name)`: the value, `None` when the name
 /// does not exist). Units `0..MAX_GPUS` of `hw.nvidia.gpus` are asked for; a unit's device file
-/// is `/dev/nvidia<unit>`, and its PCI address is its parent's (`dev.nvidia.<unit>.%parent`,
-/// a `vgapci`) `%location`.
+/// is `/dev/nvidia<unit>` (both named by `device_get_unit`: `nv_sysctl_init` in
+/// `nvidia_sysctl.c`, `make_dev` in `nvidia_dev_attach`), and its PCI address is its parent's
+/// `%location` (`dev.nvidia.<unit>.%parent`: `nvidia` attaches to `vgapci`,
+/// `DRIVER_MODULE(nvidia, vgapci, …)` in `nvidia_pci.c`).
 ///
 /// # Errors
 /// `NotFound` without `hw.nvidia.version`; errors of `get`.
