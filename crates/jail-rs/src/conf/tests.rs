@@ -282,6 +282,15 @@ proptest! {
     }
 }
 
+/// Every jail of `c` as `jail -e ' '` prints it.
+fn jail_e_lines(c: &JailConf) -> Vec<String> {
+    c.resolve_all()
+        .unwrap()
+        .iter()
+        .map(|r| r.exhibit(" "))
+        .collect()
+}
+
 /// The resolved parameters of a one-file config (without the implied `name`).
 fn params_of(text: &str, jail: &str) -> Vec<(String, Option<Vec<String>>)> {
     let c = JailConf::parse(text, "t.conf").unwrap();
@@ -512,14 +521,8 @@ fn the_jail8_rule_corpus_resolves_as_written_down() {
         let text = std::fs::read_to_string(path).unwrap();
         let want = std::fs::read_to_string(path.with_extension("expected")).unwrap();
         let c = JailConf::parse(&text, &path.display().to_string()).unwrap();
-        let got: Vec<String> = c
-            .resolve_all()
-            .unwrap()
-            .iter()
-            .map(|r| r.exhibit(" "))
-            .collect();
         assert_eq!(
-            got.join("\n"),
+            jail_e_lines(&c).join("\n"),
             want.trim_end_matches('\n'),
             "{}",
             path.display()
@@ -1013,14 +1016,8 @@ fn exhibit_prints_what_jail_e_prints() {
         "t.conf",
     )
     .unwrap();
-    let lines: Vec<String> = c
-        .resolve_all()
-        .unwrap()
-        .iter()
-        .map(|r| r.exhibit(" "))
-        .collect();
     assert_eq!(
-        lines,
+        jail_e_lines(&c),
         [
             "persist x=\"\" y=a,\"b c\"",
             "name=j host.hostname=\"it's\""
