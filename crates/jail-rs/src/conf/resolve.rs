@@ -14,8 +14,6 @@ fn is_wild(name: &str) -> bool {
     name.split('.').any(|c| c == "*")
 }
 
-/// `wild_jail_match` (config.c): compared component by component, a non-final `*` component
-/// matches one jail component and a final `*` matches one or more.
 /// One value as jail(8)'s `quoted_print` writes it: in `"` when it is empty or holds a `'`, else
 /// in `'` when it holds a `"`, else in `"` when it holds a space or tab, else bare; a backslash
 /// and the quote character are escaped with a backslash.
@@ -52,6 +50,8 @@ pub(crate) fn names_a_jid(name: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && t.bytes().any(|b| b != b'0')
 }
 
+/// `wild_jail_match` (config.c): compared component by component, a non-final `*` component
+/// matches one jail component and a final `*` matches one or more.
 fn wild_match(jail: &str, wild: &str) -> bool {
     let (mut jc, mut wc) = (jail, wild);
     loop {
