@@ -26,11 +26,7 @@ impl Step for Jail {
     }
 
     fn check(&self, cx: &Ctx<'_, '_>) -> anyhow::Result<Check> {
-        Ok(if cx.env.jail.get(&cx.p.jail.name)?.is_some() {
-            Check::Done
-        } else {
-            Check::Todo
-        })
+        Ok(Check::done_if(cx.env.jail.get(&cx.p.jail.name)?.is_some()))
     }
 
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {

@@ -91,6 +91,18 @@ pub enum Check {
     NotNeeded(&'static str),
 }
 
+impl Check {
+    /// [`Check::Done`] when what the step makes is already there, else [`Check::Todo`].
+    #[must_use]
+    pub fn done_if(there: bool) -> Check {
+        if there {
+            Check::Done
+        } else {
+            Check::Todo
+        }
+    }
+}
+
 /// What [`Step::apply`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

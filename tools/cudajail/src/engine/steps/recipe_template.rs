@@ -104,11 +104,9 @@ impl Step for RecipeTemplate {
             return Ok(Check::NotNeeded("no recipe"));
         };
         let snap = SnapshotName::new(snap)?;
-        Ok(if cx.env.zfs.exists(&zfs::ZfsName::from(&snap))? {
-            Check::Done
-        } else {
-            Check::Todo
-        })
+        Ok(Check::done_if(
+            cx.env.zfs.exists(&zfs::ZfsName::from(&snap))?,
+        ))
     }
 
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {

@@ -90,11 +90,9 @@ impl Step for Template {
 
     fn check(&self, cx: &Ctx<'_, '_>) -> anyhow::Result<Check> {
         let snap = SnapshotName::new(&cx.p.template)?;
-        Ok(if cx.env.zfs.exists(&zfs::ZfsName::from(&snap))? {
-            Check::Done
-        } else {
-            Check::Todo
-        })
+        Ok(Check::done_if(
+            cx.env.zfs.exists(&zfs::ZfsName::from(&snap))?,
+        ))
     }
 
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {

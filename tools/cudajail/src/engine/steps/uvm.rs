@@ -61,11 +61,7 @@ impl Step for Uvm {
 
     fn check(&self, cx: &Ctx<'_, '_>) -> anyhow::Result<Check> {
         let f = look(cx)?;
-        Ok(if f.listed && f.current {
-            Check::Done
-        } else {
-            Check::Todo
-        })
+        Ok(Check::done_if(f.listed && f.current))
     }
 
     fn apply(&self, cx: &mut Ctx<'_, '_>) -> anyhow::Result<Outcome> {
