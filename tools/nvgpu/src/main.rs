@@ -255,37 +255,21 @@ fn breakdown(iters: u32) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("this program's path")?;
     let start = median_run(&mut std::process::Command::new("true"), iters)?;
     let list = median_run(std::process::Command::new(&exe).arg("list"), iters)?;
+    // One table row: step, calls, median in µs.
+    let row = |name: &str, calls: &dyn std::fmt::Display, d: std::time::Duration| {
+        println!("{:<34} {:>6} {:>12.1}", name, calls.to_string(), us(d));
+    };
     println!("`nvgpu list` broken down ({iters} runs each, medians):");
     println!("{:<34} {:>6} {:>12}", "step", "calls", "µs");
-    println!(
-        "{:<34} {:>6} {:>12.1}",
-        "process start (`true`)",
-        1,
-        us(start)
-    );
+    row("process start (`true`)", &1, start);
     let mut driver = std::time::Duration::ZERO;
     for p in &phases {
-        println!("{:<34} {:>6} {:>12.1}", p.name, p.calls, us(p.median));
+        row(&p.name, &p.calls, p.median);
         driver += p.median;
     }
-    println!(
-        "{:<34} {:>6} {:>12.1}",
-        "driver calls, summed",
-        "",
-        us(driver)
-    );
-    println!(
-        "{:<34} {:>6} {:>12.1}",
-        "open + gpus() + teardown, in process",
-        "",
-        us(inproc)
-    );
-    println!(
-        "{:<34} {:>6} {:>12.1}",
-        "`nvgpu list`, whole process",
-        "",
-        us(list)
-    );
+    row("driver calls, summed", &"", driver);
+    row("open + gpus() + teardown, in process", &"", inproc);
+    row("`nvgpu list`, whole process", &"", list);
     let floor = start + driver;
     println!(
         "floor (process start + these driver calls): {:.1} µs; `nvgpu list` is {:.2}x of it",
@@ -311,18 +295,8 @@ fn breakdown(iters: u32) -> anyhow::Result<()> {
     let same = out_driver.status.success() && out_driver.stdout == out_fast.stdout;
     let t_driver = median_run(&mut brief(false), iters)?;
     let t_fast = median_run(&mut brief(true), iters)?;
-    println!(
-        "{:<34} {:>6} {:>12.1}",
-        "`nvgpu list --brief` (driver)",
-        "",
-        us(t_driver)
-    );
-    println!(
-        "{:<34} {:>6} {:>12.1}",
-        "`nvgpu list --brief --fast`",
-        "",
-        us(t_fast)
-    );
+    row("`nvgpu list --brief` (driver)", &"", t_driver);
+    row("`nvgpu list --brief --fast`", &"", t_fast);
     println!(
         "fast path: {:.2}x faster; outputs {}{}",
         t_driver.as_secs_f64() / t_fast.as_secs_f64().max(1e-9),
