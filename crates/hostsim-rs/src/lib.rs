@@ -49,6 +49,7 @@ mod jail_params;
 mod jail_sim;
 mod kld_sim;
 mod linux_sim;
+mod nv_abi;
 mod nv_sim;
 mod root_sim;
 mod zfs_sim;

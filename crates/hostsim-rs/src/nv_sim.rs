@@ -10,10 +10,16 @@
 //! (`NV_ERR_INVALID_PARAM_STRUCT`), an FB info list that is empty, too long or names an unknown
 //! index (`NV_ERR_INVALID_ARGUMENT`, measured on 580.159.04). The FB list size follows the
 //! driver's major version: 0x80 from 570 on (measured: 580), 0x39 from 535, 0x36 before (guess).
-//! Freeing a client frees everything under it.
+//! Freeing a client frees everything under it; a GPU control sent to an object that is not a
+//! subdevice is `NV_ERR_INVALID_COMMAND`.
+//!
+//! Every number and block layout the decisions use is the simulation's own reading of NVIDIA's
+//! headers ([`crate::nv_abi`]), not nvgpu-rs's codec: the driver API under test is only the
+//! caller here.
 
+use crate::nv_abi as abi;
 use crate::{Args, SimHost, State};
-use nvgpu::codec::{self, bytes, class, ctrl, esc, CardInfo, NvStatus, PciInfo};
+use nvgpu::codec::NvStatus;
 use nvgpu::{Error, NvDevice, NvTransport, Op, Result};
 use sysabi::Errno;
 
@@ -114,46 +120,37 @@ impl NvTransport for SimHost {
             Err(err(e, dev))
         };
         match nr {
-            esc::CHECK_VERSION_STR => {
-                if buf.len() != codec::RM_API_VERSION_SIZE {
+            abi::esc::CHECK_VERSION_STR => {
+                let l = abi::rm_api_version();
+                if buf.len() != l.size {
                     return fail(Errno::EINVAL);
                 }
-                match bytes::u32_at(buf, 0) {
-                    Some(codec::RM_API_VERSION_CMD_QUERY) => {
-                        bytes::put_u32(buf, 4, codec::RM_API_VERSION_REPLY_RECOGNIZED);
-                        let v = codec::encode_version(0, &version);
-                        buf[8..].copy_from_slice(&v[8..]);
-                        Ok(())
-                    }
-                    _ if bytes::c_text(&buf[8..]) == version => Ok(()),
-                    _ => fail(Errno::EINVAL),
+                let text = l.off("versionString");
+                if abi::get_u32(buf, l.off("cmd")) == abi::VERSION_CMD_QUERY {
+                    abi::put_u32(buf, l.off("reply"), abi::VERSION_REPLY_RECOGNIZED);
+                    abi::put_c_str(&mut buf[text..], version.as_bytes());
+                    Ok(())
+                } else if abi::c_str(&buf[text..]) == version.as_bytes() {
+                    Ok(())
+                } else {
+                    fail(Errno::EINVAL)
                 }
             }
-            esc::CARD_INFO => {
-                if buf.len() < codec::CARD_INFO_SIZE * codec::NV_MAX_DEVICES {
+            abi::esc::CARD_INFO => {
+                let l = abi::card_info();
+                if buf.len() < l.size * abi::MAX_DEVICES {
                     return fail(Errno::EINVAL);
                 }
-                let cards: Vec<CardInfo> = s
-                    .gpus
-                    .iter()
-                    .map(|g| CardInfo {
-                        valid: 1,
-                        pci_info: PciInfo {
-                            domain: 0,
-                            bus: g.bus,
-                            slot: 0,
-                            function: 0,
-                            _pad0: 0,
-                            vendor_id: 0x10de,
-                            device_id: g.device_id,
-                        },
-                        gpu_id: g.gpu_id,
-                        minor_number: g.minor,
-                        ..CardInfo::default()
-                    })
-                    .collect();
                 buf.fill(0);
-                codec::encode_card_info(&cards, buf);
+                let (pci, p) = (l.off("pci_info"), abi::pci_info());
+                for (g, out) in s.gpus.iter().zip(buf.chunks_exact_mut(l.size)) {
+                    out[l.off("valid")] = 1;
+                    out[pci + p.off("bus")] = g.bus;
+                    abi::put_u16(out, pci + p.off("vendor_id"), abi::PCI_VENDOR_NVIDIA);
+                    abi::put_u16(out, pci + p.off("device_id"), g.device_id);
+                    abi::put_u32(out, l.off("gpu_id"), g.gpu_id);
+                    abi::put_u32(out, l.off("minor_number"), g.minor);
+                }
                 Ok(())
             }
             _ => fail(Errno::EINVAL),
@@ -168,118 +165,128 @@ impl NvTransport for SimHost {
         cls: u32,
         params: &mut [u8],
     ) -> Result<(u32, NvStatus)> {
+        use abi::{class, status};
         if let Some(e) = self.enter(Args::NvRmAlloc { class: cls }) {
             return Err(err(e, NvDevice::Ctl));
         }
         let mut s = self.st();
-        if matches!(cls, 0 | 1 | class::NV01_ROOT_CLIENT) {
+        if matches!(cls, class::ROOT | class::ROOT_NON_PRIV | class::ROOT_CLIENT) {
             let h = 0xc1d0_0001 + s.rm_objects.keys().filter(|(c, h)| c == h).count() as u32;
-            s.rm_objects.insert((h, h), (class::NV01_ROOT_CLIENT, 0));
-            return Ok((h, NvStatus::OK));
+            s.rm_objects.insert((h, h), (class::ROOT_CLIENT, 0));
+            return Ok((h, NvStatus(status::OK)));
         }
         if !s.rm_objects.contains_key(&(client, client)) {
-            return Ok((0, NvStatus(0x23)));
+            return Ok((0, NvStatus(status::INVALID_CLIENT)));
         }
         let Some(&(pclass, pgpu)) = s.rm_objects.get(&(client, parent)) else {
-            return Ok((0, NvStatus(0x36)));
+            return Ok((0, NvStatus(status::INVALID_OBJECT_PARENT)));
         };
         if s.rm_objects.contains_key(&(client, new)) || new == 0 {
-            return Ok((0, NvStatus(0x19)));
+            return Ok((0, NvStatus(status::INSERT_DUPLICATE_NAME)));
         }
         let gpu = match cls {
-            class::NV01_DEVICE_0 => {
-                if params.len() != std::mem::size_of::<codec::Nv0080Alloc>()
-                    || pclass != class::NV01_ROOT_CLIENT
-                {
-                    return Ok((0, NvStatus::INVALID_PARAM_STRUCT));
+            class::DEVICE_0 => {
+                let l = abi::nv0080_alloc();
+                if params.len() != l.size || pclass != class::ROOT_CLIENT {
+                    return Ok((0, NvStatus(status::INVALID_PARAM_STRUCT)));
                 }
-                let id = bytes::u32_at(params, 0).unwrap_or(u32::MAX);
+                let id = abi::get_u32(params, l.off("deviceId"));
                 if id as usize >= s.gpus.len() {
-                    return Ok((0, NvStatus(0x1F)));
+                    return Ok((0, NvStatus(status::INVALID_ARGUMENT)));
                 }
                 id
             }
-            class::NV20_SUBDEVICE_0 => {
-                if params.len() != codec::SUBDEVICE_ALLOC_SIZE || pclass != class::NV01_DEVICE_0 {
-                    return Ok((0, NvStatus::INVALID_PARAM_STRUCT));
+            class::SUBDEVICE_0 => {
+                if params.len() != abi::nv2080_alloc().size || pclass != class::DEVICE_0 {
+                    return Ok((0, NvStatus(status::INVALID_PARAM_STRUCT)));
                 }
                 pgpu
             }
-            _ => return Ok((0, NvStatus(0x22))),
+            _ => return Ok((0, NvStatus(status::INVALID_CLASS))),
         };
         s.rm_objects.insert((client, new), (cls, gpu));
-        Ok((new, NvStatus::OK))
+        Ok((new, NvStatus(status::OK)))
     }
 
     fn rm_control(&self, client: u32, object: u32, cmd: u32, p: &mut [u8]) -> Result<NvStatus> {
+        use abi::{class, ctrl, fb_index, status};
         if let Some(e) = self.enter(Args::NvRmControl { cmd }) {
             return Err(err(e, NvDevice::Ctl));
         }
         let s = self.st();
         if !s.rm_objects.contains_key(&(client, client)) {
-            return Ok(NvStatus(0x23));
+            return Ok(NvStatus(status::INVALID_CLIENT));
         }
         let Some(&(cls, gpu)) = s.rm_objects.get(&(client, object)) else {
-            return Ok(NvStatus(0x33));
+            return Ok(NvStatus(status::INVALID_OBJECT_HANDLE));
         };
-        let need = |n: usize| p.len() == n;
+        let bad_struct = Ok(NvStatus(status::INVALID_PARAM_STRUCT));
         match cmd {
             ctrl::GPU_GET_ID_INFO_V2 => {
-                if !need(codec::ID_INFO_V2_SIZE) {
-                    return Ok(NvStatus::INVALID_PARAM_STRUCT);
+                let l = abi::id_info_v2();
+                if p.len() != l.size {
+                    return bad_struct;
                 }
-                let id = bytes::u32_at(p, 0).unwrap_or(0);
+                let id = abi::get_u32(p, l.off("gpuId"));
                 let Some(i) = s.gpus.iter().position(|g| g.gpu_id == id) else {
-                    return Ok(NvStatus(0x1F));
+                    return Ok(NvStatus(status::INVALID_ARGUMENT));
                 };
-                bytes::put_u32(p, 8, i as u32);
-                Ok(NvStatus::OK)
+                abi::put_u32(p, l.off("deviceInstance"), i as u32);
+                Ok(NvStatus(status::OK))
             }
             ctrl::GPU_GET_NAME_STRING | ctrl::GPU_GET_GID_INFO | ctrl::FB_GET_INFO_V2
-                if cls != class::NV20_SUBDEVICE_0 =>
+                if cls != class::SUBDEVICE_0 =>
             {
-                Ok(NvStatus(0x24))
+                Ok(NvStatus(status::INVALID_COMMAND))
             }
             ctrl::GPU_GET_NAME_STRING => {
-                if !need(codec::NAME_STRING_SIZE) {
-                    return Ok(NvStatus::INVALID_PARAM_STRUCT);
+                let l = abi::name_string();
+                if p.len() != l.size {
+                    return bad_struct;
                 }
-                let n = s.gpus[gpu as usize].name.as_bytes();
-                p[4..4 + n.len().min(63)].copy_from_slice(&n[..n.len().min(63)]);
-                Ok(NvStatus::OK)
+                let at = l.off("gpuNameString");
+                let name = s.gpus[gpu as usize].name.as_bytes();
+                abi::put_c_str(&mut p[at..at + abi::MAX_NAME_STRING_LENGTH], name);
+                Ok(NvStatus(status::OK))
             }
             ctrl::GPU_GET_GID_INFO => {
-                if !need(codec::GID_INFO_SIZE) {
-                    return Ok(NvStatus::INVALID_PARAM_STRUCT);
+                let l = abi::gid_info();
+                if p.len() != l.size {
+                    return bad_struct;
                 }
                 let u = s.gpus[gpu as usize].uuid.as_bytes();
-                bytes::put_u32(p, 8, u.len() as u32);
-                p[12..12 + u.len()].copy_from_slice(u);
-                Ok(NvStatus::OK)
+                let n = u.len().min(abi::MAX_GID_LENGTH);
+                abi::put_u32(p, l.off("length"), n as u32);
+                let at = l.off("data");
+                p[at..at + n].copy_from_slice(&u[..n]);
+                Ok(NvStatus(status::OK))
             }
             ctrl::FB_GET_INFO_V2 => {
                 let max = fb_max(s.nvidia_version.as_deref().unwrap_or(""));
-                if !need(4 + 8 * max) {
-                    return Ok(NvStatus::INVALID_PARAM_STRUCT);
+                let l = abi::fb_info_v2(max);
+                if p.len() != l.size {
+                    return bad_struct;
                 }
-                let n = bytes::u32_at(p, 0).unwrap_or(0) as usize;
+                let n = abi::get_u32(p, l.off("fbInfoListSize")) as usize;
                 if n == 0 || n > max {
-                    return Ok(NvStatus(0x1F));
+                    return Ok(NvStatus(status::INVALID_ARGUMENT));
                 }
                 let g = &s.gpus[gpu as usize];
+                let list = l.off("fbInfoList");
                 for i in 0..n {
-                    let v = match bytes::u32_at(p, 4 + 8 * i).unwrap_or(u32::MAX) {
-                        0x7 | 0x8 => g.total_kib,
-                        0x9 | 0x16 => g.free_kib,
-                        0x20 => g.total_kib - 256 * 1024,
-                        idx if idx < max as u32 => 0,
-                        _ => return Ok(NvStatus(0x1F)),
+                    let entry = list + 8 * i;
+                    let v = match abi::get_u32(p, entry) {
+                        fb_index::RAM_SIZE | fb_index::TOTAL_RAM_SIZE => g.total_kib,
+                        fb_index::HEAP_SIZE | fb_index::HEAP_FREE => g.free_kib,
+                        fb_index::USABLE_RAM_SIZE => g.total_kib - 256 * 1024,
+                        idx if (idx as usize) < max => 0,
+                        _ => return Ok(NvStatus(status::INVALID_ARGUMENT)),
                     };
-                    bytes::put_u32(p, 8 + 8 * i, v);
+                    abi::put_u32(p, entry + 4, v);
                 }
-                Ok(NvStatus::OK)
+                Ok(NvStatus(status::OK))
             }
-            _ => Ok(NvStatus(0x24)),
+            _ => Ok(NvStatus(status::INVALID_COMMAND)),
         }
     }
 
@@ -289,14 +296,14 @@ impl NvTransport for SimHost {
         }
         let mut s = self.st();
         if !s.rm_objects.contains_key(&(client, object)) {
-            return Ok(NvStatus(0x33));
+            return Ok(NvStatus(abi::status::INVALID_OBJECT_HANDLE));
         }
         if client == object {
             s.rm_objects.retain(|(c, _), _| *c != client);
         } else {
             s.rm_objects.remove(&(client, object));
         }
-        Ok(NvStatus::OK)
+        Ok(NvStatus(abi::status::OK))
     }
 }
 
@@ -376,6 +383,111 @@ mod tests {
             NvStatus(0x23)
         );
         assert_eq!(h.rm_free(c, c, c).unwrap(), NvStatus::OK);
+    }
+
+    /// One case per rule in the module comment; each fails if its rule is dropped.
+    #[test]
+    fn each_resource_server_rule_refuses_on_its_own() {
+        use crate::nv_abi::{class, ctrl, status};
+        let h = SimHost::freebsd14_with_gpus(1);
+        let ok = NvStatus(status::OK);
+        let (c, st) = h.rm_alloc(0, 0, 0, class::ROOT_CLIENT, &mut []).unwrap();
+        assert_eq!(st, ok);
+        let mut dev = [0u8; 56];
+        assert_eq!(
+            h.rm_alloc(c, c, 0x10, class::DEVICE_0, &mut dev).unwrap(),
+            (0x10, ok)
+        );
+        assert_eq!(
+            h.rm_alloc(c, c, 0x10, class::DEVICE_0, &mut dev).unwrap().1,
+            NvStatus(status::INSERT_DUPLICATE_NAME),
+            "a handle in use"
+        );
+        assert_eq!(
+            h.rm_alloc(c, 0x99, 0x11, class::SUBDEVICE_0, &mut [0; 4])
+                .unwrap()
+                .1,
+            NvStatus(status::INVALID_OBJECT_PARENT)
+        );
+        assert_eq!(
+            h.rm_alloc(c, c, 0x11, class::SUBDEVICE_0, &mut [0; 4])
+                .unwrap()
+                .1,
+            NvStatus(status::INVALID_PARAM_STRUCT),
+            "a subdevice belongs under a device"
+        );
+        let mut second = [0u8; 56];
+        second[0] = 1;
+        assert_eq!(
+            h.rm_alloc(c, c, 0x12, class::DEVICE_0, &mut second)
+                .unwrap()
+                .1,
+            NvStatus(status::INVALID_ARGUMENT),
+            "device instance 1 of a one-GPU host"
+        );
+        assert_eq!(
+            h.rm_alloc(c, 0x10, 0x13, 0x2081, &mut [0; 4]).unwrap().1,
+            NvStatus(status::INVALID_CLASS)
+        );
+        assert_eq!(
+            h.rm_control(c, 0x10, ctrl::GPU_GET_NAME_STRING, &mut [0; 132])
+                .unwrap(),
+            NvStatus(status::INVALID_COMMAND),
+            "the name is asked of the subdevice"
+        );
+        assert_eq!(
+            h.rm_alloc(c, 0x10, 0x20, class::SUBDEVICE_0, &mut [0; 4])
+                .unwrap(),
+            (0x20, ok)
+        );
+        let mut name = [0u8; 132];
+        assert_eq!(
+            h.rm_control(c, 0x20, ctrl::GPU_GET_NAME_STRING, &mut name)
+                .unwrap(),
+            ok
+        );
+        assert!(name[4..].starts_with(b"NVIDIA H100 80GB HBM3\0"));
+        assert_eq!(
+            h.rm_control(c, 0x20, ctrl::GPU_GET_NAME_STRING, &mut [0; 260])
+                .unwrap(),
+            NvStatus(status::INVALID_PARAM_STRUCT),
+            "the union is 64 NvU16, not 128"
+        );
+        let fb = |list: &[u32]| {
+            let mut p = vec![0u8; 4 + 8 * 0x80];
+            p[..4].copy_from_slice(&(list.len() as u32).to_ne_bytes());
+            for (i, idx) in list.iter().enumerate() {
+                p[4 + 8 * i..8 + 8 * i].copy_from_slice(&idx.to_ne_bytes());
+            }
+            let st = h.rm_control(c, 0x20, ctrl::FB_GET_INFO_V2, &mut p).unwrap();
+            (st, u32::from_ne_bytes([p[8], p[9], p[10], p[11]]))
+        };
+        assert_eq!(fb(&[0x8]), (ok, 83_516_416));
+        assert_eq!(fb(&[]).0, NvStatus(status::INVALID_ARGUMENT), "empty list");
+        assert_eq!(
+            fb(&[0x80]).0,
+            NvStatus(status::INVALID_ARGUMENT),
+            "index past the table"
+        );
+        assert_eq!(
+            h.rm_control(c, 0x20, 0x2080_9999, &mut []).unwrap(),
+            NvStatus(status::INVALID_COMMAND)
+        );
+        assert_eq!(h.rm_free(c, c, 0x10).unwrap(), ok);
+        assert_eq!(
+            h.rm_free(c, c, 0x10).unwrap(),
+            NvStatus(status::INVALID_OBJECT_HANDLE)
+        );
+        assert_eq!(h.rm_free(c, c, c).unwrap(), ok);
+        assert!(
+            h.snapshot().rm_objects.is_empty(),
+            "freeing the client freed the subdevice"
+        );
+        assert_eq!(
+            h.rm_control(c, c, ctrl::GPU_GET_ID_INFO_V2, &mut [0; 32])
+                .unwrap(),
+            NvStatus(status::INVALID_CLIENT)
+        );
     }
 
     #[test]
