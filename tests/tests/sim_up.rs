@@ -308,6 +308,79 @@ fn destroy_refuses_a_dataset_cudajail_did_not_make() {
     assert!(!ZfsOps::exists(&h, &zfs::ZfsName::parse("zroot/cudajail/cuda").unwrap()).unwrap());
 }
 
+/// FreeBSD's tmpfs does not refuse a `size` or `mode` it cannot read: it silently mounts with
+/// no limit, or with the covered devfs directory's 0555 (`tmpfs_mount`, modelled by hostsim's
+/// own reading of `vfs_getopt_size` and `vfs_scanopt`). The jail's `/dev/shm` must get the
+/// spec's size and mode 1777 as the kernel reads them, and a size the kernel would read
+/// otherwise than the admin meant is refused before anything changes.
+#[test]
+fn dev_shm_gets_the_size_and_mode_the_kernel_reads() {
+    let page = |b: u64| b.next_multiple_of(4096);
+    for (size, bytes) in [
+        ("1g", 1u64 << 30),
+        ("512m", 512 << 20),
+        ("3001k", page(3001 * 1024)),
+        ("2T", 2 << 40),
+        ("4097", page(4097)),
+    ] {
+        let v = parse(&format!("shm_size = \"{size}\""))
+            .unwrap()
+            .validate(None)
+            .unwrap_or_else(|e| panic!("{size}: {e:?}"));
+        let (h, p) = host_with_jail_up(&v);
+        let st = h.snapshot();
+        let shm = st.mounts()[&format!("{}/dev/shm", p.root)]
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            shm.tmpfs,
+            Some(hostsim::TmpfsRoot {
+                size_limit: Some(bytes),
+                mode: 0o1777
+            }),
+            "{size}"
+        );
+    }
+    let h = SimHost::freebsd14_cuda_ready(1);
+    let before = h.observable();
+    // 512mm, 512mb, 1.5g: unreadable (no limit at all); 0512m: octal, 330 MiB; 0: no limit;
+    // 0x20m: a number cudajail does not offer; 1p: no such suffix.
+    for bad in [
+        "512mm",
+        "512mb",
+        "1.5g",
+        "0512m",
+        "0",
+        "0x20m",
+        "1p",
+        " 1g",
+        "-1g",
+        "99999999999999999t",
+    ] {
+        let e = parse(&format!("shm_size = \"{bad}\""))
+            .unwrap()
+            .validate(None)
+            .unwrap_err();
+        assert!(format!("{e:?}").contains("shm_size"), "{bad}: {e:?}");
+    }
+    assert_eq!(h.observable(), before);
+}
+
+proptest::proptest! {
+    /// Differential: every `shm_size` cudajail accepts is read by hostsim's independent model
+    /// of FreeBSD's tmpfs as the same number of bytes (rounded up to a page).
+    #[test]
+    fn every_accepted_shm_size_is_the_limit_the_kernel_sets(
+        s in "[ +0-]?(0x)?[0-9]{0,22}[kmgtpKMGTb.]{0,2}[0-9]?"
+    ) {
+        if let Ok(bytes) = cudajail::spec::shm_size_bytes(&s) {
+            let r = hostsim::TmpfsRoot::of(&[("size".into(), Some(s.clone()))], 0o555);
+            proptest::prop_assert_eq!(r.size_limit, Some(bytes.next_multiple_of(4096)), "{:?}", s);
+        }
+    }
+}
+
 #[test]
 fn hostile_and_impossible_specs_fail_before_anything_changes() {
     let h = SimHost::freebsd14_cuda_ready(1);

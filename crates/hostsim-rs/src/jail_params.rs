@@ -177,7 +177,7 @@ fn available(s: &State, n: Needs) -> bool {
 
 /// `linux_map_osrel` (sys/compat/linux/linux_mib.c): `a.b.c` with `a ≥ 1`, then the end or
 /// `-` and at least one character.
-fn linux_osrelease_ok(s: &str) -> bool {
+pub(crate) fn linux_osrelease_ok(s: &str) -> bool {
     let (nums, suffix) = match s.find('-') {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),

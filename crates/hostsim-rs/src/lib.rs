@@ -52,6 +52,8 @@ mod linux_sim;
 mod nv_abi;
 mod nv_sim;
 mod root_sim;
+mod tmpfs_model;
+pub use tmpfs_model::TmpfsRoot;
 mod zfs_sim;
 
 pub use exec_sim::RecordedRun;

@@ -9,7 +9,9 @@
 //! compiled in or loaded (`ENODEV`); options a file system does not know fail with `EINVAL` and
 //! errmsg `"mount option <x> is unknown"` (vfs_filteropt); devfs's `ruleset` must be a decimal
 //! 0..65535 (`EINVAL` "invalid ruleset specification"); nullfs's source must be an existing
-//! directory. Mounts stack on a mount point; unmounting a path with nothing mounted is `EINVAL`,
+//! directory; tmpfs reads `size` and `mode` as the kernel does, silently taking its defaults
+//! for values it cannot read (`crate::tmpfs_model`, recorded as [`SimMount::tmpfs`]). Mounts
+//! stack on a mount point; unmounting a path with nothing mounted is `EINVAL`,
 //! and one with mounts beneath it is `EBUSY`.
 
 use crate::kld_sim::module_loaded;
@@ -32,6 +34,10 @@ pub struct SimMount {
     pub options: Vec<(String, Option<String>)>,
     /// Flags.
     pub flags: u32,
+    /// tmpfs: the limit and root mode the kernel made of the options
+    /// ([`crate::TmpfsRoot`]; a value it cannot read is silently its default).
+    #[serde(default)]
+    pub tmpfs: Option<crate::TmpfsRoot>,
 }
 
 impl SimMount {
@@ -43,6 +49,7 @@ impl SimMount {
             ruleset,
             options: vec![],
             flags: 0,
+            tmpfs: None,
         }
     }
 }
@@ -56,16 +63,22 @@ const READ_ONLY: &[&str] = &[
 fn known_options(fstype: &str) -> &'static [&'static str] {
     match fstype {
         "devfs" => &["ruleset"],
+        // tmpfs_opts (FreeBSD 14, sys/fs/tmpfs/tmpfs_vfsops.c).
         "tmpfs" => &[
-            "mode",
+            "from",
+            "easize",
             "size",
+            "maxfilesize",
+            "inodes",
             "uid",
             "gid",
-            "inodes",
-            "maxfilesize",
+            "mode",
+            "export",
+            "union",
             "nonc",
             "nomtime",
-            "easize",
+            "nosymfollow",
+            "pgread",
         ],
         "fdescfs" => &["linrdlnk", "nodup"],
         "nullfs" => &["nocache", "cache"],
@@ -165,11 +178,14 @@ impl SysctlOps for SimHost {
             self.failed(Errno::EINVAL);
             return Err(from_errno(Op::SysctlSet, Errno::EINVAL, name).detail("integer sysctl"));
         }
-        if name == "compat.linux.osrelease" {
-            if let Err(e) = value.parse::<linuxulator::LinuxRelease>() {
-                self.failed(Errno::EINVAL);
-                return Err(from_errno(Op::SysctlSet, Errno::EINVAL, name).detail(e.to_string()));
-            }
+        // linux_sysctl_osrelease → linux_set_osrelease → linux_map_osrel
+        // (sys/compat/linux/linux_mib.c), into a LINUX_MAX_UTSNAME (65-byte) buffer.
+        if name == "compat.linux.osrelease"
+            && (value.len() >= 65 || !crate::jail_params::linux_osrelease_ok(value))
+        {
+            self.failed(Errno::EINVAL);
+            return Err(from_errno(Op::SysctlSet, Errno::EINVAL, name)
+                .detail(format!("{value:?} is not a.b.c[-suffix]")));
         }
         s.sysctls.insert(name.into(), value.into());
         Ok(())
@@ -249,12 +265,21 @@ impl MountOps for SimHost {
                 Err(e) => return fail(e, None),
             }
         }
+        let tmpfs = (spec.fstype == "tmpfs").then(|| {
+            let covered = if s.below_devfs(&on).is_some() {
+                crate::tmpfs_model::DEVFS_DIR_MODE
+            } else {
+                s.perms.get(&on).map_or(0o755, |p| p.mode)
+            };
+            crate::tmpfs_model::mount_root(&spec.options, covered)
+        });
         s.mounts.entry(on.clone()).or_default().push(SimMount {
             fstype: spec.fstype.clone(),
             from: spec.from.clone(),
             ruleset,
             options: spec.options.clone(),
             flags: spec.flags.bits(),
+            tmpfs,
         });
         Ok(on)
     }
@@ -478,6 +503,14 @@ mod tests {
         h.set("kern.elf64.fallback_brand", "3").unwrap();
         h.load("linux64").unwrap();
         assert!(h.set("compat.linux.osrelease", "6.8").is_err());
+        assert!(h.set("compat.linux.osrelease", "6.8.0-").is_err());
+        assert!(h
+            .set(
+                "compat.linux.osrelease",
+                &format!("6.8.0-{}", "x".repeat(60))
+            )
+            .is_err());
+        h.set("compat.linux.osrelease", "6.8.0-45-generic").unwrap();
         h.set("compat.linux.osrelease", "6.8.0").unwrap();
         assert_eq!(
             h.get("compat.linux.osrelease").unwrap().as_deref(),

@@ -296,9 +296,8 @@ impl Spec {
             (None, None) => None,
         };
         if let Some(s) = &self.shm_size {
-            let digits = s.trim_end_matches(['k', 'm', 'g', 'K', 'M', 'G']);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                push("shm_size", format!("{s:?}: a size like 512m or 2g"));
+            if let Err(why) = shm_size_bytes(s) {
+                push("shm_size", format!("{s:?}: {why}"));
             }
         }
         // The spec is kept on the jail's dataset (`cudajail:spec`), and a ZFS user property
@@ -436,6 +435,44 @@ pub fn overlapping_managed_path(target: &str) -> Option<&'static str> {
         .iter()
         .copied()
         .find(|m| t == *m || m.starts_with(&format!("{t}/")) || t.starts_with(&format!("{m}/")))
+}
+
+/// The bytes FreeBSD's tmpfs limits `/dev/shm` to for `size`, or why cudajail refuses it.
+///
+/// tmpfs does not refuse a size it cannot read: `tmpfs_mount` (sys/fs/tmpfs/tmpfs_vfsops.c)
+/// then mounts with no limit at all, and `vfs_getopt_size` (sys/kern/vfs_mount.c) reads the
+/// number with `strtoq(…, 0)`, so a leading `0` makes it octal. Only what the kernel reads as
+/// the admin means is accepted: decimal digits without a leading zero, then at most one of
+/// `k`, `m`, `g`, `t` (either case; powers of 1024), above 0 and below the kernel's own limit.
+pub fn shm_size_bytes(size: &str) -> Result<u64, String> {
+    let digits = size.trim_end_matches(['k', 'm', 'g', 't', 'K', 'M', 'G', 'T']);
+    let suffix = &size[digits.len()..];
+    let shape = "a size like 512m or 2g: decimal digits, then at most one of k, m, g, t";
+    if suffix.len() > 1 || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{shape} (FreeBSD's tmpfs would give /dev/shm no limit at all)"
+        ));
+    }
+    if digits.starts_with('0') {
+        return Err(if digits.bytes().all(|b| b == b'0') {
+            "must be above 0 (0 is no limit to FreeBSD's tmpfs)".to_string()
+        } else {
+            format!("{shape}, without a leading 0 (FreeBSD's tmpfs would read the number as octal)")
+        });
+    }
+    let shift = match suffix {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        _ => 40,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|&b| b <= i64::MAX as u64 - 4096)
+        .ok_or_else(|| "too large (beyond it FreeBSD's tmpfs sets no limit)".to_string())
 }
 
 #[cfg(test)]
