@@ -135,9 +135,11 @@ impl MountSpec {
     }
 }
 
-impl fmt::Display for MountSpec {
-    /// fstab(5)-like: `linprocfs /proc linprocfs rw`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl MountSpec {
+    /// The options as mount(8)'s `-o` and fstab(5)'s fourth field write them:
+    /// `rw`/`ro`, the flags, then each option (`mode=1777,size=1g`).
+    #[must_use]
+    pub fn options_text(&self) -> String {
         let mut opts = vec![if self.flags.contains(MountFlags::RDONLY) {
             "ro".to_string()
         } else {
@@ -155,13 +157,20 @@ impl fmt::Display for MountSpec {
                 None => k.clone(),
             });
         }
+        opts.join(",")
+    }
+}
+
+impl fmt::Display for MountSpec {
+    /// fstab(5)-like: `linprocfs /proc linprocfs rw`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} /{} {} {}",
             self.from,
             self.target,
             self.fstype,
-            opts.join(",")
+            self.options_text()
         )
     }
 }

@@ -155,15 +155,12 @@ pub fn export(v: &Valid, p: &Plan, gpus: &[CdiGpu], host: &CdiHost) -> anyhow::R
     devfs::text::RulesFile::parse_after_stock(&rs.to_rules_file())?;
     let mut fstab = String::from("# Device\tMountpoint\tFStype\tOptions\tDump\tPass\n");
     for m in linux_mount_set(p.ruleset.0, v.spec.shm_size.as_deref(), &v.spec.binds) {
-        let line = m.to_string();
-        let mut f = line.splitn(4, ' ');
-        let (from, on, fstype, opts) = (
-            f.next().unwrap_or(""),
-            f.next().unwrap_or(""),
-            f.next().unwrap_or(""),
-            f.next().unwrap_or(""),
-        );
-        fstab.push_str(&format!("{from}\t{}{on}\t{fstype}\t{opts}\t0\t0\n", p.root));
+        let on = format!("{}/{}", p.root, m.target);
+        let opts = m.options_text();
+        for field in [&m.from, &on, &m.fstype, &opts] {
+            fstab_field(field)?;
+        }
+        fstab.push_str(&format!("{}\t{on}\t{}\t{opts}\t0\t0\n", m.from, m.fstype));
     }
     let cdi = cdi(gpus, host);
     Ok(Export {
@@ -174,10 +171,55 @@ pub fn export(v: &Valid, p: &Plan, gpus: &[CdiGpu], host: &CdiHost) -> anyhow::R
     })
 }
 
+/// Refuses a field jail(8) would read otherwise than written in a `mount.fstab` line.
+///
+/// jail(8) reads that file itself (`check_intparams`, usr.sbin/jail/config.c): a `#` anywhere
+/// ends the line, and `run_command` (usr.sbin/jail/command.c) splits what is left at spaces,
+/// tabs, form feeds, vertical tabs, CRs and newlines, with no escapes (unlike fstab(5)'s
+/// `\040` for getfsent). A path holding one of those cannot be written there at all.
+fn fstab_field(field: &str) -> anyhow::Result<()> {
+    if let Some(c) = field
+        .chars()
+        .find(|c| matches!(c, '#' | ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
+    {
+        anyhow::bail!(
+            "{field:?} holds {c:?}, which jail(8) cannot read in a mount.fstab line (it cuts the line at '#' and splits it at blanks, with no escapes): rename the directory or bind a parent without it; `cudajail up` mounts such a path itself and is not affected"
+        );
+    }
+    if field.is_empty() {
+        anyhow::bail!("an empty field cannot be written in a mount.fstab line");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::spec::{parse, Spec};
+
+    /// jail(8) cuts a mount.fstab line at `#` and splits it at blanks (config.c, command.c):
+    /// a bind whose path holds one is refused with the reason, instead of a broken line.
+    #[test]
+    fn binds_jail8_cannot_read_in_an_fstab_are_refused() {
+        for (host, target) in [
+            ("/data/my models", "models"),
+            ("/data/models", "my models"),
+            ("/data/#1", "models"),
+            ("/data/a\tb", "models"),
+        ] {
+            let v = parse(&format!(
+                "[[binds]]\nhost = {host:?}\ntarget = {target:?}\n"
+            ))
+            .unwrap()
+            .validate(None)
+            .unwrap();
+            let p = crate::plan::build(&v, &[], true).unwrap();
+            let e = export(&v, &p, &[], &CdiHost::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("jail(8) cannot read"), "{host} {target}: {e}");
+        }
+    }
 
     #[test]
     fn exported_files_parse_back() {
