@@ -45,24 +45,24 @@ fn c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
-/// `strtoq(s, &end, 0)`: the value (clamped at the `quad_t` limits as strtoq does) and the
-/// number of bytes read; `None` when no digit was read (`end == s`).
-fn strtoq0(s: &[u8]) -> Option<(i64, usize)> {
+/// What `strtoq` and `sscanf`'s `%o` skip before the digits: C blanks, then one sign.
+/// Returns where the digits start and whether the sign was `-`.
+fn space_and_sign(s: &[u8]) -> (usize, bool) {
     let mut i = 0;
     while i < s.len() && c_space(s[i]) {
         i += 1;
     }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    match s.get(i) {
+        Some(b'-') => (i + 1, true),
+        Some(b'+') => (i + 1, false),
+        _ => (i, false),
+    }
+}
+
+/// `strtoq(s, &end, 0)`: the value (clamped at the `quad_t` limits as strtoq does) and the
+/// number of bytes read; `None` when no digit was read (`end == s`).
+fn strtoq0(s: &[u8]) -> Option<(i64, usize)> {
+    let (mut i, neg) = space_and_sign(s);
     let mut base = 10u32;
     if s.get(i) == Some(&b'0') {
         let hex = matches!(s.get(i + 1), Some(b'x' | b'X'))
@@ -120,21 +120,7 @@ pub(crate) fn getopt_size(value: &str) -> Option<i64> {
 /// unsigned short.
 pub(crate) fn scan_mode(value: &str) -> Option<u16> {
     let b = value.as_bytes();
-    let mut i = 0;
-    while i < b.len() && c_space(b[i]) {
-        i += 1;
-    }
-    let neg = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (mut i, neg) = space_and_sign(b);
     let start = i;
     let mut v: u64 = 0;
     while let Some(d) = b.get(i).and_then(|&c| (c as char).to_digit(8)) {
