@@ -57,7 +57,7 @@ const MAXHOSTNAMELEN: usize = 256;
 const MAXPATHLEN: usize = 1024;
 const HOSTUUIDLEN: usize = 64;
 const OSRELEASELEN: usize = 32;
-const LINUX_MAX_UTSNAME: usize = 65;
+pub(crate) const LINUX_MAX_UTSNAME: usize = 65;
 
 use Access::{CreateOnly, ReadOnly, Rw};
 use Kind::{Bool, Int, Ip4, Ip6, Str, Sys, Ulong};

@@ -181,7 +181,8 @@ impl SysctlOps for SimHost {
         // linux_sysctl_osrelease → linux_set_osrelease → linux_map_osrel
         // (sys/compat/linux/linux_mib.c), into a LINUX_MAX_UTSNAME (65-byte) buffer.
         if name == "compat.linux.osrelease"
-            && (value.len() >= 65 || !crate::jail_params::linux_osrelease_ok(value))
+            && (value.len() >= crate::jail_params::LINUX_MAX_UTSNAME
+                || !crate::jail_params::linux_osrelease_ok(value))
         {
             self.failed(Errno::EINVAL);
             return Err(from_errno(Op::SysctlSet, Errno::EINVAL, name)
