@@ -127,6 +127,42 @@ fn step(r: Result<(), String>, failures: &mut Vec<String>) -> bool {
     }
 }
 
+/// `cargo clippy` and `cargo doc` over the workspace with warnings as errors, for the host or
+/// for `target`; each failure goes onto `f`.
+fn clippy_and_doc(ctx: &Ctx, target: Option<&str>, f: &mut Vec<String>) {
+    let target_args: Vec<&str> = target.map_or(vec![], |t| vec!["--target", t]);
+    let (clippy_label, doc_label) = match target {
+        None => (
+            "cargo clippy (host)".to_string(),
+            "cargo doc (host, -D warnings)".to_string(),
+        ),
+        Some(t) => (
+            format!("cargo clippy --target {t}"),
+            format!("cargo doc --target {t} (-D warnings)"),
+        ),
+    };
+    step(
+        run_step(
+            &clippy_label,
+            ctx.cargo()
+                .args(["clippy", "--workspace", "--all-targets", "--all-features"])
+                .args(&target_args)
+                .args(["--", "-D", "warnings"]),
+        ),
+        f,
+    );
+    step(
+        run_step(
+            &doc_label,
+            ctx.cargo()
+                .args(["doc", "--workspace", "--no-deps", "--all-features"])
+                .args(&target_args)
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        ),
+        f,
+    );
+}
+
 fn lint(ctx: &Ctx, _: &Setup) -> Outcome {
     let mut f = Vec::new();
     step(
@@ -151,30 +187,7 @@ fn lint(ctx: &Ctx, _: &Setup) -> Outcome {
             &mut f,
         );
     }
-    step(
-        run_step(
-            "cargo clippy (host)",
-            ctx.cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--all-features",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-        ),
-        &mut f,
-    );
-    step(
-        run_step(
-            "cargo doc (host, -D warnings)",
-            ctx.cargo()
-                .args(["doc", "--workspace", "--no-deps", "--all-features"])
-                .env("RUSTDOCFLAGS", "-D warnings"),
-        ),
-        &mut f,
-    );
+    clippy_and_doc(ctx, None, &mut f);
     Outcome::of(
         format!("fmt, clippy and doc (-D warnings); {word} only in sys/ modules"),
         f,
@@ -232,39 +245,7 @@ fn cross(ctx: &Ctx, s: &Setup) -> Outcome {
         };
     }
     let mut f = Vec::new();
-    step(
-        run_step(
-            "cargo clippy --target x86_64-unknown-freebsd",
-            ctx.cargo().args([
-                "clippy",
-                "--workspace",
-                "--all-targets",
-                "--all-features",
-                "--target",
-                "x86_64-unknown-freebsd",
-                "--",
-                "-D",
-                "warnings",
-            ]),
-        ),
-        &mut f,
-    );
-    step(
-        run_step(
-            "cargo doc --target x86_64-unknown-freebsd (-D warnings)",
-            ctx.cargo()
-                .args([
-                    "doc",
-                    "--workspace",
-                    "--no-deps",
-                    "--all-features",
-                    "--target",
-                    "x86_64-unknown-freebsd",
-                ])
-                .env("RUSTDOCFLAGS", "-D warnings"),
-        ),
-        &mut f,
-    );
+    clippy_and_doc(ctx, Some("x86_64-unknown-freebsd"), &mut f);
     let link = if s.zigbuild {
         // Then the port's staging tree from those binaries, checked against pkg-plist.
         ci::cross_link(ctx).and_then(|n| crate::dist::dist(ctx, false).map(|()| n))
